@@ -1,0 +1,3 @@
+"""factdesk: answers questions about news articles with cited passages."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,215 @@
+"""The `factdesk` command: parses arguments and prints; the library does the work.
+
+Errors meant for users (FactdeskError, bad options) are printed as one line on stderr with a
+non-zero exit status, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from factdesk import __version__
+from factdesk.config import Settings, load_settings
+from factdesk.errors import FactdeskError
+
+EXIT_SKIPPED = 6  # `factdesk index` indexed what it could but skipped some files
+
+stdout = Console(highlight=False)
+stderr = Console(stderr=True, highlight=False)
+
+
+def main() -> None:
+    """Entry point: run the command and turn every user-facing failure into one line."""
+    try:
+        code = cli.main(prog_name="factdesk", standalone_mode=False)
+    except click.UsageError as exc:
+        _fail(f"{exc.format_message()} (see `factdesk --help`)", exc.exit_code)
+    except click.ClickException as exc:
+        _fail(exc.format_message(), exc.exit_code)
+    except (click.Abort, KeyboardInterrupt, EOFError):
+        stderr.print()
+        sys.exit(130)
+    except FactdeskError as exc:
+        _fail(str(exc), exc.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _fail(message: str, code: int) -> None:
+    stderr.print(f"Error: {message}", markup=False, soft_wrap=True)
+    sys.exit(code)
+
+
+def _notify(message: str) -> None:
+    stderr.print(message, markup=False, soft_wrap=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="factdesk")
+def cli() -> None:
+    """Answers questions about news articles with cited passages."""
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--rebuild", is_flag=True, help="Start over: re-embed every article.")
+def index(paths: tuple[Path, ...], rebuild: bool) -> int:
+    """Index the articles under PATHS (default: the seeds folder).
+
+    Unchanged files are skipped, changed ones replaced and deleted ones removed. Exits 6 when
+    some files were skipped (listed on stderr), 0 when everything was indexed.
+    """
+    from factdesk.embeddings import Embedder
+    from factdesk.indexer import Indexer
+
+    settings = load_settings()
+    targets = list(paths) or [Path(settings.seeds_dir)]
+    _check_paths_exist(targets)
+    indexer = Indexer(settings, Embedder(settings.model_path, settings.threads))
+    with _progress("Embedding chunks") as progress:
+        report = indexer.index_paths(targets, rebuild=rebuild, progress=progress)
+    if line := report.skipped_line():
+        stderr.print(f"Warning: {line}", markup=False, soft_wrap=True)
+    stdout.print(report.summary(), markup=False, soft_wrap=True)
+    return EXIT_SKIPPED if report.skipped else 0
+
+
+def _check_paths_exist(paths: list[Path]) -> None:
+    """Fail before loading the model, which takes seconds."""
+    from factdesk.errors import SourceError
+
+    for path in paths:
+        if not path.exists():
+            raise SourceError(f"No such file or folder: {path}")
+
+
+@contextmanager
+def _progress(label: str) -> Iterator:
+    """A progress bar with counts on a terminal; nothing when stderr is not a TTY."""
+    if not stderr.is_terminal:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    with Progress(
+        f"[progress.description]{label}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=stderr, transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+@cli.command()
+@click.argument("question")
+@click.option("--top-k", type=click.IntRange(1, 20), default=None, help="Passages to cite.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (one a line for -).")
+def ask(question: str, top_k: int | None, as_json: bool) -> int:
+    """Answer QUESTION from the indexed articles; `-` reads one question a line from stdin."""
+    from factdesk.answers import clean_question
+
+    settings = load_settings()
+    if question != "-":
+        clean_question(question, settings.max_question_chars)
+    answerer = _load_answerer(settings)
+    if question == "-":
+        return _ask_batch(answerer, top_k, as_json)
+    answer = answerer.answer(question, top_k)
+    _print_warnings(answer.warnings)
+    if as_json:
+        click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
+    else:
+        _render(answer)
+    return 0
+
+
+def _load_answerer(settings: Settings):
+    from factdesk.answers import load_answerer
+
+    return load_answerer(settings, notify=_notify)
+
+
+def _ask_batch(answerer, top_k: int | None, as_json: bool) -> int:
+    """Answer each stdin line with the already loaded model; errors are reported per line."""
+    failures = 0
+    for line in sys.stdin:
+        question = line.strip()
+        if not question:
+            continue
+        try:
+            answer = answerer.answer(question, top_k)
+        except FactdeskError as exc:
+            failures += 1
+            if as_json:
+                click.echo(json.dumps({"question": question, "error": str(exc)}, ensure_ascii=False))
+            else:
+                stderr.print(f"Error: {exc}", markup=False)
+            continue
+        _print_warnings(answer.warnings)
+        if as_json:
+            click.echo(json.dumps(answer.to_dict(), ensure_ascii=False), nl=True)
+            sys.stdout.flush()
+        else:
+            _render(answer)
+    return 1 if failures else 0
+
+
+def _print_warnings(warnings: list[str]) -> None:
+    for warning in warnings:
+        stderr.print(f"Warning: {warning}", markup=False)
+
+
+def _render(answer) -> None:
+    from factdesk.terminal import render_answer
+
+    stdout.print(render_answer(answer))
+
+
+@cli.command()
+@click.option("--top-k", type=click.IntRange(1, 20), default=None, help="Passages to cite.")
+def chat(top_k: int | None) -> int:
+    """Ask questions one after another (arrow keys for history, Ctrl-D to leave)."""
+    import readline  # noqa: F401  (gives input() line editing and history)
+
+    settings = load_settings()
+    answerer = _load_answerer(settings)
+    stderr.print("Ask about the indexed articles. Ctrl-D to leave.", markup=False)
+    while True:
+        try:
+            question = input("? ")
+        except EOFError:
+            stderr.print()
+            return 0
+        if not question.strip():
+            continue
+        try:
+            answer = answerer.answer(question, top_k)
+        except FactdeskError as exc:
+            stderr.print(f"Error: {exc}", markup=False)
+            continue
+        _print_warnings(answer.warnings)
+        _render(answer)
+
+
+@cli.command()
+def status() -> int:
+    """Show where the index is, what it holds and how it was built."""
+    from factdesk.indexer import fingerprint
+    from factdesk.store import Store
+    from factdesk.terminal import render_status
+
+    settings = load_settings()
+    store = Store(settings, fingerprint(settings))
+    exists = store.exists()
+    documents = store.documents() if exists else []
+    stdout.print(render_status(settings, store, documents, exists))
+    return 0

@@ -1,0 +1,88 @@
+"""One settings object for the whole product, read from the environment and `.env`.
+
+Every setting is documented in `.env.example`. The object is created once by the entry point
+(CLI or bot) and passed explicitly to everything that needs it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from factdesk.errors import ConfigError
+
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+
+
+class Settings(BaseSettings):
+    """Everything factdesk can be told, with defaults that work on a fresh checkout."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FACTDESK_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    # Where articles come from and where the index lives.
+    seeds_dir: Path = Path("seeds")
+    index_dir: Path = Path("index")
+    collection: str = "factdesk"
+    chroma_host: str | None = None
+    chroma_port: int = Field(default=8000, ge=1, le=65535)
+
+    # Model and chunking. Changing any of these requires `factdesk index --rebuild`.
+    model_path: str | None = None
+    chunk_tokens: int = Field(default=200, ge=32, le=250)
+    chunk_overlap_tokens: int = Field(default=48, ge=0, le=128)
+    max_file_mb: float = Field(default=5.0, gt=0)
+
+    # Retrieval and answers.
+    top_k: int = Field(default=3, ge=1, le=20)
+    candidates: int = Field(default=50, ge=1, le=1000)
+    dense_weight: float = Field(default=0.7, ge=0.0, le=1.0)
+    bm25_k1: float = Field(default=1.2, gt=0.0)
+    bm25_b: float = Field(default=0.75, ge=0.0, le=1.0)
+    min_relevance: float = Field(default=0.22, ge=-1.0, le=1.0)
+    max_question_chars: int = Field(default=2000, ge=10)
+    threads: int | None = Field(default=None, ge=1)
+
+    # Slack. Tokens are secrets: they are never printed or logged.
+    slack_bot_token: SecretStr | None = Field(default=None, validation_alias="SLACK_BOT_TOKEN")
+    slack_app_token: SecretStr | None = Field(default=None, validation_alias="SLACK_APP_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(
+        default=None, validation_alias="SLACK_SIGNING_SECRET"
+    )
+    slack_api_url: str = Field(default=DEFAULT_SLACK_API_URL, validation_alias="SLACK_API_URL")
+
+    log_level: str = "INFO"
+
+    @field_validator("chroma_host", mode="before")
+    @classmethod
+    def _blank_host_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def uses_chroma_server(self) -> bool:
+        return self.chroma_host is not None
+
+    @property
+    def store_description(self) -> str:
+        """Where the index lives, in words a user can act on."""
+        if self.uses_chroma_server:
+            return f"Chroma server at {self.chroma_host}:{self.chroma_port}"
+        return f"embedded Chroma at {self.index_dir}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment, `.env` and overrides, as a user-facing error if bad."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "settings"
+        name = f"FACTDESK_{field.upper()}" if field in Settings.model_fields else field
+        raise ConfigError(f"Invalid setting {name}: {first['msg']}") from None

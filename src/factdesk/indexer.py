@@ -1,0 +1,245 @@
+"""Incremental indexing of articles into the store, safe against crashes and concurrent runs.
+
+An article's id is its absolute path and each passage records the hash of the article version it
+came from, so a run skips unchanged articles, replaces changed ones and removes deleted ones.
+New passages are written before old ones are deleted, and a version only counts once all its
+passages are present: a run killed half-way leaves the previous index answerable, and the next
+run finishes the job. `--rebuild` fills a fresh collection and swaps it in at the end.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from factdesk.chunks import Chunk, chunk_article
+from factdesk.config import Settings
+from factdesk.documents import Article, Skipped, scan_paths
+from factdesk.embeddings import Embedder, model_name
+from factdesk.errors import IndexBusyError
+from factdesk.store import DocumentRecord, IndexFingerprint, Store
+
+Progress = Callable[[int, int], None]
+_EMBED_BATCH_CHUNKS = 256
+
+
+@dataclass
+class IndexReport:
+    """What an index run did, for the one-line summary and for scripts."""
+
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    chunks: int = 0
+    chunks_written: int = 0
+    seconds: float = 0.0
+    skipped: list[Skipped] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
+
+    def summary(self) -> str:
+        documents = self.added + self.updated + self.unchanged
+        return (
+            f"Indexed {documents} document{'s' if documents != 1 else ''}: "
+            f"{self.added} added, {self.updated} updated, {self.removed} removed, "
+            f"{self.unchanged} skipped (unchanged); {self.chunks} chunks in the index "
+            f"({self.chunks_written} embedded) in {self.seconds:.1f} s."
+        )
+
+    def skipped_line(self) -> str | None:
+        if not self.skipped:
+            return None
+        files = "; ".join(f"{item.source} ({item.reason})" for item in self.skipped)
+        count = len(self.skipped)
+        return f"Skipped {count} file{'s' if count != 1 else ''}: {files}"
+
+
+def fingerprint(settings: Settings) -> IndexFingerprint:
+    """The model and chunking these settings would index with."""
+    return IndexFingerprint(
+        model_name(settings.model_path), settings.chunk_tokens, settings.chunk_overlap_tokens
+    )
+
+
+@contextmanager
+def index_lock(settings: Settings) -> Iterator[None]:
+    """One index run at a time per index; a second one is refused at once with a clear message."""
+    from filelock import FileLock, Timeout
+
+    lock_dir = Path(settings.index_dir)
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(lock_dir / f".{settings.collection}.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise IndexBusyError(
+            "Another `factdesk index` is already running on this index; "
+            "try again when it has finished."
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+class Indexer:
+    """Brings the store in line with a set of articles, doing as little work as possible."""
+
+    def __init__(self, settings: Settings, embedder: Embedder) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.fingerprint = fingerprint(settings)
+
+    def index_paths(
+        self, paths: Sequence[Path], rebuild: bool = False, progress: Progress | None = None
+    ) -> IndexReport:
+        """Index every supported file under `paths` (files gone from them are removed)."""
+        max_bytes = int(self.settings.max_file_mb * 1024 * 1024)
+        scan = scan_paths(paths, max_bytes)
+        report = self.index_articles(scan.articles, scan.roots, rebuild, progress)
+        report.skipped = scan.skipped
+        return report
+
+    def index_articles(
+        self,
+        articles: Sequence[Article],
+        roots: Sequence[Path] = (),
+        rebuild: bool = False,
+        progress: Progress | None = None,
+    ) -> IndexReport:
+        """Index in-memory articles; documents under `roots` that are not among them are removed."""
+        started = time.perf_counter()
+        with index_lock(self.settings):
+            self._recover_interrupted_rebuild()
+            store = Store(self.settings, self.fingerprint)
+            if rebuild:
+                target = Store(self.settings, self.fingerprint, _rebuild_name(self.settings))
+                target.drop()
+            else:
+                store.check_compatible()
+                target = store
+            report = self._sync(target, _unique(articles), roots, progress)
+            if rebuild:
+                self._swap_in(target, store)
+            elif report.changed:
+                target.bump_generation()
+            report.chunks = Store(self.settings, self.fingerprint).count()
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _sync(
+        self,
+        store: Store,
+        articles: list[Article],
+        roots: Sequence[Path],
+        progress: Progress | None,
+    ) -> IndexReport:
+        report = IndexReport()
+        existing = {record.doc_id: record for record in store.documents()}
+        to_write = []
+        for article in articles:
+            record = existing.get(article.doc_id)
+            if record and article.content_hash in record.complete_hashes:
+                report.unchanged += 1
+                if len(record.all_hashes) > 1:
+                    store.delete_other_versions(article.doc_id, article.content_hash)
+            else:
+                to_write.append(article)
+                if record:
+                    report.updated += 1
+                else:
+                    report.added += 1
+        report.chunks_written = self._write(store, to_write, progress)
+        seen = {article.doc_id for article in articles}
+        for record in existing.values():
+            if record.doc_id not in seen and _is_gone(record, roots):
+                store.delete_document(record.doc_id)
+                report.removed += 1
+        return report
+
+    def _write(self, store: Store, articles: list[Article], progress: Progress | None) -> int:
+        """Embed and store articles in batches of whole articles, then drop their old versions."""
+        chunked = [(article, self._chunk(article)) for article in articles]
+        total = sum(len(chunks) for _, chunks in chunked)
+        done = 0
+        if progress:
+            progress(0, total)
+        for batch in _batches(chunked, _EMBED_BATCH_CHUNKS):
+            chunks = [chunk for _, article_chunks in batch for chunk in article_chunks]
+            store.add(chunks, self.embedder.embed([chunk.embedding_text for chunk in chunks]))
+            for article, _ in batch:
+                store.delete_other_versions(article.doc_id, article.content_hash)
+            done += len(chunks)
+            if progress:
+                progress(done, total)
+        return total
+
+    def _chunk(self, article: Article) -> list[Chunk]:
+        return chunk_article(
+            article,
+            count_tokens=self.embedder.count_tokens,
+            token_spans=self.embedder.token_spans,
+            max_tokens=self.settings.chunk_tokens,
+            overlap_tokens=self.settings.chunk_overlap_tokens,
+        )
+
+    def _swap_in(self, rebuilt: Store, current: Store) -> None:
+        """Replace the live collection by the rebuilt one; a crash in between is recovered."""
+        rebuilt.bump_generation()
+        if current.exists():
+            current.rename(_old_name(self.settings))
+        rebuilt.rename(self.settings.collection)
+        Store(self.settings, self.fingerprint, _old_name(self.settings)).drop()
+
+    def _recover_interrupted_rebuild(self) -> None:
+        """Finish or undo a `--rebuild` that was killed, before touching anything else."""
+        main = Store(self.settings, self.fingerprint)
+        old = Store(self.settings, self.fingerprint, _old_name(self.settings))
+        rebuilding = Store(self.settings, self.fingerprint, _rebuild_name(self.settings))
+        if old.exists():
+            if main.exists():
+                old.drop()
+            else:
+                old.rename(self.settings.collection)
+        rebuilding.drop()
+
+
+def _rebuild_name(settings: Settings) -> str:
+    return f"{settings.collection}--rebuild"
+
+
+def _old_name(settings: Settings) -> str:
+    return f"{settings.collection}--old"
+
+
+def _unique(articles: Sequence[Article]) -> list[Article]:
+    return list({article.doc_id: article for article in articles}.values())
+
+
+def _batches(
+    chunked: list[tuple[Article, list[Chunk]]], size: int
+) -> Iterator[list[tuple[Article, list[Chunk]]]]:
+    batch: list[tuple[Article, list[Chunk]]] = []
+    count = 0
+    for item in chunked:
+        batch.append(item)
+        count += len(item[1])
+        if count >= size:
+            yield batch
+            batch, count = [], 0
+    if batch:
+        yield batch
+
+
+def _is_gone(record: DocumentRecord, roots: Sequence[Path]) -> bool:
+    """A file-backed document goes when its file is gone, or it was not found under a root."""
+    path = Path(record.doc_id)
+    if not path.is_absolute():
+        return False
+    return not path.is_file() or any(path.is_relative_to(root) for root in roots)

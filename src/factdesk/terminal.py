@@ -1,0 +1,53 @@
+"""How answers and the index look in a terminal (rich).
+
+Article text is always wrapped in `Text` objects, never interpreted as rich markup, so an
+article containing "[bold]" or similar prints literally.
+"""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from factdesk.answers import Answer
+from factdesk.config import Settings
+from factdesk.store import DocumentRecord, Store
+
+
+def render_answer(answer: Answer) -> RenderableType:
+    """The answer, then one numbered entry per source: title, file, link and the quote."""
+    parts: list[RenderableType] = [Text(answer.answer, style="bold" if answer.answered else "")]
+    if answer.citations:
+        parts.append(Text("\nSources", style="underline"))
+    for citation in answer.citations:
+        heading = Text.assemble((f"[{citation.n}] ", "bold cyan"), (citation.title, "bold"))
+        heading.append(f"  {citation.source}:{citation.start}-{citation.end}", style="dim")
+        heading.append(f"  score {citation.score:.2f}", style="dim")
+        parts.append(heading)
+        if citation.url:
+            parts.append(Text.assemble("    ", (citation.url, "blue underline")))
+        parts.append(Text.assemble("    ", (f"“{citation.quote}”", "italic")))
+    return Group(*parts)
+
+
+def render_status(
+    settings: Settings, store: Store, documents: list[DocumentRecord], exists: bool
+) -> RenderableType:
+    """Where the index is, how it was built and what it holds."""
+    overview = Table.grid(padding=(0, 2))
+    overview.add_row("Store", settings.store_description)
+    overview.add_row("Collection", settings.collection)
+    stored = store.stored_fingerprint() if exists else None
+    overview.add_row("Model", stored.describe() if stored else "(no index yet)")
+    overview.add_row("Settings", store.fingerprint.describe())
+    overview.add_row(
+        "Documents", f"{len(documents)} ({sum(d.chunks for d in documents)} chunks)"
+    )
+    if not documents:
+        hint = Text("The index is empty: run `factdesk index` (or just `factdesk ask`).")
+        return Group(overview, Text(), hint)
+    table = Table("Title", "Source", "Chunks", box=None, header_style="bold")
+    for document in documents:
+        table.add_row(Text(document.title), Text(document.source), str(document.chunks))
+    return Group(overview, Text(), table)
