@@ -258,12 +258,17 @@ def _citation(n: int, group: list[_Sentence]) -> Citation:
     )
 
 
-def load_answerer(settings: Settings, notify: Callable[[str], None] | None = None) -> Answerer:
+def load_answerer(
+    settings: Settings,
+    notify: Callable[[str], None] | None = None,
+    embedder: Embedder | None = None,
+) -> Answerer:
     """Load the model and open the index once; an empty or missing index is built from seeds/.
 
     `notify` receives progress messages meant for a person (the CLI prints them on stderr).
+    Pass an already loaded `embedder` to share one model between several answerers.
     """
-    embedder = Embedder(settings.model_path, settings.threads)
+    embedder = embedder or Embedder(settings.model_path, settings.threads)
     indexer = Indexer(settings, embedder)
     store = Store(settings, indexer.fingerprint)
     if not store.exists() or store.count() == 0:

@@ -1,0 +1,99 @@
+"""Shared fixtures: the real model (loaded once per session) and a real index of the seed article."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SEEDS = REPO / "seeds"
+SEED_QUESTIONS = REPO / "tests" / "seed_questions.jsonl"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Tests never see the developer's factdesk or Slack settings."""
+    for name in list(os.environ):
+        if name.startswith(("FACTDESK_", "SLACK_")):
+            del os.environ[name]
+    os.environ["HF_HUB_OFFLINE"] = "1"
+
+
+def make_settings(index_dir: Path, **overrides):
+    from factdesk.config import Settings
+
+    return Settings(_env_file=None, index_dir=index_dir, seeds_dir=SEEDS, **overrides)
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    from factdesk.embeddings import Embedder
+
+    return Embedder()
+
+
+@pytest.fixture(scope="session")
+def seed_settings(tmp_path_factory):
+    return make_settings(tmp_path_factory.mktemp("seed-index"))
+
+
+@pytest.fixture(scope="session")
+def seed_answerer(seed_settings, embedder):
+    from factdesk.answers import load_answerer
+
+    return load_answerer(seed_settings, embedder=embedder)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ChromaServer:
+    """A real `chroma run` on a free loopback port, which tests can stop and start again."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.port = free_port()
+        self.process = None
+
+    def start(self) -> None:
+        import subprocess
+        import sys
+        import time
+        import urllib.request
+
+        chroma = Path(sys.executable).with_name("chroma")
+        self.process = subprocess.Popen(
+            [str(chroma), "run", "--path", str(self.path), "--host", "127.0.0.1",
+             "--port", str(self.port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/v2/heartbeat", timeout=1)
+                return
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("chroma run did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=15)
+            self.process = None
+
+
+@pytest.fixture
+def chroma_server(tmp_path):
+    server = ChromaServer(tmp_path / "chroma-server")
+    server.start()
+    yield server
+    server.stop()

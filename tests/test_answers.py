@@ -1,0 +1,67 @@
+import re
+
+import pytest
+
+from factdesk.answers import NOT_FOUND, clean_question
+from factdesk.documents import read_article
+from factdesk.errors import QuestionError
+
+from .conftest import SEEDS
+
+
+@pytest.mark.parametrize("question", ["", "   ", "\n\t", "\x00\x01"])
+def test_empty_questions_are_refused(question):
+    with pytest.raises(QuestionError, match="empty"):
+        clean_question(question, 2000)
+
+
+def test_long_questions_are_cut_with_a_warning():
+    text, warnings = clean_question("word " * 1000, 2000)
+    assert len(text) <= 2000 and warnings and "2,000" in warnings[0]
+
+
+def test_control_characters_and_spacing_are_normalised():
+    assert clean_question("  How\x07 many\n advisers?  ", 2000) == ("How many advisers?", [])
+
+
+@pytest.mark.slow
+def test_citations_point_at_exact_places_in_the_article(seed_answerer):
+    article = read_article(next(SEEDS.glob("*.txt")))
+    answer = seed_answerer.answer("Why is backing Maduro no longer worth it for Moscow?")
+    assert answer.answered
+    assert [c.n for c in answer.citations] == list(range(1, len(answer.citations) + 1))
+    for citation in answer.citations:
+        assert article.text[citation.start : citation.end] == citation.quote
+        assert citation.quote in citation.passage
+        assert citation.passage in article.text
+        assert citation.source.endswith(".txt") and -1 <= citation.score <= 1
+    markers = [int(n) for n in re.findall(r"\[(\d+)\]", answer.answer)]
+    assert markers == sorted(markers) and markers[0] == 1
+    for n in markers:
+        assert answer.citations[n - 1].quote in answer.answer
+
+
+@pytest.mark.slow
+def test_top_k_limits_citations(seed_answerer):
+    assert len(seed_answerer.answer("Who is Mark Galeotti?", top_k=1).citations) == 1
+    assert len(seed_answerer.answer("Who is Mark Galeotti?", top_k=3).citations) == 3
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "question",
+    ["🙂🙂🙂", "?!?!...", "'; DROP TABLE chunks; --", "$(rm -rf /) && echo", "¿Cuántos asesores quedan?",
+     "Сколько советников осталось?", "x" * 100_000],
+)
+def test_odd_questions_get_an_answer_or_a_decline(seed_answerer, question):
+    answer = seed_answerer.answer(question)
+    assert answer.answered or (answer.answer == NOT_FOUND and not answer.citations)
+
+
+@pytest.mark.slow
+def test_json_shape(seed_answerer):
+    data = seed_answerer.answer("How many advisers remain?").to_dict()
+    assert set(data) == {"question", "answered", "answer", "citations"}
+    assert set(data["citations"][0]) == {
+        "n", "quote", "passage", "source", "title", "url", "start", "end", "score"
+    }

@@ -1,0 +1,99 @@
+"""The real `factdesk` entry point, run as a subprocess the way people use it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import REPO, SEEDS
+
+
+def run(*args: str, env: dict, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "factdesk", *args],
+        input=stdin, capture_output=True, text=True, env=env, cwd=REPO, timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory) -> dict:
+    index = tmp_path_factory.mktemp("cli-index")
+    return {**os.environ, "FACTDESK_INDEX_DIR": str(index), "FACTDESK_SEEDS_DIR": str(SEEDS)}
+
+
+def assert_clean_error(result, code: int, text: str) -> None:
+    assert result.returncode == code, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and text in lines[0], lines
+
+
+@pytest.mark.slow
+def test_ask_indexes_seeds_first_then_answers(env):
+    result = run("ask", "How many advisers remain?", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "indexing" in result.stderr and "1 added" in result.stderr
+    assert "just a few dozen" in result.stdout and "[1]" in result.stdout
+    assert "Sources" in result.stdout and SEEDS.name in result.stdout
+
+
+@pytest.mark.slow
+def test_ask_json(env):
+    result = run("ask", "--json", "--top-k", "2", "Which analyst estimated the officers?", env=env)
+    data = json.loads(result.stdout)
+    assert data["answered"] and "Galeotti" in data["answer"] and len(data["citations"]) == 2
+    assert data["citations"][0]["n"] == 1 and data["citations"][0]["url"] is None
+
+
+@pytest.mark.slow
+def test_ask_batch_reads_one_question_a_line(env):
+    questions = "How many advisers remain?\n\n   \nWhat is the capital of France?\n" + "x" * 3000
+    result = run("ask", "--json", "-", env=env, stdin=questions)
+    assert result.returncode == 0, result.stderr
+    answers = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [a["answered"] for a in answers] == [True, False, False]
+    assert "just a few dozen" in answers[0]["answer"]
+    assert answers[1]["answer"] == "I couldn't find that in the indexed articles."
+    assert "cut" in result.stderr
+
+
+@pytest.mark.slow
+def test_status_lists_documents(env):
+    run("index", env=env)
+    result = run("status", env=env)
+    assert result.returncode == 0
+    assert "000_d17e3c436e124a59" in result.stdout and "all-MiniLM-L6-v2" in result.stdout
+
+
+@pytest.mark.slow
+def test_index_reports_skipped_files_with_exit_code(env, tmp_path):
+    (tmp_path / "good.md").write_text("# Harbour\n\nThe harbour reopened.", encoding="utf-8")
+    (tmp_path / "bad.txt").write_bytes(b"\xff\xfe\x00\x00binary")
+    result = run("index", str(tmp_path), env={**env, "FACTDESK_INDEX_DIR": str(tmp_path / "i")})
+    assert result.returncode == 6, result.stderr
+    assert "Warning: Skipped 1 file" in result.stderr and "bad.txt (binary file)" in result.stderr
+    assert "1 added" in result.stdout and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "text"),
+    [
+        (["ask", "   "], 2, "question is empty"),
+        (["ask"], 2, "Missing argument"),
+        (["ask", "--bogus", "hi"], 2, "No such option"),
+        (["ask", "--top-k", "0", "hi"], 2, "--top-k"),
+        (["index", "no/such/folder"], 2, "No such file or folder: no/such/folder"),
+        (["frobnicate"], 2, "No such command"),
+    ],
+)
+def test_bad_input_gives_one_line_errors(env, args, code, text):
+    assert_clean_error(run(*args, env=env), code, text)
+
+
+def test_bad_setting_gives_one_line_error(env):
+    result = run("status", env={**env, "FACTDESK_TOP_K": "many"})
+    assert_clean_error(result, 2, "FACTDESK_TOP_K")

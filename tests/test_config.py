@@ -1,0 +1,40 @@
+import pytest
+
+from factdesk.config import Settings, load_settings
+from factdesk.errors import ConfigError
+
+
+def test_defaults(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings()
+    assert str(settings.index_dir) == "index" and str(settings.seeds_dir) == "seeds"
+    assert settings.chroma_host is None and not settings.uses_chroma_server
+    assert settings.slack_api_url == "https://slack.com/api/"
+
+
+def test_environment_and_env_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("FACTDESK_TOP_K=5\nSLACK_BOT_TOKEN=xoxb-from-file\n")
+    monkeypatch.setenv("FACTDESK_CHROMA_HOST", "127.0.0.1")
+    monkeypatch.setenv("FACTDESK_CHROMA_PORT", "9001")
+    settings = load_settings()
+    assert settings.top_k == 5
+    assert settings.slack_bot_token.get_secret_value() == "xoxb-from-file"
+    assert settings.store_description == "Chroma server at 127.0.0.1:9001"
+
+
+def test_secrets_never_show_in_repr(monkeypatch):
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "s3cr3t-value")
+    settings = Settings(_env_file=None)
+    assert "s3cr3t-value" not in repr(settings) and "s3cr3t-value" not in str(settings)
+
+
+def test_blank_host_means_embedded(monkeypatch):
+    monkeypatch.setenv("FACTDESK_CHROMA_HOST", " ")
+    assert not Settings(_env_file=None).uses_chroma_server
+
+
+def test_invalid_setting_names_the_variable(monkeypatch):
+    monkeypatch.setenv("FACTDESK_TOP_K", "lots")
+    with pytest.raises(ConfigError, match="FACTDESK_TOP_K"):
+        load_settings(_env_file=None)

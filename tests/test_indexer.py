@@ -1,0 +1,126 @@
+"""Incremental indexing against a real embedded Chroma and the real model."""
+
+from __future__ import annotations
+
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from factdesk.errors import IncompatibleIndexError, IndexBusyError
+from factdesk.indexer import Indexer, fingerprint, index_lock
+from factdesk.store import Store
+
+from .conftest import SEEDS, make_settings
+
+pytestmark = pytest.mark.slow
+
+ARTICLE = "Headline number {n}\n\nThe council voted {n} times on the harbour plan. It passed.\n"
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    for n in range(3):
+        (articles / f"a{n}.txt").write_text(ARTICLE.format(n=n), encoding="utf-8")
+    return articles
+
+
+@pytest.fixture
+def settings(tmp_path: Path):
+    return make_settings(tmp_path / "index")
+
+
+def chunk_ids_by_doc(settings) -> Counter:
+    store = Store(settings, fingerprint(settings))
+    return Counter(chunk.doc_id for chunk in store.chunks())
+
+
+def test_incremental_runs_skip_replace_and_remove(settings, embedder, folder):
+    indexer = Indexer(settings, embedder)
+    first = indexer.index_paths([folder])
+    assert (first.added, first.updated, first.removed, first.unchanged) == (3, 0, 0, 0)
+    store = Store(settings, fingerprint(settings))
+    before = {c.id for c in store.chunks()}
+
+    second = indexer.index_paths([folder])
+    assert (second.added, second.updated, second.removed, second.unchanged) == (0, 0, 0, 3)
+    assert second.chunks_written == 0 and {c.id for c in store.chunks()} == before
+
+    (folder / "a1.txt").write_text("Changed headline\n\nA new story about trams.", encoding="utf-8")
+    (folder / "a2.txt").unlink()
+    third = indexer.index_paths([folder])
+    assert (third.added, third.updated, third.removed, third.unchanged) == (0, 1, 1, 1)
+    chunks = store.chunks()
+    texts = " ".join(c.text for c in chunks)
+    assert "trams" in texts and "voted 1 times" not in texts and "voted 2 times" not in texts
+    assert len({c.id for c in chunks}) == len(chunks) == third.chunks
+    assert set(chunk_ids_by_doc(settings)) == {
+        (folder / "a0.txt").resolve().as_posix(), (folder / "a1.txt").resolve().as_posix()
+    }
+
+
+def test_three_runs_never_duplicate_chunks(settings, embedder):
+    indexer = Indexer(settings, embedder)
+    counts = [indexer.index_paths([SEEDS]).chunks for _ in range(3)]
+    assert counts[0] == counts[1] == counts[2]
+    store = Store(settings, fingerprint(settings))
+    chunks = store.chunks()
+    assert len({(c.doc_id, c.start, c.end) for c in chunks}) == len(chunks) == counts[0]
+
+
+def test_rebuild_starts_over_and_keeps_answering(settings, embedder, folder):
+    indexer = Indexer(settings, embedder)
+    indexer.index_paths([folder])
+    report = indexer.index_paths([folder], rebuild=True)
+    assert report.added == 3 and report.chunks == len(Store(settings, fingerprint(settings)).chunks())
+    names = {c.name for c in Store(settings, fingerprint(settings)).client.list_collections()}
+    assert names == {settings.collection}
+
+
+def test_unfinished_version_is_completed_by_the_next_run(settings, embedder, folder):
+    """A run killed after writing part of an article's chunks must not count it as indexed."""
+    long_story = " ".join(f"The harbour board met for the {n}th time." for n in range(60))
+    (folder / "long.txt").write_text(f"Long story\n\n{long_story}", encoding="utf-8")
+    indexer = Indexer(settings, embedder)
+    indexer.index_paths([folder])
+    store = Store(settings, fingerprint(settings))
+    victim = [c for c in store.chunks() if c.doc_id.endswith("long.txt")][-1]
+    assert victim.chunk_count > 1
+    store.collection.delete(ids=[victim.id])
+    report = indexer.index_paths([folder])
+    assert report.updated == 1
+    assert victim.id in {c.id for c in store.chunks()}
+
+
+def test_leftover_old_version_is_cleaned(settings, embedder, folder):
+    indexer = Indexer(settings, embedder)
+    indexer.index_paths([folder])
+    shutil.copy(folder / "a0.txt", folder / "keep.txt")
+    (folder / "a0.txt").write_text("Other headline\n\nDifferent words.", encoding="utf-8")
+    indexer.index_paths([folder])
+    docs = {d.doc_id: d for d in Store(settings, fingerprint(settings)).documents()}
+    assert all(len(d.all_hashes) == 1 for d in docs.values())
+
+
+def test_changed_chunk_settings_are_refused_until_rebuild(settings, embedder, folder, tmp_path):
+    Indexer(settings, embedder).index_paths([folder])
+    other = make_settings(tmp_path / "index", chunk_tokens=128)
+    with pytest.raises(IncompatibleIndexError, match="--rebuild"):
+        Indexer(other, embedder).index_paths([folder])
+    assert Indexer(other, embedder).index_paths([folder], rebuild=True).added == 3
+
+
+def test_second_concurrent_run_is_refused(settings, embedder, folder):
+    with index_lock(settings), pytest.raises(IndexBusyError, match="already running"):
+        Indexer(settings, embedder).index_paths([folder])
+
+
+def test_indexing_another_folder_keeps_existing_documents(settings, embedder, folder):
+    indexer = Indexer(settings, embedder)
+    indexer.index_paths([folder])
+    report = indexer.index_paths([SEEDS])
+    assert report.added == 1 and report.removed == 0
+    assert len(chunk_ids_by_doc(settings)) == 4
