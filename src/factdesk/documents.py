@@ -107,11 +107,11 @@ def _read_into(scan: Scan, file: Path, max_file_bytes: int) -> None:
 
 def display_path(path: Path) -> str:
     """The path as the user would type it: relative to the working folder when inside it."""
-    resolved = path.resolve()
+    absolute = Path(os.path.abspath(path))
     try:
-        return resolved.relative_to(Path.cwd().resolve()).as_posix()
+        return absolute.relative_to(Path.cwd()).as_posix()
     except ValueError:
-        return resolved.as_posix()
+        return absolute.as_posix()
 
 
 def read_article(file: Path, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Article:
@@ -132,7 +132,7 @@ def read_article(file: Path, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Ar
     resolved = file.resolve()
     return Article(
         doc_id=resolved.as_posix(),
-        source=display_path(resolved),
+        source=display_path(file),
         title=article.title,
         text=article.text,
         url=article.url,

@@ -1,0 +1,120 @@
+"""Faults during ingestion and querying: bad files, crashes, concurrent runs, many threads."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from factdesk.answers import load_answerer
+from factdesk.indexer import Indexer, fingerprint
+from factdesk.store import Store
+
+from .conftest import REPO, SEEDS, make_settings
+
+pytestmark = pytest.mark.slow
+
+
+def factdesk(*args: str, env: dict, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "factdesk", *args], env=env, cwd=REPO,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs,
+    )
+
+
+def write_articles(folder: Path, count: int) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for n in range(count):
+        body = " ".join(f"Ward {n} reported {k} new bus shelters on Elm Street." for k in range(40))
+        (folder / f"ward{n:03d}.txt").write_text(f"Ward {n} report\n\n{body}", encoding="utf-8")
+
+
+def test_mixed_folder_indexes_the_good_files(tmp_path, embedder):
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    for seed in SEEDS.glob("*.txt"):
+        (folder / seed.name).write_bytes(seed.read_bytes())
+    (folder / "tram.md").write_text("# Trams\n\nThe tram line opens in May.", encoding="utf-8")
+    (folder / "image.txt").write_bytes(bytes(range(256)) * 4)
+    (folder / "legacy.txt").write_bytes("Se\xf1or Ram\xedrez dijo".encode("latin-1"))
+    (folder / "empty.txt").write_text("", encoding="utf-8")
+    with (folder / "huge.txt").open("w", encoding="utf-8") as huge:
+        huge.write("All work and no play. " * 1_000_000)  # about 22 MB
+    (folder / "vanished.txt").symlink_to(tmp_path / "deleted-before-it-was-read.txt")
+    settings = make_settings(tmp_path / "index")
+    report = Indexer(settings, embedder).index_paths([folder])
+    assert report.added == 2
+    reasons = {item.source.rsplit("/", 1)[-1]: item.reason for item in report.skipped}
+    assert reasons.keys() == {"image.txt", "legacy.txt", "empty.txt", "huge.txt", "vanished.txt"}
+    assert reasons["vanished.txt"] == "disappeared while indexing"
+    assert reasons["huge.txt"].startswith("too large")
+    answerer = load_answerer(settings, embedder=embedder)
+    assert "few dozen" in answerer.answer("How many advisers remain?").answer
+    assert "May" in answerer.answer("When does the tram line open?").answer
+
+
+def test_killed_index_run_leaves_previous_index_answerable(tmp_path, embedder):
+    settings = make_settings(tmp_path / "index")
+    Indexer(settings, embedder).index_paths([SEEDS])
+    articles = tmp_path / "articles"
+    write_articles(articles, 120)
+    env = {**os.environ, "FACTDESK_INDEX_DIR": str(settings.index_dir)}
+    run = factdesk("index", str(SEEDS), str(articles), env=env)
+    store = Store(settings, fingerprint(settings))
+    deadline = time.monotonic() + 120
+    while store.count() < 40 and time.monotonic() < deadline and run.poll() is None:
+        time.sleep(0.2)  # wait until it has written part of the new articles
+    assert run.poll() is None, "the run finished before it could be killed"
+    os.kill(run.pid, signal.SIGKILL)
+    run.wait()
+
+    answerer = load_answerer(settings, embedder=embedder)
+    assert "just a few dozen" in answerer.answer("How many advisers remain?").answer
+
+    finished = factdesk("index", str(SEEDS), str(articles), env=env)
+    out, err = finished.communicate(timeout=300)
+    assert finished.returncode == 0, err
+    documents = Store(settings, fingerprint(settings)).documents()
+    assert len(documents) == 121
+    assert all(len(d.complete_hashes) == len(d.all_hashes) == 1 for d in documents)
+    chunks = Store(settings, fingerprint(settings)).chunks()
+    assert len({(c.doc_id, c.position) for c in chunks}) == len(chunks)
+
+
+def test_concurrent_index_runs_second_refuses(tmp_path):
+    articles = tmp_path / "articles"
+    write_articles(articles, 60)
+    env = {**os.environ, "FACTDESK_INDEX_DIR": str(tmp_path / "index")}
+    first = factdesk("index", str(articles), env=env)
+    lock = tmp_path / "index" / ".factdesk.lock"
+    deadline = time.monotonic() + 60
+    while not lock.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)
+    second = factdesk("index", str(articles), env=env)
+    _, second_err = second.communicate(timeout=120)
+    _, first_err = first.communicate(timeout=300)
+    assert first.returncode == 0, first_err
+    assert second.returncode == 5
+    assert second_err.strip() == (
+        "Error: Another `factdesk index` is already running on this index; "
+        "try again when it has finished."
+    )
+
+
+def test_concurrent_questions_get_the_same_answers(seed_answerer):
+    questions = [
+        "How many advisers remain?", "Who is Mark Galeotti?", "What did the ambassador say?",
+        "When did Rostec fulfil its last contract?", "What is the capital of France?",
+        "Why is Rostec leaving?", "What did Moscow supply to Caracas?", "Is Venezuela paying?",
+    ] * 4
+    sequential = [seed_answerer.answer(q).to_dict() for q in questions]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        concurrent = list(pool.map(lambda q: seed_answerer.answer(q).to_dict(), questions))
+    assert concurrent == sequential
