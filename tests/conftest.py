@@ -1,4 +1,4 @@
-"""Shared fixtures: the real model (loaded once per session) and a real index of the seed article."""
+"""Shared fixtures: the real model, loaded once per session, and a real seed-article index."""
 
 from __future__ import annotations
 
@@ -69,9 +69,18 @@ class ChromaServer:
 
         chroma = Path(sys.executable).with_name("chroma")
         self.process = subprocess.Popen(
-            [str(chroma), "run", "--path", str(self.path), "--host", "127.0.0.1",
-             "--port", str(self.port)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                str(chroma),
+                "run",
+                "--path",
+                str(self.path),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
             env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
         )
         deadline = time.monotonic() + 30

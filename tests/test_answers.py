@@ -50,8 +50,15 @@ def test_top_k_limits_citations(seed_answerer):
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "question",
-    ["🙂🙂🙂", "?!?!...", "'; DROP TABLE chunks; --", "$(rm -rf /) && echo", "¿Cuántos asesores quedan?",
-     "Сколько советников осталось?", "x" * 100_000],
+    [
+        "🙂🙂🙂",
+        "?!?!...",
+        "'; DROP TABLE chunks; --",
+        "$(rm -rf /) && echo",
+        "¿Cuántos asesores quedan?",
+        "Сколько советников осталось?",
+        "x" * 100_000,
+    ],
 )
 def test_odd_questions_get_an_answer_or_a_decline(seed_answerer, question):
     answer = seed_answerer.answer(question)
@@ -63,5 +70,13 @@ def test_json_shape(seed_answerer):
     data = seed_answerer.answer("How many advisers remain?").to_dict()
     assert set(data) == {"question", "answered", "answer", "citations"}
     assert set(data["citations"][0]) == {
-        "n", "quote", "passage", "source", "title", "url", "start", "end", "score"
+        "n",
+        "quote",
+        "passage",
+        "source",
+        "title",
+        "url",
+        "start",
+        "end",
+        "score",
     }

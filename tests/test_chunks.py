@@ -55,7 +55,9 @@ def test_overlong_sentence_is_cut_in_windows():
 
 
 def test_file_name_titles_are_not_embedded():
-    chunk = chunk_article(article("One. Two.", title="000_abc", own=False), words, word_spans, 30, 0)
+    chunk = chunk_article(
+        article("One. Two.", title="000_abc", own=False), words, word_spans, 30, 0
+    )
     assert chunk[0].embedding_text == "One. Two."
     own = chunk_article(article("One. Two."), words, word_spans, 30, 0)
     assert own[0].embedding_text == "Headline\n\nOne. Two."

@@ -15,7 +15,12 @@ from .conftest import REPO, SEEDS
 def run(*args: str, env: dict, stdin: str | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "factdesk", *args],
-        input=stdin, capture_output=True, text=True, env=env, cwd=REPO, timeout=300,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=300,
     )
 
 

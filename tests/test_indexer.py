@@ -58,7 +58,8 @@ def test_incremental_runs_skip_replace_and_remove(settings, embedder, folder):
     assert "trams" in texts and "voted 1 times" not in texts and "voted 2 times" not in texts
     assert len({c.id for c in chunks}) == len(chunks) == third.chunks
     assert set(chunk_ids_by_doc(settings)) == {
-        (folder / "a0.txt").resolve().as_posix(), (folder / "a1.txt").resolve().as_posix()
+        (folder / "a0.txt").resolve().as_posix(),
+        (folder / "a1.txt").resolve().as_posix(),
     }
 
 
@@ -75,7 +76,9 @@ def test_rebuild_starts_over_and_keeps_answering(settings, embedder, folder):
     indexer = Indexer(settings, embedder)
     indexer.index_paths([folder])
     report = indexer.index_paths([folder], rebuild=True)
-    assert report.added == 3 and report.chunks == len(Store(settings, fingerprint(settings)).chunks())
+    assert report.added == 3 and report.chunks == len(
+        Store(settings, fingerprint(settings)).chunks()
+    )
     names = {c.name for c in Store(settings, fingerprint(settings)).client.list_collections()}
     assert names == {settings.collection}
 

@@ -46,8 +46,10 @@ def answers(seed_answerer):
 
 
 def test_first_citation_holds_the_evidence_for_nine_in_ten(answers):
-    ranks = {q["question"]: first_citation_with_evidence(answers[q["question"]], q["evidence"])
-             for q in ANSWERABLE}
+    ranks = {
+        q["question"]: first_citation_with_evidence(answers[q["question"]], q["evidence"])
+        for q in ANSWERABLE
+    }
     first = [question for question, rank in ranks.items() if rank == 1]
     assert len(first) / len(ANSWERABLE) >= 0.9, {q: r for q, r in ranks.items() if r != 1}
 
@@ -62,8 +64,11 @@ def test_evidence_is_always_in_the_first_three_citations(answers):
 
 
 def test_unanswerable_questions_are_declined(answers):
-    answered = {q["question"]: answers[q["question"]].answer for q in UNANSWERABLE
-                if answers[q["question"]].answered}
+    answered = {
+        q["question"]: answers[q["question"]].answer
+        for q in UNANSWERABLE
+        if answers[q["question"]].answered
+    }
     assert not answered
     assert all(answers[q["question"]].answer == NOT_FOUND for q in UNANSWERABLE)
     assert all(not answers[q["question"]].citations for q in UNANSWERABLE)

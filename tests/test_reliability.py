@@ -23,8 +23,13 @@ pytestmark = pytest.mark.slow
 
 def factdesk(*args: str, env: dict, **kwargs) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "factdesk", *args], env=env, cwd=REPO,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs,
+        [sys.executable, "-m", "factdesk", *args],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
     )
 
 
@@ -78,7 +83,7 @@ def test_killed_index_run_leaves_previous_index_answerable(tmp_path, embedder):
     assert "just a few dozen" in answerer.answer("How many advisers remain?").answer
 
     finished = factdesk("index", str(SEEDS), str(articles), env=env)
-    out, err = finished.communicate(timeout=300)
+    _, err = finished.communicate(timeout=300)
     assert finished.returncode == 0, err
     documents = Store(settings, fingerprint(settings)).documents()
     assert len(documents) == 121
@@ -110,9 +115,14 @@ def test_concurrent_index_runs_second_refuses(tmp_path):
 
 def test_concurrent_questions_get_the_same_answers(seed_answerer):
     questions = [
-        "How many advisers remain?", "Who is Mark Galeotti?", "What did the ambassador say?",
-        "When did Rostec fulfil its last contract?", "What is the capital of France?",
-        "Why is Rostec leaving?", "What did Moscow supply to Caracas?", "Is Venezuela paying?",
+        "How many advisers remain?",
+        "Who is Mark Galeotti?",
+        "What did the ambassador say?",
+        "When did Rostec fulfil its last contract?",
+        "What is the capital of France?",
+        "Why is Rostec leaving?",
+        "What did Moscow supply to Caracas?",
+        "Is Venezuela paying?",
     ] * 4
     sequential = [seed_answerer.answer(q).to_dict() for q in questions]
     with ThreadPoolExecutor(max_workers=8) as pool:

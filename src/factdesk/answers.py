@@ -109,7 +109,9 @@ class _Sentence:
 
     @property
     def text(self) -> str:
-        return self.hit.chunk.text[self.start - self.hit.chunk.start : self.end - self.hit.chunk.start]
+        return self.hit.chunk.text[
+            self.start - self.hit.chunk.start : self.end - self.hit.chunk.start
+        ]
 
 
 def clean_question(question: str, max_chars: int) -> tuple[str, list[str]]:
@@ -145,7 +147,9 @@ class Answerer:
         chosen = _choose(candidates)
         return _compose(text, chosen, candidates, hits, warnings)
 
-    def _rank_sentences(self, question: str, vector: np.ndarray, hits: list[Hit]) -> list[_Sentence]:
+    def _rank_sentences(
+        self, question: str, vector: np.ndarray, hits: list[Hit]
+    ) -> list[_Sentence]:
         """Score every sentence of the retrieved passages against the question, best first."""
         question_terms = set(terms(question))
         keyword_index = self.retriever.keyword_index

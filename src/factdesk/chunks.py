@@ -102,9 +102,7 @@ def _sentence_pieces(
     return pieces
 
 
-def _windows(
-    text: str, start: int, end: int, token_spans: TokenSpans, budget: int
-) -> list[_Piece]:
+def _windows(text: str, start: int, end: int, token_spans: TokenSpans, budget: int) -> list[_Piece]:
     spans = token_spans(text[start:end])
     return [
         _Piece(start + window[0][0], start + window[-1][1], len(window))

@@ -98,8 +98,12 @@ def _progress(label: str) -> Iterator:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     with Progress(
-        f"[progress.description]{label}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=stderr, transient=True,
+        f"[progress.description]{label}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=stderr,
+        transient=True,
     ) as bar:
         task = bar.add_task(label, total=None)
 
@@ -150,7 +154,9 @@ def _ask_batch(answerer, top_k: int | None, as_json: bool) -> int:
         except FactdeskError as exc:
             failures += 1
             if as_json:
-                click.echo(json.dumps({"question": question, "error": str(exc)}, ensure_ascii=False))
+                click.echo(
+                    json.dumps({"question": question, "error": str(exc)}, ensure_ascii=False)
+                )
             else:
                 stderr.print(f"Error: {exc}", markup=False)
             continue
@@ -212,4 +218,97 @@ def status() -> int:
     exists = store.exists()
     documents = store.documents() if exists else []
     stdout.print(render_status(settings, store, documents, exists))
+    return 0
+
+
+EXIT_GATE_FAILED = 7  # `factdesk eval` measured a figure past one of its --min-*/--max-* limits
+
+
+@cli.command("eval")
+@click.option(
+    "--questions",
+    "questions_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="JSONL question file [default: tests/seed_questions.jsonl].",
+)
+@click.option("--top-k", type=click.IntRange(1, 20), default=None, help="Passages cited [5].")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures and misses as JSON.")
+@click.option("--min-hit1", type=click.FloatRange(0, 1), help="Least hit@1 to pass.")
+@click.option("--min-hit3", type=click.FloatRange(0, 1), help="Least hit@3 to pass.")
+@click.option("--min-hit5", type=click.FloatRange(0, 1), help="Least hit@5 to pass.")
+@click.option("--min-mrr", type=click.FloatRange(0, 1), help="Least mean reciprocal rank.")
+@click.option(
+    "--min-declined", type=click.FloatRange(0, 1), help="Least share of unanswerables declined."
+)
+@click.option(
+    "--max-wrongly-declined", type=click.FloatRange(0, 1), help="Most answerables declined."
+)
+def evaluate(
+    questions_file: Path | None,
+    top_k: int | None,
+    as_json: bool,
+    min_hit1: float | None,
+    min_hit3: float | None,
+    min_hit5: float | None,
+    min_mrr: float | None,
+    min_declined: float | None,
+    max_wrongly_declined: float | None,
+) -> int:
+    """Measure answers against questions with known evidence, to gate changes in CI.
+
+    Each line of the file is {"question": ..., "evidence": [...]} or {"question": ...,
+    "answerable": false}. Exits 7 when a figure misses a --min-*/--max-* limit (each failure is
+    named on stderr), 2 when the question file is missing or malformed.
+    """
+    from factdesk import evaluation
+    from factdesk.reports import render_evaluation
+
+    settings = load_settings()
+    path = questions_file or evaluation.DEFAULT_QUESTIONS
+    if questions_file is None and not path.exists():
+        raise evaluation.QuestionFileError(
+            f"No {path} here: run from the project folder or pass --questions FILE."
+        )
+    questions = evaluation.load_questions(path)  # fails before the model loads
+    answerer = _load_answerer(settings)
+    depth = top_k or max(settings.top_k, max(evaluation.HIT_DEPTHS))
+    with _progress("Asking questions") as progress:
+        report = evaluation.evaluate(answerer, questions, depth, str(path), progress)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
+    else:
+        stdout.print(render_evaluation(report))
+    failures = evaluation.failed_gates(
+        report.figures(),
+        minimums={
+            "hit@1": min_hit1,
+            "hit@3": min_hit3,
+            "hit@5": min_hit5,
+            "mrr": min_mrr,
+            "declined_unanswerable": min_declined,
+        },
+        maximums={"wrongly_declined": max_wrongly_declined},
+    )
+    for failure in failures:
+        stderr.print(f"Failed: {failure}", markup=False, soft_wrap=True)
+    return EXIT_GATE_FAILED if failures else 0
+
+
+@cli.command()
+@click.option("--http", is_flag=True, help="Serve the Events API over HTTP instead of Socket Mode.")
+@click.option("--port", type=click.IntRange(1, 65535), default=3000, show_default=True)
+def slack(http: bool, port: int) -> int:
+    """Run the Slack bot (Socket Mode unless --http); Ctrl-C stops it."""
+    from factdesk.slack import run
+
+    run(load_settings(), http=http, port=port)
+    return 0
+
+
+@cli.command()
+def feedback() -> int:
+    """Summarise the 👍/👎 given to answers in Slack, with the questions most voted down."""
+    from factdesk.slack.feedback import render_summary, summarize
+
+    stdout.print(render_summary(summarize(load_settings())))
     return 0

@@ -30,7 +30,9 @@ class Settings(BaseSettings):
     # Where articles come from and where the index lives.
     seeds_dir: Path = Path("seeds")
     index_dir: Path = Path("index")
-    collection: str = Field(default="factdesk", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{1,52}[A-Za-z0-9]$")
+    collection: str = Field(
+        default="factdesk", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{1,52}[A-Za-z0-9]$"
+    )
     chroma_host: str | None = None
     chroma_port: int = Field(default=8000, ge=1, le=65535)
 

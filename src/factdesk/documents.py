@@ -21,7 +21,9 @@ SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
 DEFAULT_MAX_FILE_BYTES = 5 * 1024 * 1024
 
 _URL_LINE = re.compile(r"^<?(https?://\S+?)>?$")
-_RELATED_LINE = re.compile(r"^(?:related(?: article| story| reading)?|read more|see also)\s*:\s*(.+)$", re.I)
+_RELATED_LINE = re.compile(
+    r"^(?:related(?: article| story| reading)?|read more|see also)\s*:\s*(.+)$", re.I
+)
 _META_LINE = re.compile(r"^(url|source)\s*:\s*(https?://\S+)\s*$", re.I)
 _MD_HEADING = re.compile(r"^#{1,6}\s+(.*?)\s*#*\s*$")
 _MD_LINK = re.compile(r"\[([^\]]+)\]\((https?://[^)\s]+)\)")
@@ -248,10 +250,47 @@ def _reflow(block: list[str]) -> str:
 class _HTMLArticle(HTMLParser):
     """Reduces an HTML page to its article text, title and canonical URL, with the stdlib only."""
 
-    _SKIP = {"script", "style", "nav", "header", "footer", "aside", "form", "noscript", "svg",
-             "figure", "button", "template", "iframe"}
-    _BLOCK = {"p", "div", "section", "article", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6",
-              "blockquote", "pre", "tr", "table", "ul", "ol", "main", "hr"}
+    _SKIP = frozenset(
+        [
+            "script",
+            "style",
+            "nav",
+            "header",
+            "footer",
+            "aside",
+            "form",
+            "noscript",
+            "svg",
+            "figure",
+            "button",
+            "template",
+            "iframe",
+        ]
+    )
+    _BLOCK = frozenset(
+        [
+            "p",
+            "div",
+            "section",
+            "article",
+            "br",
+            "li",
+            "h1",
+            "h2",
+            "h3",
+            "h4",
+            "h5",
+            "h6",
+            "blockquote",
+            "pre",
+            "tr",
+            "table",
+            "ul",
+            "ol",
+            "main",
+            "hr",
+        ]
+    )
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)

@@ -65,8 +65,9 @@ class Embedder:
         self.model_path = model_path or bundled_model_path()
         self.name = model_name(model_path)
         self._model = SentenceTransformer(self.model_path, device="cpu")
-        self._model.max_seq_length = min(self._model.max_seq_length or MAX_MODEL_TOKENS,
-                                         MAX_MODEL_TOKENS)
+        self._model.max_seq_length = min(
+            self._model.max_seq_length or MAX_MODEL_TOKENS, MAX_MODEL_TOKENS
+        )
         self._lock = threading.Lock()
 
     @property

@@ -86,9 +86,7 @@ def _bm25_weights(rows, cols, counts, lengths, vocabulary_size, k1, b) -> sparse
     """Each (passage, term) cell holds that term's full BM25 contribution for the passage."""
     size = len(lengths)
     shape = (size, vocabulary_size)
-    tf = sparse.csr_matrix(
-        (np.asarray(counts, dtype=np.float32), (rows, cols)), shape=shape
-    )
+    tf = sparse.csr_matrix((np.asarray(counts, dtype=np.float32), (rows, cols)), shape=shape)
     if size == 0 or vocabulary_size == 0:
         return tf.tocsc()
     df = np.bincount(np.asarray(cols, dtype=np.int64), minlength=vocabulary_size)

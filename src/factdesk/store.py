@@ -88,13 +88,15 @@ class Store:
                 self._collection = client.get_or_create_collection(
                     self.name,
                     embedding_function=_no_embedding(),
-                    configuration={"hnsw": {"space": "cosine", "ef_search": 200,
-                                            "ef_construction": 200}},
+                    configuration={
+                        "hnsw": {"space": "cosine", "ef_search": 200, "ef_construction": 200}
+                    },
                     metadata=self._metadata(generation=0),
                 )
             else:
-                self._collection = client.get_collection(self.name,
-                                                         embedding_function=_no_embedding())
+                self._collection = client.get_collection(
+                    self.name, embedding_function=_no_embedding()
+                )
         return self._collection
 
     @property
@@ -204,7 +206,9 @@ class Store:
         offset = 0
         while True:
             page = self._call(
-                lambda start=offset: self.collection.get(include=include, limit=_BATCH, offset=start)
+                lambda start=offset: self.collection.get(
+                    include=include, limit=_BATCH, offset=start
+                )
             )
             if not page["ids"]:
                 return

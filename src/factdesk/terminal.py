@@ -39,11 +39,12 @@ def render_status(
     overview.add_row("Store", settings.store_description)
     overview.add_row("Collection", settings.collection)
     stored = store.stored_fingerprint() if exists else None
-    overview.add_row("Model", stored.describe() if stored else "(no index yet)")
-    overview.add_row("Settings", store.fingerprint.describe())
-    overview.add_row(
-        "Documents", f"{len(documents)} ({sum(d.chunks for d in documents)} chunks)"
-    )
+    overview.add_row("Built with", stored.describe() if stored else "(no index yet)")
+    if stored and stored != store.fingerprint:
+        overview.add_row(
+            "Settings", f"{store.fingerprint.describe()}: run `factdesk index --rebuild`"
+        )
+    overview.add_row("Documents", f"{len(documents)} ({sum(d.chunks for d in documents)} chunks)")
     if not documents:
         hint = Text("The index is empty: run `factdesk index` (or just `factdesk ask`).")
         return Group(overview, Text(), hint)

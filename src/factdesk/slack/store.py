@@ -1,0 +1,200 @@
+"""What the bot remembers across restarts, in one SQLite file beside the index.
+
+- `answers`: every answer posted, so a button click can find the answer it belongs to;
+- `threads`: the threads the bot has replied in, so follow-ups there need no new mention;
+- `votes`: 👍/👎 feedback, one row per person and answer, with the question, the answer and its
+  sources copied in, so the feedback stays readable whatever happens to the index.
+
+Each call opens its own connection: handlers run on several threads, and SQLite's own locking
+is all the coordination they need.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal, NamedTuple
+
+from factdesk.answers import Answer, Citation
+from factdesk.config import Settings
+
+FILENAME = "feedback.sqlite3"
+
+Vote = Literal["up", "down"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS answers (
+    id TEXT PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    user TEXT,
+    question TEXT NOT NULL,
+    answer_json TEXT NOT NULL,
+    shared_by TEXT
+);
+CREATE TABLE IF NOT EXISTS threads (
+    channel TEXT NOT NULL,
+    thread_ts TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (channel, thread_ts)
+);
+CREATE TABLE IF NOT EXISTS votes (
+    answer_id TEXT NOT NULL REFERENCES answers (id),
+    user TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    vote TEXT NOT NULL CHECK (vote IN ('up', 'down')),
+    voted_at TEXT NOT NULL,
+    question TEXT NOT NULL,
+    answer TEXT NOT NULL,
+    sources TEXT NOT NULL,
+    PRIMARY KEY (answer_id, user)
+);
+"""
+
+
+@dataclass(frozen=True)
+class StoredAnswer:
+    """An answer as posted: who asked, and who shared it to the channel (if anyone did)."""
+
+    answer: Answer
+    user: str | None
+    shared_by: str | None
+
+
+class Votes(NamedTuple):
+    """The 👍 and 👎 an answer has received, one per person."""
+
+    up: int
+    down: int
+
+
+@dataclass(frozen=True)
+class QuestionVotes:
+    """How one question's answers were received."""
+
+    question: str
+    down: int
+    up: int
+
+
+@dataclass(frozen=True)
+class FeedbackSummary:
+    """Totals, and the questions people found least helpful, worst first."""
+
+    answers: int
+    up: int
+    down: int
+    most_down: list[QuestionVotes]
+
+
+def store_path(settings: Settings) -> Path:
+    """Where the bot's database lives: beside the index it answers from."""
+    return settings.index_dir / FILENAME
+
+
+class Store:
+    """The bot's SQLite database; safe to share between threads."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with closing(sqlite3.connect(path)) as connection:
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.executescript(_SCHEMA)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with closing(sqlite3.connect(self.path, timeout=10)) as connection, connection:
+            yield connection
+
+    def save_answer(
+        self, answer: Answer, *, channel: str, user: str | None, shared_by: str | None = None
+    ) -> str:
+        """Keep an answer for the buttons under it; returns the id the buttons carry."""
+        answer_id = uuid.uuid4().hex
+        row = (answer_id, _now(), channel, user, answer.question, _to_json(answer), shared_by)
+        with self._transaction() as db:
+            db.execute("INSERT INTO answers VALUES (?, ?, ?, ?, ?, ?, ?)", row)
+        return answer_id
+
+    def load_answer(self, answer_id: str) -> StoredAnswer | None:
+        with self._transaction() as db:
+            row = db.execute(
+                "SELECT answer_json, user, shared_by FROM answers WHERE id = ?", (answer_id,)
+            ).fetchone()
+        if row is None:
+            return None
+        return StoredAnswer(answer=_from_json(row[0]), user=row[1], shared_by=row[2])
+
+    def remember_thread(self, channel: str, thread_ts: str) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO threads VALUES (?, ?, ?)", (channel, thread_ts, _now())
+            )
+
+    def is_bot_thread(self, channel: str, thread_ts: str) -> bool:
+        with self._transaction() as db:
+            row = db.execute(
+                "SELECT 1 FROM threads WHERE channel = ? AND thread_ts = ?", (channel, thread_ts)
+            ).fetchone()
+        return row is not None
+
+    def record_vote(
+        self, answer_id: str, answer: Answer, *, user: str, channel: str, vote: Vote
+    ) -> Votes:
+        """Record (or change) one person's vote on an answer; returns the answer's tally."""
+        sources = json.dumps(sorted({citation.source for citation in answer.citations}))
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO votes VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (answer_id, user, channel, vote, _now(), answer.question, answer.answer, sources),
+            )
+            up, down = db.execute(
+                "SELECT COUNT(*) FILTER (WHERE vote = 'up'), COUNT(*) FILTER (WHERE vote = 'down')"
+                " FROM votes WHERE answer_id = ?",
+                (answer_id,),
+            ).fetchone()
+        return Votes(up=up, down=down)
+
+    def summarize(self, limit: int = 10) -> FeedbackSummary:
+        with self._transaction() as db:
+            (answers,) = db.execute(
+                "SELECT COUNT(*) FROM answers WHERE shared_by IS NULL"
+            ).fetchone()
+            up, down = db.execute(
+                "SELECT COUNT(*) FILTER (WHERE vote = 'up'), COUNT(*) FILTER (WHERE vote = 'down')"
+                " FROM votes"
+            ).fetchone()
+            rows = db.execute(
+                "SELECT MIN(question), COUNT(*) FILTER (WHERE vote = 'down') AS down,"
+                " COUNT(*) FILTER (WHERE vote = 'up') AS up"
+                " FROM votes GROUP BY lower(trim(question))"
+                " HAVING down > 0 ORDER BY down DESC, up ASC, MIN(question) LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return FeedbackSummary(
+            answers=answers,
+            up=up,
+            down=down,
+            most_down=[QuestionVotes(question=q, down=d, up=u) for q, d, u in rows],
+        )
+
+
+def _to_json(answer: Answer) -> str:
+    return json.dumps(asdict(answer))
+
+
+def _from_json(text: str) -> Answer:
+    data = json.loads(text)
+    data["citations"] = [Citation(**citation) for citation in data["citations"]]
+    return Answer(**data)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")

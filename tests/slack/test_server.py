@@ -1,0 +1,145 @@
+"""HTTP mode's transport: signatures, url_verification, body limits, paths; no model needed."""
+
+import json
+import threading
+import time
+from http.client import HTTPConnection
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.slack.fake_slack import SIGNING_SECRET
+from tests.slack.payloads import (
+    SlackSender,
+    app_mention,
+    event_callback,
+    message,
+    send,
+    sign,
+    slash_command,
+)
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def running(serve_app, fake_answerer):
+    return serve_app(fake_answerer)
+
+
+def test_url_verification_is_answered(running):
+    reply = running.slack.event({"type": "url_verification", "challenge": "abc123", "token": "t"})
+    assert reply.status == 200 and json.loads(reply.body) == {"challenge": "abc123"}
+
+
+def unsigned(running, body: str, **headers: str):
+    return send(running.url, body.encode(), {"Content-Type": "application/json", **headers})
+
+
+def test_requests_not_signed_with_the_secret_are_refused(running, fake_api, fake_answerer):
+    body = json.dumps(event_callback(app_mention("how many advisers?")))
+    now = str(int(time.time()))
+    stale = str(int(time.time()) - 301)
+    attempts = [
+        unsigned(running, body),
+        unsigned(running, body, **{"X-Slack-Request-Timestamp": now}),
+        unsigned(
+            running,
+            body,
+            **{"X-Slack-Request-Timestamp": now, "X-Slack-Signature": sign("wrong", body, now)},
+        ),
+        unsigned(
+            running,
+            body,
+            **{
+                "X-Slack-Request-Timestamp": stale,
+                "X-Slack-Signature": sign(SIGNING_SECRET, body, stale),
+            },
+        ),
+        unsigned(
+            running,
+            body,
+            **{
+                "X-Slack-Request-Timestamp": "soon",
+                "X-Slack-Signature": sign(SIGNING_SECRET, body, "soon"),
+            },
+        ),
+        SlackSender(running.url, "wrong").event({"type": "url_verification", "challenge": "x"}),
+    ]
+    assert [reply.status for reply in attempts] == [401] * len(attempts)
+    running.drain()
+    assert fake_answerer.questions == []
+    assert fake_api.calls_to("chat.postMessage") == []
+
+
+def test_a_tampered_body_is_refused(running):
+    body = json.dumps(event_callback(app_mention("how many advisers?")))
+    now = str(int(time.time()))
+    headers = {
+        "X-Slack-Request-Timestamp": now,
+        "X-Slack-Signature": sign(SIGNING_SECRET, body, now),
+    }
+    assert unsigned(running, body.replace("advisers", "soldiers"), **headers).status == 401
+
+
+def test_bodies_over_a_megabyte_are_refused_unread(running, fake_answerer):
+    """The server answers 413 from the headers alone: not a byte of the body is sent here."""
+    host, port = urlsplit(running.url).netloc.split(":")
+    connection = HTTPConnection(host, int(port), timeout=5)
+    connection.putrequest("POST", "/slack/events")
+    connection.putheader("Content-Type", "application/json")
+    connection.putheader("Content-Length", str(1024 * 1024 + 1))
+    connection.endheaders()
+    assert connection.getresponse().status == 413
+    connection.close()
+    running.drain()
+    assert fake_answerer.questions == []
+
+
+def test_a_body_of_exactly_a_megabyte_is_read(running):
+    body = json.dumps({"type": "url_verification", "challenge": "c", "pad": ""})
+    body = body.replace('"pad": ""', '"pad": "' + "x" * (1024 * 1024 - len(body)) + '"')
+    assert len(body) == 1024 * 1024
+    assert running.slack.post(body, "application/json", {}).status == 200
+
+
+def test_other_paths_are_not_found(running):
+    assert send(running.url.replace("/slack/events", "/other"), b"{}", {}).status == 404
+
+
+def test_ignored_events_are_still_acknowledged(running, fake_answerer, fake_api):
+    """An unacknowledged event would be re-sent by Slack; ignoring one must still answer 200."""
+    for event in (
+        message("edited", subtype="message_changed"),
+        message("hello"),
+        message("from a bot", channel_type="im", bot_id="B2"),
+    ):
+        assert running.slack.event(event_callback(event)).status == 200
+    running.drain()
+    assert fake_answerer.questions == []
+
+
+class SlowAnswerer:
+    """An answerer that takes as long as the test wants: until `release` is set."""
+
+    def __init__(self, answerer) -> None:
+        self.answerer = answerer
+        self.release = threading.Event()
+
+    def answer(self, question: str, top_k: int | None = None):
+        assert self.release.wait(10)
+        return self.answerer.answer(question, top_k)
+
+
+def test_requests_are_acknowledged_before_the_answer_is_computed(
+    serve_app, fake_answerer, fake_api
+):
+    slow = SlowAnswerer(fake_answerer)
+    running = serve_app(slow)
+    mention = running.slack.event(event_callback(app_mention("how many advisers?")))
+    command = running.slack.form(slash_command("how many advisers?", fake_api.response_url()))
+    assert (mention.status, command.status) == (200, 200)
+    assert fake_api.calls_to("chat.postMessage") == fake_api.calls_to("response_url") == []
+    slow.release.set()
+    fake_api.wait_for("chat.postMessage")
+    fake_api.wait_for("response_url")

@@ -1,0 +1,53 @@
+"""Socket Mode end to end: Bolt's built-in client on a local websocket server, real answers."""
+
+import pytest
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+from factdesk.slack import create_app
+from tests.slack.fake_slack import APP_TOKEN, FakeSocketMode
+from tests.slack.payloads import app_mention, event_callback
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def socket_mode(fake_api):
+    with FakeSocketMode() as server:
+        fake_api.socket_mode_url = server.url
+        yield server
+
+
+def envelope(envelope_id: str, payload: dict, retry_attempt: int = 0) -> dict:
+    return {
+        "envelope_id": envelope_id,
+        "type": "events_api",
+        "accepts_response_payload": False,
+        "retry_attempt": retry_attempt,
+        "retry_reason": "timeout" if retry_attempt else "",
+        "payload": payload,
+    }
+
+
+def test_an_event_is_acknowledged_by_envelope_and_answered_once(
+    socket_mode, fake_api, slack_settings, answerer
+):
+    app = create_app(slack_settings, answerer)
+    handler = SocketModeHandler(app, APP_TOKEN, auto_reconnect_enabled=False)
+    handler.connect()
+    try:
+        event = app_mention("How many advisers remain?", channel="C8")
+        payload = event_callback(event, event_id="Ev0SOCKET")
+        socket_mode.send(envelope("env-1", payload))
+        assert socket_mode.wait_for_ack("env-1") == {"envelope_id": "env-1"}
+        (posted,) = fake_api.wait_for("chat.postMessage")
+        assert posted.body["channel"] == "C8" and posted.body["thread_ts"] == event["ts"]
+        assert "few dozen" in posted.body["text"]
+
+        socket_mode.send(envelope("env-2", payload, retry_attempt=1))
+        assert socket_mode.wait_for_ack("env-2") == {"envelope_id": "env-2"}
+        app.listener_runner.listener_executor.shutdown(wait=True)
+        assert len(fake_api.calls_to("chat.postMessage")) == 1
+    finally:
+        socket_mode.close()  # closing from the server's side spares the client a read timeout
+        handler.close()
+    assert fake_api.calls_to("apps.connections.open")
