@@ -107,12 +107,6 @@ class _Sentence:
     cosine: float
     score: float
 
-    @property
-    def text(self) -> str:
-        return self.hit.chunk.text[
-            self.start - self.hit.chunk.start : self.end - self.hit.chunk.start
-        ]
-
 
 def clean_question(question: str, max_chars: int) -> tuple[str, list[str]]:
     """Normalise a question; empty ones are refused and over-long ones cut, with a warning."""
@@ -163,7 +157,7 @@ class Answerer:
                 if (hit.chunk.doc_id, start) in seen:
                     continue
                 seen.add((hit.chunk.doc_id, start))
-                sentence = hit.chunk.text[start - hit.chunk.start : end - hit.chunk.start]
+                sentence = hit.chunk.excerpt(start, end)
                 shared = question_terms.intersection(terms(sentence))
                 overlap = sum(weights[t] for t in shared) / total_weight if total_weight else 0.0
                 cosine = float(np.dot(vector, sentence_vector))
@@ -179,7 +173,7 @@ class Answerer:
 
     def _embed_sentences(self, chunk: Chunk) -> tuple[list[tuple[int, int]], np.ndarray]:
         spans = [(chunk.start + s, chunk.start + e) for s, e in split_sentences(chunk.text)]
-        texts = [chunk.text[s - chunk.start : e - chunk.start] for s, e in spans]
+        texts = [chunk.excerpt(s, e) for s, e in spans]
         return spans, self.embedder.embed(texts, batch_size=32)
 
 
@@ -242,7 +236,7 @@ def _adjacent(group: list[_Sentence], sentence: _Sentence) -> bool:
     if sentence.hit.chunk.id != chunk.id:
         return False
     left, right = (group[-1], sentence) if sentence.start >= group[-1].end else (sentence, group[0])
-    gap = chunk.text[left.end - chunk.start : right.start - chunk.start]
+    gap = chunk.excerpt(left.end, right.start)
     return right.start >= left.end and not gap.strip()
 
 
@@ -251,7 +245,7 @@ def _citation(n: int, group: list[_Sentence]) -> Citation:
     start, end = group[0].start, group[-1].end
     return Citation(
         n=n,
-        quote=chunk.text[start - chunk.start : end - chunk.start],
+        quote=chunk.excerpt(start, end),
         passage=chunk.text,
         source=chunk.source,
         title=chunk.title,

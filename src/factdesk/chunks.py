@@ -39,6 +39,10 @@ class Chunk:
     chunk_count: int
     title_in_text: bool = True
 
+    def excerpt(self, start: int, end: int) -> str:
+        """The text between two offsets into the article, which must fall inside this chunk."""
+        return self.text[start - self.start : end - self.start]
+
     @property
     def embedding_text(self) -> str:
         """What the model and BM25 read: the article's own title (not a file name), the passage."""

@@ -9,7 +9,6 @@ notice that the index changed under them.
 from __future__ import annotations
 
 import functools
-import logging
 import math
 import threading
 import time
@@ -24,8 +23,6 @@ import numpy as np
 from factdesk.chunks import CHUNKER_VERSION, Chunk
 from factdesk.config import Settings
 from factdesk.errors import FactdeskError, IncompatibleIndexError, StoreUnavailableError
-
-log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 _BATCH = 2000
