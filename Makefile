@@ -7,13 +7,13 @@ SCIFACT ?= ../shared/data/scifact
 Q ?= How many advisers remain?
 export Q
 
-.PHONY: install ask chat index status slack eval test lint format bench bench-scifact clean
+.PHONY: install ask chat index status slack eval test lint format bench bench-scifact bench-load clean
 
+# torch goes in first, pinned to the CPU build: unpinned, it would pull a multi-GB CUDA build.
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "factdesk needs Python 3.11 or newer")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	# The CPU build first: an unpinned torch would pull a multi-GB CUDA build.
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
@@ -54,6 +54,9 @@ bench: install
 
 bench-scifact: install
 	$(BIN)/python benchmarks/scifact.py --data $(SCIFACT) --out benchmarks/results/scifact.json
+
+bench-load: install
+	$(BIN)/python benchmarks/load.py --events 500 --senders 20 --out benchmarks/results/load.json
 
 clean:
 	rm -rf $(VENV) index/chroma.sqlite3 index/*/ .pytest_cache .ruff_cache

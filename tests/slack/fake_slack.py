@@ -10,8 +10,9 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl
 
@@ -30,21 +31,29 @@ WAIT_SECONDS = 10.0
 
 @dataclass(frozen=True)
 class Call:
-    """One request the app made: the API method (or "response_url"), its body and our status."""
+    """One request the app made: the API method (or "response_url"), its body, our status and
+    when it arrived (`time.monotonic()`, so a benchmark in this process can time answers)."""
 
     method: str
     body: dict
     status: int
+    at: float = field(default_factory=time.monotonic)
 
 
 class FakeSlackAPI:
-    """The Slack Web API methods the bot calls, plus `response_url`s, on 127.0.0.1."""
+    """The Slack Web API methods the bot calls, plus `response_url`s, on 127.0.0.1.
 
-    def __init__(self) -> None:
+    Calls authorised with other tokens than `bot_token` (`app_token` for Socket Mode) are
+    answered `invalid_auth`, as Slack does.
+    """
+
+    def __init__(self, bot_token: str = BOT_TOKEN, app_token: str = APP_TOKEN) -> None:
         self.calls: list[Call] = []
         self.socket_mode_url = ""
+        self.bot_token = bot_token
+        self.app_token = app_token
         self._rate_limited: set[str] = set()
-        self._refusals: dict[str, str] = {}
+        self._refusals: dict[str, tuple[int, str]] = {}
         self._changed = threading.Condition()
         self._ts = itertools.count(1)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
@@ -72,9 +81,9 @@ class FakeSlackAPI:
         """Answer the next call to `method` with 429 and `Retry-After: 1`, as Slack does."""
         self._rate_limited.add(method)
 
-    def refuse_once(self, method: str, error: str) -> None:
-        """Answer the next call to `method` with `{"ok": false, "error": error}`."""
-        self._refusals[method] = error
+    def refuse_once(self, method: str, error: str, status: int = 200) -> None:
+        """Answer the next call to `method` with `{"ok": false, "error": error}` and `status`."""
+        self._refusals[method] = (status, error)
 
     def calls_to(self, method: str, status: int | None = 200) -> list[Call]:
         with self._changed:
@@ -94,7 +103,8 @@ class FakeSlackAPI:
             self._rate_limited.discard(method)
             status, reply = 429, {"ok": False, "error": "ratelimited"}
         elif method in self._refusals:
-            status, reply = 200, {"ok": False, "error": self._refusals.pop(method)}
+            status, error = self._refusals.pop(method)
+            reply = {"ok": False, "error": error}
         else:
             status, reply = 200, self._answer(method, body, authorization)
         with self._changed:
@@ -105,7 +115,7 @@ class FakeSlackAPI:
     def _answer(self, method: str, body: dict, authorization: str) -> dict:
         if method == "response_url":
             return {"ok": True}
-        expected = APP_TOKEN if method == "apps.connections.open" else BOT_TOKEN
+        expected = self.app_token if method == "apps.connections.open" else self.bot_token
         if authorization != f"Bearer {expected}":
             return {"ok": False, "error": "invalid_auth"}
         if method == "auth.test":

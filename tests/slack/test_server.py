@@ -1,6 +1,7 @@
 """HTTP mode's transport: signatures, url_verification, body limits, paths; no model needed."""
 
 import json
+import socket
 import threading
 import time
 from http.client import HTTPConnection
@@ -8,6 +9,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from factdesk.slack import create_app
+from factdesk.slack.server import SlackHTTPServer
 from tests.slack.fake_slack import SIGNING_SECRET
 from tests.slack.payloads import (
     SlackSender,
@@ -27,6 +30,25 @@ def running(serve_app, fake_answerer):
     return serve_app(fake_answerer)
 
 
+@pytest.fixture
+def handled(running) -> list[dict]:
+    """The bodies of requests that got past the signature check into the app's middleware (a
+    handler runs only after it)."""
+    bodies: list[dict] = []
+
+    def record(body: dict, next_) -> None:
+        bodies.append(body)
+        next_()
+
+    running.app.use(record)
+    return bodies
+
+
+def only_auth_test(fake_api) -> bool:
+    """Nothing but the start-up `auth.test` reached the Web API."""
+    return [call.method for call in fake_api.calls] == ["auth.test"]
+
+
 def test_url_verification_is_answered(running):
     reply = running.slack.event({"type": "url_verification", "challenge": "abc123", "token": "t"})
     assert reply.status == 200 and json.loads(reply.body) == {"challenge": "abc123"}
@@ -36,7 +58,7 @@ def unsigned(running, body: str, **headers: str):
     return send(running.url, body.encode(), {"Content-Type": "application/json", **headers})
 
 
-def test_requests_not_signed_with_the_secret_are_refused(running, fake_api, fake_answerer):
+def test_requests_not_signed_with_the_secret_are_refused(running, handled, fake_api, fake_answerer):
     body = json.dumps(event_callback(app_mention("how many advisers?")))
     now = str(int(time.time()))
     stale = str(int(time.time()) - 301)
@@ -67,12 +89,14 @@ def test_requests_not_signed_with_the_secret_are_refused(running, fake_api, fake
         SlackSender(running.url, "wrong").event({"type": "url_verification", "challenge": "x"}),
     ]
     assert [reply.status for reply in attempts] == [401] * len(attempts)
+    assert handled == []
+    assert running.slack.event(event_callback(message("hello"))).status == 200
+    assert len(handled) == 1  # a signed request does get through
     running.drain()
-    assert fake_answerer.questions == []
-    assert fake_api.calls_to("chat.postMessage") == []
+    assert fake_answerer.questions == [] and only_auth_test(fake_api)
 
 
-def test_a_tampered_body_is_refused(running):
+def test_a_tampered_body_is_refused(running, handled, fake_api):
     body = json.dumps(event_callback(app_mention("how many advisers?")))
     now = str(int(time.time()))
     headers = {
@@ -80,9 +104,11 @@ def test_a_tampered_body_is_refused(running):
         "X-Slack-Signature": sign(SIGNING_SECRET, body, now),
     }
     assert unsigned(running, body.replace("advisers", "soldiers"), **headers).status == 401
+    running.drain()
+    assert handled == [] and only_auth_test(fake_api)
 
 
-def test_bodies_over_a_megabyte_are_refused_unread(running, fake_answerer):
+def test_bodies_over_a_megabyte_are_refused_unread(running, handled, fake_api, fake_answerer):
     """The server answers 413 from the headers alone: not a byte of the body is sent here."""
     host, port = urlsplit(running.url).netloc.split(":")
     connection = HTTPConnection(host, int(port), timeout=5)
@@ -93,7 +119,8 @@ def test_bodies_over_a_megabyte_are_refused_unread(running, fake_answerer):
     assert connection.getresponse().status == 413
     connection.close()
     running.drain()
-    assert fake_answerer.questions == []
+    assert handled == [] and fake_answerer.questions == []
+    assert only_auth_test(fake_api)
 
 
 def test_a_body_of_exactly_a_megabyte_is_read(running):
@@ -101,6 +128,16 @@ def test_a_body_of_exactly_a_megabyte_is_read(running):
     body = body.replace('"pad": ""', '"pad": "' + "x" * (1024 * 1024 - len(body)) + '"')
     assert len(body) == 1024 * 1024
     assert running.slack.post(body, "application/json", {}).status == 200
+
+
+def test_a_burst_of_connections_waits_in_the_backlog(slack_settings, fake_answerer):
+    """Slack delivers events in bursts. A connection the kernel drops for want of backlog is only
+    retried by the sender a second later; here none is dropped while the server is busy."""
+    app = create_app(slack_settings, fake_answerer)
+    with SlackHTTPServer(app, ("127.0.0.1", 0)) as server:  # listening, not accepting
+        burst = [socket.create_connection(server.server_address, timeout=1) for _ in range(50)]
+        for connection in burst:
+            connection.close()
 
 
 def test_other_paths_are_not_found(running):

@@ -9,6 +9,7 @@ transport: one path, POST only, and no body over 1 MB is read, let alone handed 
 from __future__ import annotations
 
 import logging
+import socket
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from slack_bolt import App, BoltRequest
@@ -20,9 +21,15 @@ MAX_BODY_BYTES = 1024 * 1024
 
 
 class SlackHTTPServer(ThreadingHTTPServer):
-    """Serves one Bolt app; each request gets its own thread, so a slow one blocks no other."""
+    """Serves one Bolt app; each request gets its own thread, so a slow one blocks no other.
+
+    The listen backlog is the kernel's maximum rather than socketserver's 5: with a burst of
+    events (20 senders at once in benchmarks/load.py) connections beyond the backlog are dropped
+    and only retried by the sender's TCP a second later, eating into Slack's 3-second ack.
+    """
 
     daemon_threads = True
+    request_queue_size = socket.SOMAXCONN
 
     def __init__(self, app: App, address: tuple[str, int]) -> None:
         super().__init__(address, _SlackRequestHandler)
