@@ -149,6 +149,15 @@ def test_a_rate_limited_post_is_retried_and_delivered_once(running, fake_api):
     assert statuses == [429, 200]
 
 
+def test_a_post_failing_with_a_server_error_is_retried_and_delivered_once(running, fake_api):
+    fake_api.refuse_once("chat.postMessage", "internal_error", status=503)
+    ask(running, QUESTION)
+    fake_api.wait_for("chat.postMessage")
+    running.drain()
+    statuses = [call.status for call in fake_api.calls_to("chat.postMessage", status=None)]
+    assert statuses == [503, 200]
+
+
 def test_bot_messages_and_edits_in_the_bots_thread_are_ignored(running, fake_api):
     question, _ = ask(running, QUESTION)
     fake_api.wait_for("chat.postMessage")

@@ -16,6 +16,7 @@ from slack_bolt.error import BoltError
 from slack_bolt.middleware.request_verification import RequestVerification
 from slack_sdk import WebClient
 from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 
 from factdesk.answers import load_answerer
 from factdesk.config import Settings
@@ -91,14 +92,15 @@ def create_app(settings: Settings, answerer: Answering) -> App:
 
 
 def create_client(settings: Settings) -> WebClient:
-    """The Web API client: retries on connection errors and on rate limits (honouring
-    Retry-After), so a busy workspace delays answers instead of losing them."""
+    """The Web API client: retries on connection errors, Slack's 500/503 and rate limits
+    (honouring Retry-After), so a busy or flaky moment delays answers instead of losing them."""
     return WebClient(
         token=tokens.bot_token(settings),
         base_url=settings.slack_api_url.rstrip("/") + "/",
         retry_handlers=[
             ConnectionErrorRetryHandler(max_retry_count=2),
             RateLimitErrorRetryHandler(max_retry_count=3),
+            ServerErrorRetryHandler(max_retry_count=2),
         ],
     )
 
