@@ -4,6 +4,7 @@ import socket
 import pytest
 from pydantic import SecretStr
 from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 
 from factdesk.errors import ConfigError, FactdeskError
 from factdesk.slack import app as slack_app
@@ -16,6 +17,7 @@ def test_the_app_talks_to_the_configured_api_with_retries(slack_settings, fake_a
     assert {type(handler) for handler in app.client.retry_handlers} == {
         ConnectionErrorRetryHandler,
         RateLimitErrorRetryHandler,
+        ServerErrorRetryHandler,
     }
     assert [call.method for call in fake_api.calls] == ["auth.test"]
 

@@ -111,6 +111,15 @@ def test_a_follow_up_in_a_thread_the_bot_answered_needs_no_mention(
     assert len(replies) == 2 and replies[1]["thread_ts"] == question["ts"]
 
 
+def test_a_thank_you_in_the_bots_thread_gets_no_reply(replier, client, context, fake_api):
+    question = app_mention("how many advisers?")
+    handle_app_mention(event=question, client=client, context=context, replier=replier)
+    for text in ("thanks!", "great, that helps", "ok"):
+        thanks = message(text, thread_ts=question["ts"])
+        handle_message(event=thanks, client=client, context=context, replier=replier)
+    assert len(posted(fake_api)) == 1
+
+
 def test_channel_messages_outside_the_bots_threads_are_ignored(replier, client, context, fake_api):
     for event in (
         message("how many advisers?"),

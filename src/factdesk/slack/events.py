@@ -7,6 +7,8 @@ messages; whichever handler takes the message up first answers it, the other see
 
 from __future__ import annotations
 
+import re
+
 from slack_bolt import BoltContext
 from slack_sdk import WebClient
 
@@ -15,6 +17,11 @@ from factdesk.slack.replies import Replier
 
 # Message subtypes that are someone asking something; edits, deletions, joins and the rest are not.
 ANSWERABLE_SUBTYPES = {None, "thread_broadcast", "file_share"}
+_QUESTION_START = re.compile(
+    r"^(who|whom|whose|what|when|where|which|why|how|is|are|was|were|do|does|did|can|could"
+    r"|should|would|will|has|have|had|tell|list|name|explain|describe)\b",
+    re.I,
+)
 
 
 def handle_app_mention(
@@ -42,20 +49,24 @@ def handle_message(event: dict, client: WebClient, context: BoltContext, replier
     channel, ts = event["channel"], event["ts"]
     thread_ts = event.get("thread_ts")
     is_dm = event.get("channel_type") == "im"
+    question = to_plain(event.get("text", ""), context.bot_user_id)
     is_follow_up = (
         thread_ts is not None
         and thread_ts != ts
         and replier.store.is_bot_thread(channel, thread_ts)
+        and looks_like_question(question)
     )
     if not (is_dm or is_follow_up) or not replier.first_time(channel, ts):
         return
     replier.reply(
-        client,
-        channel=channel,
-        thread_ts=thread_ts,
-        user=event.get("user"),
-        question=to_plain(event.get("text", ""), context.bot_user_id),
+        client, channel=channel, thread_ts=thread_ts, user=event.get("user"), question=question
     )
+
+
+def looks_like_question(text: str) -> bool:
+    """A reply in a bot thread is answered only when it asks something: "thanks!" is not."""
+    text = text.strip()
+    return text.endswith("?") or bool(_QUESTION_START.match(text))
 
 
 def is_from_bot(event: dict, bot_user_id: str | None) -> bool:
