@@ -102,3 +102,11 @@ def test_bad_input_gives_one_line_errors(env, args, code, text):
 def test_bad_setting_gives_one_line_error(env):
     result = run("status", env={**env, "FACTDESK_TOP_K": "many"})
     assert_clean_error(result, 2, "FACTDESK_TOP_K")
+
+
+@pytest.mark.slow
+def test_chat_answers_each_line_until_end_of_input(env):
+    result = run("chat", env=env, stdin="How many advisers remain?\n\nWho is Mark Galeotti?\n")
+    assert result.returncode == 0, result.stderr
+    assert "just a few dozen" in result.stdout and "Analyst Mark Galeotti" in result.stdout
+    assert result.stdout.count("Sources") == 2 and "Ctrl-D" in result.stderr

@@ -27,7 +27,7 @@ def render_answer(answer: Answer) -> RenderableType:
         parts.append(heading)
         if citation.url:
             parts.append(Text.assemble("    ", (citation.url, "blue underline")))
-        parts.append(Text.assemble("    ", (f"“{citation.quote}”", "italic")))
+        parts.append(Text.assemble("    ", (citation.quote, "italic")))
     return Group(*parts)
 
 
