@@ -45,9 +45,9 @@ class Settings(BaseSettings):
     # Retrieval and answers.
     top_k: int = Field(default=3, ge=1, le=20)
     candidates: int = Field(default=50, ge=1, le=1000)
-    dense_weight: float = Field(default=0.7, ge=0.0, le=1.0)
-    bm25_k1: float = Field(default=1.2, gt=0.0)
-    bm25_b: float = Field(default=0.75, ge=0.0, le=1.0)
+    dense_weight: float = Field(default=0.5, ge=0.0, le=1.0)
+    bm25_k1: float = Field(default=0.9, gt=0.0)
+    bm25_b: float = Field(default=0.4, ge=0.0, le=1.0)
     min_relevance: float = Field(default=0.22, ge=-1.0, le=1.0)
     max_question_chars: int = Field(default=2000, ge=10)
     threads: int | None = Field(default=None, ge=1)

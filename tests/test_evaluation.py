@@ -1,0 +1,294 @@
+"""`factdesk eval`: question files, evidence matching, figures, gates and the command itself.
+
+The retrieval quality of the seed article is asserted in tests/test_quality.py; here the seed
+questions only show that the command measures and gates through the real pipeline.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from factdesk.answers import NOT_FOUND, Answer, Citation
+from factdesk.evaluation import (
+    Outcome,
+    Question,
+    QuestionFileError,
+    Report,
+    evaluate,
+    failed_gates,
+    holds_evidence,
+    load_questions,
+    normalise,
+)
+from factdesk.reports import render_evaluation
+
+from .conftest import SEED_QUESTIONS, SEEDS
+
+EXIT_GATE_FAILED = 7
+
+
+def write_lines(path: Path, *lines: str) -> Path:
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+# -- question files ------------------------------------------------------------------------
+
+
+def test_load_questions_reads_both_kinds_and_skips_blank_lines(tmp_path):
+    path = write_lines(
+        tmp_path / "q.jsonl",
+        '{"question": "How many advisers remain?", "evidence": ["just a few dozen"]}',
+        "",
+        '{"question": "What is the capital of France?", "answerable": false}',
+    )
+    questions = load_questions(path)
+    assert questions == [
+        Question(1, "How many advisers remain?", ("just a few dozen",)),
+        Question(3, "What is the capital of France?"),
+    ]
+    assert [q.answerable for q in questions] == [True, False]
+
+
+def test_every_malformed_line_is_reported_with_its_number(tmp_path):
+    path = write_lines(
+        tmp_path / "q.jsonl",
+        '{"question": "fine", "evidence": ["x"]}',
+        '{"question": "", "evidence": ["x"]}',
+        "not json",
+        '{"question": "no evidence"}',
+        '["a list"]',
+        '{"question": "q", "answerable": "no"}',
+        '{"question": "q", "answerable": false, "evidence": ["x"]}',
+        '{"question": "q", "evidence": ["", 3]}',
+    )
+    with pytest.raises(QuestionFileError) as caught:
+        load_questions(path)
+    message = str(caught.value)
+    assert "7 malformed line(s)" in message
+    for number in range(2, 9):
+        assert f"line {number}:" in message
+    assert "line 1:" not in message
+    assert caught.value.exit_code == 2
+
+
+def test_a_missing_or_empty_question_file_is_a_clear_error(tmp_path):
+    with pytest.raises(QuestionFileError, match="No such question file"):
+        load_questions(tmp_path / "missing.jsonl")
+    with pytest.raises(QuestionFileError, match="holds no questions"):
+        load_questions(write_lines(tmp_path / "empty.jsonl", "", "  "))
+
+
+def test_the_seed_question_file_is_well_formed():
+    questions = load_questions(SEED_QUESTIONS)
+    assert sum(q.answerable for q in questions) >= 20
+    assert sum(not q.answerable for q in questions) >= 5
+
+
+# -- evidence matching ---------------------------------------------------------------------
+
+
+def test_evidence_matches_regardless_of_whitespace_quotes_and_case():
+    passage = "Rostec cut its advisers to “just a\n few dozen” now; it’s over."
+    assert holds_evidence(passage, ['to "Just a few dozen"'])
+    assert holds_evidence(passage, ["IT'S OVER"])
+    assert holds_evidence(passage, ["no such thing", "few dozen"])
+    assert not holds_evidence(passage, ["a few hundred"])
+    assert normalise("  A\t“B”  ‘c’ ") == "a \"b\" 'c'"
+
+
+# -- figures and gates ---------------------------------------------------------------------
+
+
+def citation(n: int, passage: str) -> Citation:
+    return Citation(n, passage, passage, "seeds/a.txt", "A", None, 0, len(passage), 0.5)
+
+
+def outcome(question: Question, passages: list[str], seconds: float = 0.01) -> Outcome:
+    citations = [citation(n, passage) for n, passage in enumerate(passages, 1)]
+    if citations:
+        answer = Answer(question.text, True, f"{passages[0]} [1]", citations)
+    else:
+        answer = Answer(question.text, False, NOT_FOUND)
+    return Outcome(question, answer, seconds)
+
+
+def sample_report(top_k: int = 5) -> Report:
+    found_first = Question(1, "q1", ("alpha",))
+    found_third = Question(2, "q2", ("gamma",))
+    declined = Question(3, "q3", ("delta",))
+    unanswerable_declined = Question(4, "q4")
+    unanswerable_answered = Question(5, "q5")
+    return Report(
+        "sample.jsonl",
+        top_k,
+        [
+            outcome(found_first, ["alpha here", "beta"], 0.010),
+            outcome(found_third, ["beta", "beta again", "gamma here"], 0.020),
+            outcome(declined, [], 0.030),
+            outcome(unanswerable_declined, [], 0.040),
+            outcome(unanswerable_answered, ["something unrelated"], 0.100),
+        ],
+    )
+
+
+def test_figures_are_worked_out_over_the_right_questions():
+    figures = sample_report().figures()
+    assert figures["questions"] == 5
+    assert (figures["answerable"], figures["unanswerable"]) == (3, 2)
+    assert figures["hit@1"] == pytest.approx(1 / 3, abs=1e-4)
+    assert figures["hit@3"] == pytest.approx(2 / 3, abs=1e-4)
+    assert figures["hit@5"] == pytest.approx(2 / 3, abs=1e-4)
+    assert figures["mrr"] == pytest.approx((1 + 1 / 3 + 0) / 3, abs=1e-4)
+    assert figures["answer_has_evidence"] == pytest.approx(1 / 3, abs=1e-4)
+    assert figures["declined_unanswerable"] == 0.5
+    assert figures["wrongly_declined"] == pytest.approx(1 / 3, abs=1e-4)
+    assert figures["latency_median_ms"] == 30.0
+    assert 40.0 < figures["latency_p95_ms"] <= 100.0
+
+
+def test_hit_at_k_beyond_the_cited_passages_is_not_reported():
+    figures = sample_report(top_k=3).figures()
+    assert figures["hit@3"] is not None
+    assert figures["hit@5"] is None
+
+
+def test_misses_keep_what_was_cited_instead():
+    report = sample_report()
+    assert [miss.question.line for miss in report.misses] == [3, 5]
+    misses = report.to_dict()["misses"]
+    assert misses[0]["answered"] is False
+    assert misses[0]["evidence"] == ["delta"]
+    assert misses[1]["answerable"] is False
+    assert misses[1]["cited"][0]["quote"] == "something unrelated"
+    json.dumps(report.to_dict())  # serialisable as it is
+
+
+def test_rendering_shows_figures_with_counts_and_each_miss():
+    console = Console(record=True, width=120)
+    console.print(render_evaluation(sample_report()))
+    text = console.export_text()
+    assert "Declined when unanswerable" in text
+    assert "0.500  (1 of 2)" in text
+    assert "Misses (2)" in text
+    assert "line 3: q3" in text and "got: declined" in text
+    assert "line 5: q5" in text and "something unrelated" in text
+
+
+def test_gates_name_each_figure_that_misses_its_limit():
+    figures = sample_report(top_k=3).figures()
+    failures = failed_gates(
+        figures,
+        minimums={"hit@1": 0.3, "hit@3": 0.9, "hit@5": 0.5, "mrr": None},
+        maximums={"wrongly_declined": 0.2},
+    )
+    assert len(failures) == 3
+    assert failures[0].startswith("hit@3 is 0.667, below the minimum 0.9")
+    assert failures[1].startswith("hit@5 was not measured")
+    assert failures[2].startswith("wrongly_declined is 0.333, above the maximum 0.2")
+    assert failed_gates(figures, {"hit@1": 0.3}, {"wrongly_declined": None}) == []
+
+
+# -- through the real pipeline -------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_evaluate_asks_every_question_through_the_real_answerer(seed_answerer):
+    questions = [
+        Question(1, "How many advisers remain?", ("“just a few dozen”",)),
+        Question(2, "How many advisers remain?", ("words the article never uses",)),
+        Question(3, "What is the capital of France?"),
+    ]
+    progress = []
+    report = evaluate(
+        seed_answerer, questions, 5, "inline", lambda done, total: progress.append(done)
+    )
+    assert progress[-1] == 3
+    figures = report.figures()
+    assert figures["hit@1"] == 0.5
+    assert figures["declined_unanswerable"] == 1.0
+    assert all(o.seconds > 0 for o in report.outcomes)
+    (miss,) = report.misses
+    assert miss.question.line == 2
+    assert any("few dozen" in c.passage for c in miss.answer.citations)
+
+
+def run_eval(*args: str, cwd: Path, index_dir: Path) -> subprocess.CompletedProcess:
+    env = os.environ | {
+        "FACTDESK_INDEX_DIR": str(index_dir),
+        "FACTDESK_SEEDS_DIR": str(SEEDS),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "factdesk", "eval", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+@pytest.mark.slow
+def test_eval_command_passes_its_gates_on_the_seed_questions(tmp_path):
+    (tmp_path / "tests").mkdir()
+    shutil.copy(SEED_QUESTIONS, tmp_path / "tests" / "seed_questions.jsonl")  # the default file
+    result = run_eval(
+        "--json",
+        "--min-hit1", "0.9",
+        "--min-hit3", "1",
+        "--min-mrr", "0.9",
+        "--min-declined", "1",
+        "--max-wrongly-declined", "0",
+        cwd=tmp_path,
+        index_dir=tmp_path / "index",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["questions_file"] == "tests/seed_questions.jsonl"
+    assert report["top_k"] == 5
+    figures = report["figures"]
+    assert figures["questions"] == len(load_questions(SEED_QUESTIONS))
+    assert figures["hit@3"] == 1.0
+    assert figures["latency_median_ms"] > 0
+
+
+@pytest.mark.slow
+def test_eval_command_exits_7_naming_the_figure_below_its_gate(tmp_path):
+    questions = write_lines(
+        tmp_path / "q.jsonl",
+        '{"question": "How many advisers remain?", "evidence": ["just a few dozen"]}',
+        '{"question": "How many advisers remain?", "evidence": ["words the article never uses"]}',
+    )
+    result = run_eval(
+        "--questions", str(questions), "--min-hit1", "0.9", "--min-hit3", "0.5",
+        cwd=tmp_path, index_dir=tmp_path / "index",
+    )  # fmt: skip
+    assert result.returncode == EXIT_GATE_FAILED
+    assert "Failed: hit@1 is 0.500, below the minimum 0.9" in result.stderr
+    assert "hit@3" not in result.stderr
+    assert "Misses (1)" in result.stdout
+    assert "words the article never uses" in result.stdout
+
+
+def test_eval_command_reports_malformed_lines_without_a_traceback(tmp_path):
+    questions = write_lines(tmp_path / "q.jsonl", '{"question": "fine", "answerable": false}', "{")
+    result = run_eval("--questions", str(questions), cwd=tmp_path, index_dir=tmp_path / "i")
+    assert result.returncode == 2
+    assert "line 2: not valid JSON" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_eval_command_without_the_default_question_file_says_what_to_do(tmp_path):
+    result = run_eval(cwd=tmp_path, index_dir=tmp_path / "i")
+    assert result.returncode == 2
+    assert "pass --questions FILE" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "i").exists()  # failed before opening (or creating) the index
