@@ -151,13 +151,8 @@ def embed_queries(embedder: Embedder, dataset: Dataset) -> dict[str, np.ndarray]
 
 def retriever(settings: Settings, mode: str, **overrides: float) -> Retriever:
     """The product's retriever over the scratch index, with its settings unless overridden."""
-    options = {
-        "candidates": settings.candidates,
-        "dense_weight": settings.dense_weight,
-        "k1": settings.bm25_k1,
-        "b": settings.bm25_b,
-    } | overrides
-    return Retriever(Store(settings, fingerprint(settings)), mode=mode, **options)
+    tuned = settings.model_copy(update=overrides)
+    return Retriever(Store(tuned, fingerprint(tuned)), tuned, mode=mode)
 
 
 def search(

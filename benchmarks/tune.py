@@ -97,7 +97,7 @@ def tune_chunking(
         )
         keyword_hits = {
             (k1, b): _search(
-                scifact.retriever(settings, "keyword", candidates=depth, k1=k1, b=b),
+                scifact.retriever(settings, "keyword", candidates=depth, bm25_k1=k1, bm25_b=b),
                 dataset,
                 vectors,
                 depth,

@@ -1,3 +1,4 @@
+import json
 import re
 
 import pytest
@@ -6,7 +7,7 @@ from factdesk.answers import NOT_FOUND, clean_question
 from factdesk.documents import read_article
 from factdesk.errors import QuestionError
 
-from .conftest import SEEDS
+from .conftest import SEED_QUESTIONS, SEEDS
 
 
 @pytest.mark.parametrize("question", ["", "   ", "\n\t", "\x00\x01"])
@@ -45,6 +46,10 @@ def test_citations_point_at_exact_places_in_the_article(seed_answerer):
 def test_top_k_limits_citations(seed_answerer):
     assert len(seed_answerer.answer("Who is Mark Galeotti?", top_k=1).citations) == 1
     assert len(seed_answerer.answer("Who is Mark Galeotti?", top_k=3).citations) == 3
+    questions = [json.loads(line)["question"] for line in SEED_QUESTIONS.read_text().splitlines()]
+    for top_k in (1, 2, 3):
+        for question in questions:
+            assert len(seed_answerer.answer(question, top_k=top_k).citations) <= top_k
 
 
 @pytest.mark.slow

@@ -203,12 +203,14 @@ def _compose(
     """Quote the chosen sentences with markers, then cite the other passages by their best line."""
     citations: list[Citation] = []
     parts: list[str] = []
-    for group in _adjacent_groups(chosen):
+    for group in _adjacent_groups(chosen)[: len(hits)]:
         citation = _citation(len(citations) + 1, group)
         citations.append(citation)
         parts.append(f"{citation.quote} [{citation.n}]")
     cited = {s.hit.chunk.id for s in chosen}
     for hit in hits:
+        if len(citations) >= len(hits):
+            break  # two quotes from one passage already took a place: never cite more than top_k
         if hit.chunk.id in cited:
             continue
         best = next((c for c in candidates if c.hit.chunk.id == hit.chunk.id), None)
@@ -276,11 +278,5 @@ def load_answerer(
         if notify:
             notify(report.summary())
     store.check_compatible()
-    retriever = Retriever(
-        store,
-        candidates=settings.candidates,
-        dense_weight=settings.dense_weight,
-        k1=settings.bm25_k1,
-        b=settings.bm25_b,
-    )
+    retriever = Retriever(store, settings)
     return Answerer(settings, embedder, retriever)

@@ -41,7 +41,7 @@ def terms(text: str) -> list[str]:
 class KeywordIndex:
     """BM25 over a fixed list of texts; search returns (position, score) pairs, best first."""
 
-    def __init__(self, texts: Sequence[str], k1: float = 1.2, b: float = 0.75) -> None:
+    def __init__(self, texts: Sequence[str], k1: float = 0.9, b: float = 0.4) -> None:
         self.size = len(texts)
         self._vocabulary: dict[str, int] = {}
         rows, cols, counts = [], [], []

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from factdesk.chunks import Chunk
+from factdesk.config import Settings
 from factdesk.keyword import KeywordIndex
 from factdesk.store import Store
 
@@ -60,22 +61,14 @@ class Retriever:
     bumps the collection's generation, so a long-running bot picks up new articles.
     """
 
-    def __init__(
-        self,
-        store: Store,
-        candidates: int = 50,
-        dense_weight: float = 0.7,
-        k1: float = 1.2,
-        b: float = 0.75,
-        mode: str = "hybrid",
-    ) -> None:
+    def __init__(self, store: Store, settings: Settings, mode: str = "hybrid") -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
         self.store = store
-        self.candidates = candidates
-        self.dense_weight = dense_weight
+        self.candidates = settings.candidates
+        self.dense_weight = settings.dense_weight
         self.mode = mode
-        self._bm25_params = (k1, b)
+        self._bm25_params = (settings.bm25_k1, settings.bm25_b)
         self._lock = threading.Lock()
         self._generation: int | None = None
         self._keyword_side: tuple[list[Chunk], KeywordIndex] = ([], KeywordIndex([]))
