@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from rich.console import Console
 from rich.table import Table
 
 import machine
@@ -278,10 +277,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="factdesk-load-") as scratch:
         figures = run_load(args.events, args.senders, Path(scratch))
     result = {"machine": machine.describe()} | figures
-    Console(highlight=False).print(table(result))
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    machine.publish(result, table(result), args.out)
 
 
 if __name__ == "__main__":

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import platform
 from pathlib import Path
+
+from rich.console import Console, RenderableType
 
 
 def describe() -> dict[str, object]:
@@ -31,3 +34,11 @@ def _cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown"
+
+
+def publish(result: dict, rendered: RenderableType, out: Path | None) -> None:
+    """Print a benchmark's table and, when asked, write its figures as JSON."""
+    Console(highlight=False).print(rendered)
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from rich.console import Console
 from rich.table import Table
 
 import machine
@@ -257,11 +256,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if not (args.data / "corpus.jsonl").is_file():
         parser.error(f"no corpus.jsonl in {args.data}")
     result = run(args.data, args.split, args.limit_docs, args.limit_queries)
-    Console(highlight=False).print(table(result))
+    machine.publish(result, table(result), args.out)
     print(f"Indexed {result['chunks']:,} chunks in {result['index_seconds']} s.")
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from rich.console import Console
 from rich.table import Table
 
 import machine
@@ -234,10 +233,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         embedder = Embedder(settings.model_path, settings.threads)
         result["indexing"] = index_throughput(settings, embedder, dataset)
     result["machine"] = machine.describe()
-    Console(highlight=False).print(table(result))
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    machine.publish(result, table(result), args.out)
 
 
 if __name__ == "__main__":

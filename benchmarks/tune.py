@@ -11,14 +11,12 @@ candidate-pool size, beside reciprocal-rank fusion, and scores nDCG@10 on the tr
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
-from rich.console import Console
 from rich.table import Table
 
 import machine
@@ -193,10 +191,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     for chunking in CHUNKINGS:
         result["chunkings"].append(tune_chunking(embedder, dataset, vectors, chunking))
     result["machine"] = machine.describe()
-    Console(highlight=False).print(table(result))
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    machine.publish(result, table(result), args.out)
 
 
 if __name__ == "__main__":
