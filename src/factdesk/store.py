@@ -78,27 +78,21 @@ class Store:
                 self._client = _connect(self.settings)
             return self._client
 
-    def _get_collection(self, create: bool) -> Any:
+    def _get_collection(self) -> Any:
         if self._collection is None:
-            client = self.client
-            if create:
-                self._collection = client.get_or_create_collection(
-                    self.name,
-                    embedding_function=_no_embedding(),
-                    configuration={
-                        "hnsw": {"space": "cosine", "ef_search": 200, "ef_construction": 200}
-                    },
-                    metadata=self._metadata(generation=0),
-                )
-            else:
-                self._collection = client.get_collection(
-                    self.name, embedding_function=_no_embedding()
-                )
+            self._collection = self.client.get_or_create_collection(
+                self.name,
+                embedding_function=_no_embedding(),
+                configuration={
+                    "hnsw": {"space": "cosine", "ef_search": 200, "ef_construction": 200}
+                },
+                metadata=self._metadata(generation=0),
+            )
         return self._collection
 
     @property
     def collection(self) -> Any:
-        return self._call(lambda: self._get_collection(create=True))
+        return self._call(self._get_collection)
 
     def _call(self, operation: Callable[[], T]) -> T:
         """Run a Chroma operation, turning connection failures into one clear, retryable error."""
@@ -141,7 +135,7 @@ class Store:
         }
 
     def stored_fingerprint(self) -> IndexFingerprint | None:
-        metadata = self._call(lambda: dict(self._get_collection(create=True).metadata or {}))
+        metadata = dict(self.collection.metadata or {})
         if "model" not in metadata:
             return None
         return IndexFingerprint(
