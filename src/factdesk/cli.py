@@ -65,12 +65,13 @@ def index(paths: tuple[Path, ...], rebuild: bool) -> int:
     Unchanged files are skipped, changed ones replaced and deleted ones removed. Exits 6 when
     some files were skipped (listed on stderr), 0 when everything was indexed.
     """
+    from factdesk.documents import require_paths
     from factdesk.embeddings import Embedder
     from factdesk.indexer import Indexer
 
     settings = load_settings()
     targets = list(paths) or [Path(settings.seeds_dir)]
-    _check_paths_exist(targets)
+    require_paths(targets)  # before loading the model, which takes seconds
     indexer = Indexer(settings, Embedder(settings.model_path, settings.threads))
     with _progress("Embedding chunks") as progress:
         report = indexer.index_paths(targets, rebuild=rebuild, progress=progress)
@@ -78,15 +79,6 @@ def index(paths: tuple[Path, ...], rebuild: bool) -> int:
         stderr.print(f"Warning: {line}", markup=False, soft_wrap=True)
     stdout.print(report.summary(), markup=False, soft_wrap=True)
     return EXIT_SKIPPED if report.skipped else 0
-
-
-def _check_paths_exist(paths: list[Path]) -> None:
-    """Fail before loading the model, which takes seconds."""
-    from factdesk.errors import SourceError
-
-    for path in paths:
-        if not path.exists():
-            raise SourceError(f"No such file or folder: {path}")
 
 
 @contextmanager

@@ -73,14 +73,21 @@ class Scan:
 
 def scan_paths(paths: Iterable[Path], max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Scan:
     """Read every supported file under `paths`; a missing path is an error, a bad file a skip."""
+    paths = list(paths)
+    require_paths(paths)
     scan = Scan()
     for path in paths:
-        if not path.exists():
-            raise SourceError(f"No such file or folder: {path}")
         scan.roots.append(path.resolve())
         for file in _files_under(path):
             _read_into(scan, file, max_file_bytes)
     return scan
+
+
+def require_paths(paths: Iterable[Path]) -> None:
+    """Fail on the first path that does not exist: a typo must not index nothing in silence."""
+    for path in paths:
+        if not path.exists():
+            raise SourceError(f"No such file or folder: {path}")
 
 
 def _files_under(path: Path) -> Iterator[Path]:
