@@ -185,12 +185,10 @@ def _fits_answer_type(question: str, sentence: str) -> bool:
 
 def _choose(candidates: list[_Sentence]) -> list[_Sentence]:
     """The best sentence, and the runner-up when it scores nearly as well (say, the next line)."""
-    best = candidates[0]
-    chosen = [best]
-    for other in candidates[1:2]:
-        if other.score >= best.score - SECOND_SENTENCE_MARGIN:
-            chosen.append(other)
-    return chosen
+    best, *others = candidates
+    if others and others[0].score >= best.score - SECOND_SENTENCE_MARGIN:
+        return [best, others[0]]
+    return [best]
 
 
 def _compose(
