@@ -40,7 +40,7 @@ def seed_settings(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def seed_answerer(seed_settings, embedder):
-    from factdesk.answers import load_answerer
+    from factdesk.service import load_answerer
 
     return load_answerer(seed_settings, embedder=embedder)
 

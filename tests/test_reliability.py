@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from factdesk.answers import load_answerer
+from factdesk.service import load_answerer
 from factdesk.indexer import Indexer, fingerprint
 from factdesk.store import Store
 

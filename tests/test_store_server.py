@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from factdesk.answers import load_answerer
+from factdesk.service import load_answerer
 from factdesk.errors import StoreUnavailableError
 from factdesk.indexer import Indexer
 

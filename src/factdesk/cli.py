@@ -129,7 +129,7 @@ def ask(question: str, top_k: int | None, as_json: bool) -> int:
 
 
 def _load_answerer(settings: Settings):
-    from factdesk.answers import load_answerer
+    from factdesk.service import load_answerer
 
     return load_answerer(settings, notify=_notify)
 
@@ -223,12 +223,24 @@ EXIT_GATE_FAILED = 7  # `factdesk eval` measured a figure past one of its --min-
     type=click.Path(dir_okay=False, path_type=Path),
     help="JSONL question file [default: tests/seed_questions.jsonl].",
 )
+@click.option(
+    "--squad",
+    "squad_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A SQuAD v1.1/v2.0 JSON file, run end to end in a scratch index.",
+)
 @click.option("--top-k", type=click.IntRange(1, 20), default=None, help="Passages cited [5].")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures and misses as JSON.")
+@click.option("--baseline", is_flag=True, help="Answer without the reader, for comparison.")
 @click.option("--min-hit1", type=click.FloatRange(0, 1), help="Least hit@1 to pass.")
 @click.option("--min-hit3", type=click.FloatRange(0, 1), help="Least hit@3 to pass.")
 @click.option("--min-hit5", type=click.FloatRange(0, 1), help="Least hit@5 to pass.")
 @click.option("--min-mrr", type=click.FloatRange(0, 1), help="Least mean reciprocal rank.")
+@click.option(
+    "--min-evidence", type=click.FloatRange(0, 1), help="Least share of answers quoting evidence."
+)
+@click.option("--min-span", type=click.FloatRange(0, 1), help="SQuAD: least span rate.")
+@click.option("--min-correct", type=click.FloatRange(0, 1), help="SQuAD: least correct rate.")
 @click.option(
     "--min-declined", type=click.FloatRange(0, 1), help="Least share of unanswerables declined."
 )
@@ -237,53 +249,90 @@ EXIT_GATE_FAILED = 7  # `factdesk eval` measured a figure past one of its --min-
 )
 def evaluate(
     questions_file: Path | None,
+    squad_file: Path | None,
     top_k: int | None,
     as_json: bool,
-    min_hit1: float | None,
-    min_hit3: float | None,
-    min_hit5: float | None,
-    min_mrr: float | None,
-    min_declined: float | None,
-    max_wrongly_declined: float | None,
+    baseline: bool,
+    **limits: float | None,
 ) -> int:
-    """Measure answers against questions with known evidence, to gate changes in CI.
+    """Measure answers against questions with known answers, to gate changes in CI.
 
-    Each line of the file is {"question": ..., "evidence": [...]} or {"question": ...,
-    "answerable": false}. Exits 7 when a figure misses a --min-*/--max-* limit (each failure is
-    named on stderr), 2 when the question file is missing or malformed.
+    Each line of a --questions file is {"question": ..., "evidence": [...]} or {"question": ...,
+    "answerable": false}. A --squad file's paragraphs become articles of a scratch index and
+    every question is asked. Exits 7 when a figure misses a --min-*/--max-* limit (each failure
+    is named on stderr), 2 when the question file is missing or malformed.
     """
     from factdesk import evaluation
     from factdesk.reports import render_evaluation
 
+    if questions_file and squad_file:
+        raise click.UsageError("Give --questions or --squad, not both.")
     settings = load_settings()
-    path = questions_file or evaluation.DEFAULT_QUESTIONS
-    if questions_file is None and not path.exists():
-        raise evaluation.QuestionFileError(
-            f"No {path} here: run from the project folder or pass --questions FILE."
-        )
-    questions = evaluation.load_questions(path)  # fails before the model loads
-    answerer = _load_answerer(settings)
-    depth = top_k or max(settings.top_k, max(evaluation.HIT_DEPTHS))
-    with _progress("Asking questions") as progress:
-        report = evaluation.evaluate(answerer, questions, depth, str(path), progress)
+    reader = "none" if baseline else None
+    if squad_file:
+        report = _evaluate_squad(settings, squad_file, top_k, reader)
+    else:
+        report = _evaluate_questions(settings, questions_file, top_k, reader)
     if as_json:
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
     else:
         stdout.print(render_evaluation(report))
-    failures = evaluation.failed_gates(
-        report.figures(),
-        minimums={
-            "hit@1": min_hit1,
-            "hit@3": min_hit3,
-            "hit@5": min_hit5,
-            "mrr": min_mrr,
-            "declined_unanswerable": min_declined,
-        },
-        maximums={"wrongly_declined": max_wrongly_declined},
-    )
+    failures = evaluation.failed_gates(report.figures(), **_gates(limits))
     for failure in failures:
         stderr.print(f"Failed: {failure}", markup=False, soft_wrap=True)
     return EXIT_GATE_FAILED if failures else 0
+
+
+def _evaluate_questions(settings: Settings, path: Path | None, top_k: int | None, reader):
+    from factdesk import evaluation
+    from factdesk.errors import QuestionFileError
+    from factdesk.service import load_answerer
+
+    if path is None:
+        path = evaluation.DEFAULT_QUESTIONS
+        if not path.exists():
+            raise QuestionFileError(
+                f"No {path} here: run from the project folder or pass --questions FILE."
+            )
+    questions = evaluation.load_questions(path)  # fails before the model loads
+    answerer = load_answerer(settings, notify=_notify, reader=reader)
+    depth = top_k or max(settings.top_k, max(evaluation.HIT_DEPTHS))
+    with _progress("Asking questions") as progress:
+        return evaluation.evaluate(answerer, questions, depth, str(path), progress)
+
+
+def _evaluate_squad(settings: Settings, path: Path, top_k: int | None, reader):
+    from factdesk import evaluation
+    from factdesk.service import scratch_answerer
+    from factdesk.squad import load_squad
+
+    squad = load_squad(path)  # fails before the model loads
+    articles = [paragraph.as_article() for paragraph in squad.paragraphs]
+    with (
+        scratch_answerer(settings, articles, notify=_notify, reader=reader) as answerer,
+        _progress("Asking questions") as progress,
+    ):
+        return evaluation.evaluate_squad(answerer, squad, top_k or settings.top_k, progress)
+
+
+_MINIMUMS = {
+    "min_hit1": "hit@1",
+    "min_hit3": "hit@3",
+    "min_hit5": "hit@5",
+    "min_mrr": "mrr",
+    "min_evidence": "answer_has_evidence",
+    "min_span": "span",
+    "min_correct": "correct",
+    "min_declined": "declined_unanswerable",
+}
+
+
+def _gates(limits: dict[str, float | None]) -> dict[str, dict[str, float | None]]:
+    minimums = {figure: limits[option] for option, figure in _MINIMUMS.items()}
+    return {
+        "minimums": {k: v for k, v in minimums.items() if v is not None},
+        "maximums": {"wrongly_declined": limits["max_wrongly_declined"]},
+    }
 
 
 @cli.command()

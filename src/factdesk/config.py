@@ -48,7 +48,8 @@ class Settings(BaseSettings):
     dense_weight: float = Field(default=0.5, ge=0.0, le=1.0)
     bm25_k1: float = Field(default=0.9, gt=0.0)
     bm25_b: float = Field(default=0.4, ge=0.0, le=1.0)
-    min_relevance: float = Field(default=0.22, ge=-1.0, le=1.0)
+    # Below this reader confidence factdesk declines; unset, the threshold tuned with the reader.
+    min_confidence: float | None = Field(default=None, ge=0.0, le=1.0)
     max_question_chars: int = Field(default=2000, ge=10)
     threads: int | None = Field(default=None, ge=1)
 

@@ -25,6 +25,12 @@ class QuestionError(FactdeskError):
     exit_code = 2
 
 
+class QuestionFileError(FactdeskError):
+    """A question file (JSONL or SQuAD) is missing, unreadable or malformed."""
+
+    exit_code = 2
+
+
 class SourceError(FactdeskError):
     """The articles to index cannot be read at all (a missing path, for instance)."""
 

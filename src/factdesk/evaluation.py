@@ -9,6 +9,7 @@ often factdesk declines what it cannot answer, and what it can.
 from __future__ import annotations
 
 import json
+import re
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -18,8 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from factdesk.answers import Answer, Answerer
-from factdesk.errors import FactdeskError
+from factdesk.errors import QuestionFileError
 from factdesk.metrics import hit_at_k, mrr_at_k
+from factdesk.squad import SquadQuestion, SquadSet
 
 DEFAULT_QUESTIONS = Path("tests/seed_questions.jsonl")
 HIT_DEPTHS = (1, 3, 5)
@@ -55,12 +57,6 @@ _QUOTES = str.maketrans(
 )
 
 Progress = Callable[[int, int], None]
-
-
-class QuestionFileError(FactdeskError):
-    """The question file is missing, unreadable or has malformed lines."""
-
-    exit_code = 2
 
 
 @dataclass(frozen=True)
@@ -283,3 +279,150 @@ def failed_gates(
             side = "below" if bound == "minimum" else "above"
             failures.append(f"{name} is {value:.3f}, {side} the {bound} {limit:g}")
     return failures
+
+
+# -- SQuAD: any SQuAD v1.1 or v2.0 file, end to end ------------------------------------------
+
+SQUAD_FIGURES = {
+    "questions": "Questions",
+    "answerable": "Answerable",
+    "unanswerable": "Unanswerable",
+    "hit@1": "Passage [1] is the question's paragraph",
+    "span": "Answered with a gold answer in the text",
+    "declined_unanswerable": "Declined when unanswerable",
+    "wrongly_declined": "Declined when answerable",
+    "correct": "Correct decisions (span, or declined)",
+    "balanced_correct": "Correct decisions, both kinds weighted equally",
+    "latency_median_ms": "Latency, median (ms)",
+    "latency_p95_ms": "Latency, p95 (ms)",
+}
+_SQUAD_PUNCTUATION = re.compile(r"[^\w\s]")
+_SQUAD_ARTICLES = re.compile(r"\b(a|an|the)\b")
+
+
+def squad_normalise(text: str) -> str:
+    """SQuAD's own answer normalisation: case, punctuation, articles and spacing do not count."""
+    text = _SQUAD_PUNCTUATION.sub(" ", text.translate(_QUOTES).casefold())
+    return " ".join(_SQUAD_ARTICLES.sub(" ", text).split())
+
+
+@dataclass(frozen=True)
+class SquadOutcome:
+    """What factdesk did with one SQuAD question."""
+
+    question: SquadQuestion
+    answer: Answer
+    seconds: float
+
+    @property
+    def first_passage_is_its_paragraph(self) -> bool:
+        citations = self.answer.citations
+        return bool(citations) and citations[0].source == self.question.paragraph.doc_id
+
+    @property
+    def quotes_an_answer(self) -> bool:
+        """The answer text holds one of the gold answers (whatever the decision threshold)."""
+        text = squad_normalise(self.answer.answer)
+        return any(f" {squad_normalise(a)} " in f" {text} " for a in self.question.answers)
+
+    @property
+    def correct(self) -> bool:
+        if self.question.answerable:
+            return self.answer.answered and self.quotes_an_answer
+        return not self.answer.answered
+
+
+@dataclass(frozen=True)
+class SquadReport:
+    """Every SQuAD question's outcome, and the figures they add up to."""
+
+    source: str
+    top_k: int
+    outcomes: list[SquadOutcome]
+
+    @property
+    def misses(self) -> list[SquadOutcome]:
+        return [outcome for outcome in self.outcomes if not outcome.correct]
+
+    def figures(self) -> dict[str, float | int | None]:
+        answerable = [o for o in self.outcomes if o.question.answerable]
+        unanswerable = [o for o in self.outcomes if not o.question.answerable]
+        span = _mean([o.correct for o in answerable])
+        declined = _mean([o.correct for o in unanswerable])
+        latencies = [o.seconds * 1000 for o in self.outcomes]
+        return {
+            "questions": len(self.outcomes),
+            "answerable": len(answerable),
+            "unanswerable": len(unanswerable),
+            "hit@1": _mean([o.first_passage_is_its_paragraph for o in answerable]),
+            "span": span,
+            "declined_unanswerable": declined,
+            "wrongly_declined": _mean([not o.answer.answered for o in answerable]),
+            "correct": _mean([o.correct for o in self.outcomes]),
+            "balanced_correct": (
+                round((span + declined) / 2, 4)
+                if span is not None and declined is not None
+                else None
+            ),
+            "latency_median_ms": round(statistics.median(latencies), 1),
+            "latency_p95_ms": round(float(np.percentile(latencies, 95)), 1),
+        }
+
+    def to_dict(self) -> dict:
+        """The JSON of `factdesk eval --squad --json`: figures and every miss."""
+        return {
+            "squad_file": self.source,
+            "top_k": self.top_k,
+            "figures": self.figures(),
+            "misses": [_squad_miss(outcome) for outcome in self.misses],
+        }
+
+
+def _squad_miss(outcome: SquadOutcome) -> dict:
+    return {
+        "id": outcome.question.id,
+        "question": outcome.question.text,
+        "paragraph": outcome.question.paragraph.doc_id,
+        "answers": list(outcome.question.answers),
+        "answered": outcome.answer.answered,
+        "confidence": outcome.answer.confidence,
+        "answer": outcome.answer.answer,
+        "cited": [c.source for c in outcome.answer.citations],
+    }
+
+
+def evaluate_squad(
+    answerer: Answerer, squad: SquadSet, top_k: int, progress: Progress | None = None
+) -> SquadReport:
+    """Ask every question of a SQuAD set whose paragraphs the answerer's index holds."""
+    outcomes = []
+    for done, question in enumerate(squad.questions):
+        if progress:
+            progress(done, len(squad.questions))
+        started = time.perf_counter()
+        answer = answerer.answer(question.text, top_k)
+        outcomes.append(SquadOutcome(question, answer, time.perf_counter() - started))
+    if progress:
+        progress(len(squad.questions), len(squad.questions))
+    return SquadReport(squad.name, top_k, outcomes)
+
+
+def best_threshold(outcomes: Sequence[SquadOutcome]) -> tuple[float, float]:
+    """The confidence threshold that maximises correct decisions, answerable and unanswerable
+    questions weighted equally, from outcomes answered with no threshold at all.
+
+    Returns (threshold, balanced correct rate). Weighting the two kinds equally keeps the choice
+    from depending on how many unanswerable questions a tuning set happens to hold.
+    """
+    answerable = [
+        (o.answer.confidence, o.quotes_an_answer) for o in outcomes if o.question.answerable
+    ]
+    unanswerable = sorted(o.answer.confidence for o in outcomes if not o.question.answerable)
+    if not answerable or not unanswerable:
+        raise ValueError("choosing a threshold needs answerable and unanswerable questions")
+    best = (-1.0, 0.0)
+    for threshold in sorted({0.0, *(c for c, _ in answerable), *unanswerable}):
+        kept = statistics.fmean(c >= threshold and right for c, right in answerable)
+        declined = statistics.fmean(c < threshold for c in unanswerable)
+        best = max(best, ((kept + declined) / 2, -threshold))
+    return -best[1], round(best[0], 4)

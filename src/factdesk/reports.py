@@ -9,15 +9,22 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from factdesk.evaluation import FIGURES, Outcome, Report
+from factdesk.evaluation import FIGURES, SQUAD_FIGURES, Outcome, Report, SquadOutcome, SquadReport
 
 # Figures that are counts or times, not rates over a set of questions.
 _PLAIN = {"questions", "answerable", "unanswerable", "latency_median_ms", "latency_p95_ms"}
+# The questions each rate is worked out over, when not the answerable ones.
+_OVER = {
+    "declined_unanswerable": "unanswerable",
+    "correct": "questions",
+    "balanced_correct": "questions",
+}
 
 
-def render_evaluation(report: Report) -> RenderableType:
+def render_evaluation(report: Report | SquadReport) -> RenderableType:
     """The figures, each rate with the count behind it, then the misses and what was cited."""
     figures = report.figures()
+    labels = SQUAD_FIGURES if isinstance(report, SquadReport) else FIGURES
     table = Table(
         "Figure",
         "Value",
@@ -26,7 +33,7 @@ def render_evaluation(report: Report) -> RenderableType:
         title=f"{report.source}, top-k {report.top_k}",
         title_justify="left",
     )
-    for name, label in FIGURES.items():
+    for name, label in labels.items():
         table.add_row(label, _value(name, figures))
     misses = report.misses
     return Group(
@@ -44,11 +51,15 @@ def _value(name: str, figures: dict) -> Text:
         return Text(f"{value:g}")
     if name == "mrr":
         return Text(f"{value:.3f}")
-    total = figures["unanswerable" if name == "declined_unanswerable" else "answerable"]
+    if name == "balanced_correct":
+        return Text(f"{value:.3f}")
+    total = figures[_OVER.get(name, "answerable")]
     return Text(f"{value:.3f}  ({round(value * total)} of {total})")
 
 
-def _render_miss(outcome: Outcome) -> RenderableType:
+def _render_miss(outcome: Outcome | SquadOutcome) -> RenderableType:
+    if isinstance(outcome, SquadOutcome):
+        return _render_squad_miss(outcome)
     question = outcome.question
     lines = [Text.assemble((f"line {question.line}: ", "dim"), (question.text, "bold"))]
     if question.answerable:
@@ -66,3 +77,14 @@ def _render_miss(outcome: Outcome) -> RenderableType:
             )
         )
     return Group(*lines)
+
+
+def _render_squad_miss(outcome: SquadOutcome) -> RenderableType:
+    question, answer = outcome.question, outcome.answer
+    expected = " | ".join(f"“{a}”" for a in question.answers) or "a decline"
+    got = answer.answer if answer.answered else "declined"
+    return Group(
+        Text.assemble((f"{question.id}: ", "dim"), (question.text, "bold")),
+        Text(f"    expected: {expected}"),
+        Text(f"    got ({answer.confidence:.2f}): {got}", style="yellow"),
+    )

@@ -16,10 +16,12 @@ from factdesk.store import DocumentRecord, Store
 
 
 def render_answer(answer: Answer) -> RenderableType:
-    """The answer, then one numbered entry per source: title, file, link and the quote."""
+    """The answer and how sure the reader is, then one numbered entry per source (or, for a
+    declined question, per related passage): title, file, link and the quote."""
     parts: list[RenderableType] = [Text(answer.answer, style="bold" if answer.answered else "")]
     if answer.citations:
-        parts.append(Text("\nSources", style="underline"))
+        heading = f"Sources (confidence {answer.confidence:.2f})" if answer.answered else ""
+        parts.append(Text("\n" + heading, style="underline"))
     for citation in answer.citations:
         heading = Text.assemble((f"[{citation.n}] ", "bold cyan"), (citation.title, "bold"))
         heading.append(f"  {citation.source}:{citation.start}-{citation.end}", style="dim")

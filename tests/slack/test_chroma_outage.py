@@ -2,7 +2,7 @@
 
 import pytest
 
-from factdesk.answers import load_answerer
+from factdesk.service import load_answerer
 from factdesk.slack.blocks import APOLOGY
 from tests.conftest import SEEDS
 from tests.slack.payloads import app_mention, event_callback

@@ -18,9 +18,9 @@ from slack_sdk import WebClient
 from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 
-from factdesk.answers import load_answerer
 from factdesk.config import Settings
 from factdesk.errors import ConfigError, FactdeskError
+from factdesk.service import load_answerer
 from factdesk.slack import server, tokens
 from factdesk.slack.blocks import SHARE, VOTE_DOWN, VOTE_UP
 from factdesk.slack.commands import COMMAND, handle_command, handle_share

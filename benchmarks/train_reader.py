@@ -1,0 +1,448 @@
+"""Train factdesk's reader: a cross-encoder that says whether a sentence answers a question.
+
+Reproduces the model shipped in src/factdesk/models/reader/ from the SQuAD articles in
+../shared/data/squad (see its README):
+
+    python benchmarks/train_reader.py --data ../shared/data/squad --out build/reader
+
+1. Split SQuAD by article into train, tune and test (TUNE and TEST below; the rest trains).
+2. Make (question, sentence, label) pairs from the train articles: the answer's sentence is
+   positive; other sentences of its paragraph, the closest sentences of the article's other
+   paragraphs, and the answer's sentence under an altered question (a name or number swapped for
+   another of the article's, as SQuAD 2.0's writers did) are negative.
+3. Fine-tune all-MiniLM-L6-v2 (the bundled weights) as a CrossEncoder with binary cross-entropy.
+4. Export to ONNX, quantise to int8 (kept only if the tune figures lose at most 0.5 point).
+5. Choose the decline threshold on the tune articles, run through the real pipeline
+   (`factdesk eval --squad`), maximising correct decisions with answerable and unanswerable
+   questions weighted equally.
+6. Report the test articles, never seen in training or tuning, and write the model card.
+
+Takes about an hour on 2 cores. Needs the `train` extra (`pip install -e '.[train]'`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import re
+import shutil
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from factdesk.embeddings import bundled_model_path, prepare_runtime
+from factdesk.evaluation import best_threshold
+from factdesk.keyword import terms
+from factdesk.sentences import split_sentences
+from factdesk.squad import SquadQuestion, SquadSet, load_squad, write_squad
+
+FILES = ("squad-v1.1-13-articles.json", "squad-v2.0-train-10-articles.json")
+# Held out by article. TEST is never seen before the final report; TUNE chooses the threshold and
+# the int8 decision. Both SQuAD 2.0 articles with unanswerable questions are held out, one each.
+TUNE = {
+    "Apollo_program",
+    "Genghis_Khan",
+    "The_Legend_of_Zelda:_Twilight_Princess",
+    "Solar_energy",
+}
+TEST = {
+    "Doctor_Who",
+    "Kenya",
+    "Chloroplast",
+    "Spectre_(2015_film)",
+    "To_Kill_a_Mockingbird",
+}
+SEED = 13
+MAX_LENGTH = 128
+SAME_PARAGRAPH_NEGATIVES = 2
+OTHER_PARAGRAPH_NEGATIVES = 2
+# Negatives for the sentence-level validation figures: the question's paragraph, and this many of
+# the article's closest other sentences, as retrieval would bring them.
+VALIDATION_OTHER = 8
+_NAME = re.compile(r"\b(?:[A-Z][\w'’-]*|\d[\d,]*)(?:[ ](?:[A-Z][\w'’-]*|\d[\d,]*))*")
+
+
+@dataclass(frozen=True)
+class Pair:
+    question: str
+    sentence: str
+    label: int
+    kind: str
+
+
+class SentenceBank:
+    """The sentences of every paragraph, and a cheap way to find those closest to a question."""
+
+    def __init__(self, squad: SquadSet) -> None:
+        self.by_paragraph: dict[str, list[tuple[int, int, str]]] = {}
+        self.by_article: dict[str, list[tuple[str, str, set[str]]]] = {}
+        for paragraph in squad.paragraphs:
+            spans = [(s, e, paragraph.text[s:e]) for s, e in split_sentences(paragraph.text)]
+            self.by_paragraph[paragraph.doc_id] = spans
+            self.by_article.setdefault(paragraph.article, []).extend(
+                (paragraph.doc_id, text, set(terms(text))) for _, _, text in spans
+            )
+        documents = Counter(t for rows in self.by_article.values() for *_, ts in rows for t in ts)
+        total = sum(len(rows) for rows in self.by_article.values())
+        self.idf = {t: np.log(total / n) for t, n in documents.items()}
+
+    def sentence_at(self, question: SquadQuestion, offset: int) -> int | None:
+        for number, (start, end, _) in enumerate(self.by_paragraph[question.paragraph.doc_id]):
+            if start <= offset < end:
+                return number
+        return None
+
+    def closest_elsewhere(self, question: SquadQuestion, n: int) -> list[str]:
+        """The article's sentences outside the question's paragraph that share most rare words."""
+        wanted = set(terms(question.text))
+        scored = [
+            (sum(self.idf.get(t, 0.0) for t in wanted & words), text)
+            for doc_id, text, words in self.by_article[question.paragraph.article]
+            if doc_id != question.paragraph.doc_id
+        ]
+        scored.sort(key=lambda row: -row[0])
+        return [text for score, text in scored[:n] if score > 0]
+
+
+def holds_answer(text: str, question: SquadQuestion) -> bool:
+    return any(len(answer) >= 3 and answer.lower() in text.lower() for answer in question.answers)
+
+
+def training_pairs(squad: SquadSet, bank: SentenceBank, rng: random.Random) -> list[Pair]:
+    """Positives, same-paragraph, other-paragraph and altered-question negatives."""
+    pairs: list[Pair] = []
+    names = _names_by_article(squad, bank)
+    for question in squad.questions:
+        sentences = bank.by_paragraph[question.paragraph.doc_id]
+        if not question.answerable:
+            for offset in question.plausible_starts[:1]:
+                if (number := bank.sentence_at(question, offset)) is not None:
+                    pairs.append(Pair(question.text, sentences[number][2], 0, "adversarial"))
+            continue
+        number = bank.sentence_at(question, question.answer_starts[0])
+        if number is None:
+            continue
+        _, end, positive = sentences[number]
+        if question.answer_starts[0] + len(question.answers[0]) > end:
+            continue  # the answer runs over two sentences: neither alone answers
+        pairs.append(Pair(question.text, positive, 1, "positive"))
+        others = [text for i, (_, _, text) in enumerate(sentences) if i != number]
+        others = [text for text in others if not holds_answer(text, question)]
+        for text in rng.sample(others, min(SAME_PARAGRAPH_NEGATIVES, len(others))):
+            pairs.append(Pair(question.text, text, 0, "same paragraph"))
+        elsewhere = bank.closest_elsewhere(question, OTHER_PARAGRAPH_NEGATIVES * 2)
+        elsewhere = [text for text in elsewhere if not holds_answer(text, question)]
+        for text in elsewhere[:OTHER_PARAGRAPH_NEGATIVES]:
+            pairs.append(Pair(question.text, text, 0, "other paragraph"))
+        altered = alter_question(question.text, positive, names[question.paragraph.article], rng)
+        if altered:
+            pairs.append(Pair(altered, positive, 0, "altered question"))
+    rng.shuffle(pairs)
+    return pairs
+
+
+def _names_by_article(squad: SquadSet, bank: SentenceBank) -> dict[str, list[str]]:
+    """Capitalised names and numbers of each article, never a sentence's first word (which is
+    capitalised whatever it is)."""
+    names: dict[str, set[str]] = {}
+    for paragraph in squad.paragraphs:
+        found = names.setdefault(paragraph.article, set())
+        for _, _, sentence in bank.by_paragraph[paragraph.doc_id]:
+            found.update(m.group() for m in _NAME.finditer(sentence) if m.start() > 0)
+    return {article: sorted(n for n in found if len(n) > 2) for article, found in names.items()}
+
+
+def alter_question(
+    question: str, sentence: str, names: list[str], rng: random.Random
+) -> str | None:
+    """The question with one name or number that ties it to `sentence` swapped for another of
+    the article's, or a word of a multi-word name replaced: "When was Tesla born?" becomes
+    "When was Edison born?", which the sentence no longer answers."""
+    anchors = [m for m in _NAME.finditer(question) if m.start() > 0 and m.group() in sentence]
+    if not anchors:
+        return None
+    anchor = rng.choice(anchors)
+    is_number = anchor.group()[0].isdigit()
+    choices = [
+        name
+        for name in names
+        if name[0].isdigit() == is_number and name not in sentence and name not in question
+    ]
+    if not choices:
+        return None
+    words = anchor.group().split()
+    if len(words) > 1 and rng.random() < 0.5:
+        words[rng.randrange(len(words))] = rng.choice(choices).split()[0]
+        replacement = " ".join(words)
+        if replacement in sentence:
+            return None
+    else:
+        replacement = rng.choice(choices)
+    return question[: anchor.start()] + replacement + question[anchor.end() :]
+
+
+def validation_groups(squad: SquadSet, bank: SentenceBank) -> list[tuple[SquadQuestion, list]]:
+    """For each question: its candidate sentences and which of them answer it."""
+    groups = []
+    for question in squad.questions:
+        sentences = [text for _, _, text in bank.by_paragraph[question.paragraph.doc_id]]
+        sentences += bank.closest_elsewhere(question, VALIDATION_OTHER)
+        answer = None
+        if question.answerable:
+            number = bank.sentence_at(question, question.answer_starts[0])
+            answer = None if number is None else number
+            if answer is None:
+                continue
+        groups.append((question, sentences, answer))
+    return groups
+
+
+def validation_figures(score, groups) -> dict[str, float]:
+    """Sentence-level figures: ranking the answer first, and deciding at the best threshold.
+
+    `score(question, sentences)` returns probabilities. The decision threshold here is the one
+    that maximises balanced correct decisions on these very questions, so the figure compares
+    models; the product's threshold is chosen end to end (see choose_threshold).
+    """
+    best, top1 = [], []
+    for question, sentences, answer in groups:
+        probabilities = score(question.text, sentences)
+        best.append((float(probabilities.max()), question.answerable))
+        if question.answerable:
+            top1.append(int(np.argmax(probabilities)) == answer)
+    balanced, threshold = _best_balanced(best)
+    return {
+        "answer_sentence_first": round(float(np.mean(top1)), 4),
+        "balanced_correct": round(balanced, 4),
+        "at_threshold": round(threshold, 4),
+        "questions": len(groups),
+    }
+
+
+def _best_balanced(best: list[tuple[float, bool]]) -> tuple[float, float]:
+    answerable = sorted(p for p, a in best if a)
+    unanswerable = sorted(p for p, a in best if not a)
+    if not unanswerable:
+        return float("nan"), 0.0
+    top = (0.0, 0.0)
+    for threshold in sorted({p for p, _ in best}):
+        kept = 1 - np.searchsorted(answerable, threshold) / len(answerable)
+        declined = np.searchsorted(unanswerable, threshold) / len(unanswerable)
+        top = max(top, ((kept + declined) / 2, threshold))
+    return top
+
+
+def train(pairs: list[Pair], out: Path, epochs: float, batch: int, lr: float) -> Path:
+    """Fine-tune the bundled MiniLM as a one-logit CrossEncoder; returns the saved folder."""
+    import torch
+    from datasets import Dataset
+    from sentence_transformers.cross_encoder import (
+        CrossEncoder,
+        CrossEncoderTrainer,
+        CrossEncoderTrainingArguments,
+    )
+    from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
+
+    torch.manual_seed(SEED)
+    model = CrossEncoder(bundled_model_path(), num_labels=1, max_length=MAX_LENGTH, device="cpu")
+    dataset = Dataset.from_dict(
+        {
+            "question": [p.question for p in pairs],
+            "sentence": [p.sentence for p in pairs],
+            "label": [float(p.label) for p in pairs],
+        }
+    )
+    arguments = CrossEncoderTrainingArguments(
+        output_dir=str(out / "checkpoints"),
+        num_train_epochs=epochs,
+        per_device_train_batch_size=batch,
+        learning_rate=lr,
+        warmup_ratio=0.1,
+        weight_decay=0.01,
+        save_strategy="no",
+        logging_steps=50,
+        seed=SEED,
+        data_seed=SEED,
+        report_to="none",
+        use_cpu=True,
+        dataloader_num_workers=0,
+        disable_tqdm=True,
+    )
+    trainer = CrossEncoderTrainer(
+        model=model, args=arguments, train_dataset=dataset, loss=BinaryCrossEntropyLoss(model)
+    )
+    trainer.train()
+    folder = out / "torch"
+    model.save_pretrained(str(folder))
+    shutil.rmtree(out / "checkpoints", ignore_errors=True)
+    return folder
+
+
+def export_onnx(folder: Path, out: Path) -> tuple[Path, Path]:
+    """The fine-tuned model as ONNX (fp32), and its int8 dynamic quantisation."""
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    model = AutoModelForSequenceClassification.from_pretrained(str(folder)).eval()
+    tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    sample = tokenizer(["a question?"], ["a sentence."], return_tensors="pt")
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    fp32 = out / "reader-fp32.onnx"
+    dynamic = {name: {0: "batch", 1: "tokens"} for name in names}
+    with torch.no_grad():
+        torch.onnx.export(
+            model,
+            tuple(sample[name] for name in names),
+            str(fp32),
+            input_names=names,
+            output_names=["logits"],
+            dynamic_axes={**dynamic, "logits": {0: "batch"}},
+            opset_version=17,
+            dynamo=False,
+        )
+    int8 = out / "reader-int8.onnx"
+    quantize_dynamic(
+        str(fp32), str(int8), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gather"]
+    )
+    shutil.copy(folder / "tokenizer.json", out / "tokenizer.json")
+    return fp32, int8
+
+
+def onnx_scorer(model: Path, tokenizer: Path):
+    from factdesk.reader import Reader
+
+    reader = Reader(model_file=model, tokenizer_file=tokenizer)
+    return reader.score
+
+
+def end_to_end(squad: SquadSet, embedder, reader, **overrides) -> dict:
+    """`factdesk eval --squad` on a set, in a scratch index: its report's figures and outcomes."""
+    from factdesk.config import Settings
+    from factdesk.evaluation import evaluate_squad
+    from factdesk.service import scratch_answerer
+
+    settings = Settings(_env_file=None, **overrides)
+    articles = [paragraph.as_article() for paragraph in squad.paragraphs]
+    with scratch_answerer(settings, articles, embedder=embedder, reader=reader) as answerer:
+        return evaluate_squad(answerer, squad, settings.top_k)
+
+
+def merged(parts: list[SquadSet], name: str) -> SquadSet:
+    return SquadSet(
+        name,
+        [p for part in parts for p in part.paragraphs],
+        [q for part in parts for q in part.questions],
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, required=True, help="folder of the SQuAD files")
+    parser.add_argument("--out", type=Path, required=True, help="folder for the model and figures")
+    parser.add_argument("--epochs", type=float, default=1.0)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=4e-5)
+    parser.add_argument("--limit", type=int, help="train on this many pairs only (a smoke test)")
+    parser.add_argument("--trained", type=Path, help="skip training: use this trained model folder")
+    args = parser.parse_args()
+    prepare_runtime()
+    started = time.perf_counter()
+    args.out.mkdir(parents=True, exist_ok=True)
+    sets = [load_squad(args.data / name) for name in FILES]
+    splits = {
+        "train": [s.only(set(s.articles()) - TUNE - TEST) for s in sets],
+        "tune": [s.only(TUNE) for s in sets],
+        "test": [s.only(TEST) for s in sets],
+    }
+    rng = random.Random(SEED)
+    pairs = []
+    for part in splits["train"]:
+        pairs += training_pairs(part, SentenceBank(part), rng)
+    rng.shuffle(pairs)
+    if args.limit:
+        pairs = pairs[: args.limit]
+    kinds = Counter(p.kind for p in pairs)
+    print(f"training pairs: {len(pairs)} {dict(kinds)}", flush=True)
+
+    trained = args.trained or train(pairs, args.out, args.epochs, args.batch, args.lr)
+    train_seconds = time.perf_counter() - started
+    print(f"trained in {train_seconds:.0f} s", flush=True)
+    fp32, int8 = export_onnx(trained, args.out)
+
+    # Sentence-level figures on the tune articles decide whether int8 costs too much.
+    tune = splits["tune"]
+    groups = [g for part in tune for g in validation_groups(part, SentenceBank(part))]
+    tokenizer = args.out / "tokenizer.json"
+    figures = {
+        "fp32": validation_figures(onnx_scorer(fp32, tokenizer), groups),
+        "int8": validation_figures(onnx_scorer(int8, tokenizer), groups),
+    }
+    loss = max(
+        figures["fp32"][name] - figures["int8"][name]
+        for name in ("answer_sentence_first", "balanced_correct")
+    )
+    shipped = int8 if loss <= 0.005 else fp32
+    print(f"tune sentence figures: {figures}; int8 loses {loss:.4f}: shipping {shipped.name}")
+
+    # The threshold, end to end on the tune articles; then the test articles, reported once.
+    from factdesk.embeddings import Embedder
+    from factdesk.reader import Reader
+
+    package = args.out / "reader"
+    package.mkdir(exist_ok=True)
+    shutil.copy(shipped, package / "reader.onnx")
+    shutil.copy(tokenizer, package / "tokenizer.json")
+    version = f"1-{hashlib.sha256((package / 'reader.onnx').read_bytes()).hexdigest()[:8]}"
+    write_config(package, version, threshold=0.5, figures={})
+    embedder = Embedder()
+    reader = Reader(model_dir=package)
+    tune_report = end_to_end(merged(tune, "tune"), embedder, reader, min_confidence=0.0)
+    threshold, balanced = best_threshold(tune_report.outcomes)
+    print(f"threshold {threshold:.4f}: balanced correct {balanced:.4f} on the tune articles")
+    write_config(package, version, threshold, figures={})
+    reader = Reader(model_dir=package)
+    test = {}
+    for part in splits["test"]:
+        write_squad(part, args.out / f"test-{part.name}")
+        test[part.name] = {
+            "reader": end_to_end(part, embedder, reader).figures(),
+            "baseline": end_to_end(part, embedder, "none").figures(),
+        }
+    report = {
+        "version": version,
+        "threshold": threshold,
+        "tune_balanced_correct": balanced,
+        "training_pairs": dict(kinds),
+        "training_seconds": round(train_seconds),
+        "total_seconds": round(time.perf_counter() - started),
+        "tune_sentence_figures": figures,
+        "shipped": "int8" if shipped == int8 else "fp32",
+        "test": test,
+        "splits": {"tune": sorted(TUNE), "test": sorted(TEST)},
+        "recipe": {"epochs": args.epochs, "batch": args.batch, "lr": args.lr, "seed": SEED},
+    }
+    write_config(package, version, threshold, figures=report)
+    (args.out / "figures.json").write_text(json.dumps(report, indent=2))
+    print(json.dumps(report, indent=2))
+
+
+def write_config(package: Path, version: str, threshold: float, figures: dict) -> None:
+    """reader.json: what the runtime needs (version, threshold, max length), and the figures."""
+    config = {
+        "version": version,
+        "threshold": round(threshold, 4),
+        "max_length": MAX_LENGTH,
+        "base_model": "sentence-transformers/all-MiniLM-L6-v2",
+        "figures": figures,
+    }
+    (package / "reader.json").write_text(json.dumps(config, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

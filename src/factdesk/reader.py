@@ -1,0 +1,69 @@
+"""The reader: how likely a sentence is to answer a question, from a small trained cross-encoder.
+
+Sentence similarity tells "this sentence is about the question's topic"; it cannot tell "this
+sentence says what was asked". The reader reads question and sentence together and was trained on
+SQuAD for exactly that decision, including questions written to look answerable when they are not
+(see models/reader/MODEL_CARD.md and benchmarks/train_reader.py). It runs with onnxruntime and
+the `tokenizers` tokenizer, so the question path never loads torch.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+MODEL_DIR = Path(__file__).resolve().parent / "models" / "reader"
+MODEL_FILE = "reader.onnx"
+TOKENIZER_FILE = "tokenizer.json"
+CONFIG_FILE = "reader.json"
+_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+class Reader:
+    """Scores (question, sentence) pairs; load once, share between threads."""
+
+    def __init__(
+        self,
+        model_dir: Path | None = None,
+        threads: int | None = None,
+        model_file: Path | None = None,
+        tokenizer_file: Path | None = None,
+    ) -> None:
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        folder = Path(model_dir or MODEL_DIR)
+        config_path = folder / CONFIG_FILE
+        self.config = json.loads(config_path.read_text()) if config_path.exists() else {}
+        self.version = str(self.config.get("version", "unversioned"))
+        self.threshold = float(self.config.get("threshold", 0.5))
+        max_length = int(self.config.get("max_length", 128))
+        self._tokenizer = Tokenizer.from_file(str(tokenizer_file or folder / TOKENIZER_FILE))
+        self._tokenizer.enable_truncation(max_length, strategy="longest_first")
+        self._tokenizer.enable_padding()
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads or 0
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        self._session = onnxruntime.InferenceSession(
+            str(model_file or folder / MODEL_FILE), options, providers=["CPUExecutionProvider"]
+        )
+        self._lock = threading.Lock()
+
+    def score(self, question: str, sentences: Sequence[str]) -> np.ndarray:
+        """Probability, for each sentence, that it answers the question."""
+        if not sentences:
+            return np.zeros(0, dtype=np.float32)
+        with self._lock:  # a fast tokenizer is not safe to share between threads
+            encodings = self._tokenizer.encode_batch([(question, s) for s in sentences])
+        feeds = {
+            "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+            "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+        }
+        (logits,) = self._session.run(["logits"], feeds)
+        return 1.0 / (1.0 + np.exp(-logits.reshape(-1).astype(np.float64)))

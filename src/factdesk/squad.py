@@ -1,0 +1,148 @@
+"""SQuAD files (v1.1 and v2.0) as articles to index and questions to ask.
+
+SQuAD is the public yardstick for reading comprehension: questions written by people about
+Wikipedia paragraphs, each with the answer's exact span, and in v2.0 questions written to look
+answerable from the paragraph when it does not hold the answer. factdesk uses it twice: the reader
+is trained and tuned on some articles, and `factdesk eval --squad FILE` measures the whole pipeline
+on others. Each paragraph becomes one article, so a question must first find its paragraph.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from factdesk.documents import Article
+from factdesk.errors import QuestionFileError
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    """One SQuAD paragraph, indexed as an article of its own."""
+
+    doc_id: str
+    article: str
+    title: str
+    text: str
+
+    def as_article(self) -> Article:
+        return Article(
+            doc_id=self.doc_id,
+            source=self.doc_id,
+            title=self.title,
+            text=self.text,
+            has_own_title=True,
+        )
+
+
+@dataclass(frozen=True)
+class SquadQuestion:
+    """A question about one paragraph; without answers it must be declined (SQuAD 2.0)."""
+
+    id: str
+    text: str
+    paragraph: Paragraph
+    answers: tuple[str, ...]
+    answer_starts: tuple[int, ...]
+    plausible_starts: tuple[int, ...] = ()
+
+    @property
+    def answerable(self) -> bool:
+        return bool(self.answers)
+
+
+@dataclass(frozen=True)
+class SquadSet:
+    """Every paragraph and question of a SQuAD file, in file order."""
+
+    name: str
+    paragraphs: list[Paragraph]
+    questions: list[SquadQuestion]
+
+    def articles(self) -> list[str]:
+        """SQuAD article titles, in file order (for splitting by article)."""
+        return list(dict.fromkeys(p.article for p in self.paragraphs))
+
+    def only(self, articles: set[str]) -> SquadSet:
+        """The part of this set about the given SQuAD articles."""
+        return SquadSet(
+            self.name,
+            [p for p in self.paragraphs if p.article in articles],
+            [q for q in self.questions if q.paragraph.article in articles],
+        )
+
+
+def load_squad(path: Path) -> SquadSet:
+    """Read a SQuAD JSON file, as a user-facing error when it is missing or not SQuAD."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise QuestionFileError(f"No such SQuAD file: {path}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise QuestionFileError(f"Cannot read the SQuAD file {path}: {exc}") from None
+    try:
+        squad = _parse(path.name, data)
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise QuestionFileError(
+            f"{path} is not in SQuAD format (data → paragraphs → context, qas): missing {exc}"
+        ) from None
+    if not squad.questions:
+        raise QuestionFileError(f"The SQuAD file {path} holds no questions.")
+    return squad
+
+
+def _parse(name: str, data: dict) -> SquadSet:
+    paragraphs, questions = [], []
+    for article in data["data"]:
+        title = str(article["title"])
+        for number, entry in enumerate(article["paragraphs"]):
+            paragraph = Paragraph(
+                doc_id=f"squad:{title}#{number}",
+                article=title,
+                title=title.replace("_", " "),
+                text=str(entry["context"]),
+            )
+            paragraphs.append(paragraph)
+            questions.extend(_question(qa, paragraph) for qa in entry["qas"])
+    return SquadSet(name, paragraphs, questions)
+
+
+def _question(qa: dict, paragraph: Paragraph) -> SquadQuestion:
+    impossible = bool(qa.get("is_impossible", False))
+    answers = [] if impossible else qa["answers"]
+    return SquadQuestion(
+        id=str(qa["id"]),
+        text=str(qa["question"]),
+        paragraph=paragraph,
+        answers=tuple(str(a["text"]) for a in answers),
+        answer_starts=tuple(int(a["answer_start"]) for a in answers),
+        plausible_starts=tuple(int(a["answer_start"]) for a in qa.get("plausible_answers", [])),
+    )
+
+
+def write_squad(squad: SquadSet, path: Path) -> None:
+    """Write a set back in SQuAD v2.0 format (to hand held-out articles to `factdesk eval`)."""
+    articles: dict[str, dict[str, dict]] = {}
+    for paragraph in squad.paragraphs:
+        articles.setdefault(paragraph.article, {})[paragraph.doc_id] = {
+            "context": paragraph.text,
+            "qas": [],
+        }
+    for question in squad.questions:
+        articles[question.paragraph.article][question.paragraph.doc_id]["qas"].append(
+            {
+                "id": question.id,
+                "question": question.text,
+                "is_impossible": not question.answerable,
+                "answers": [
+                    {"text": text, "answer_start": start}
+                    for text, start in zip(question.answers, question.answer_starts, strict=True)
+                ],
+            }
+        )
+    data = [
+        {"title": title, "paragraphs": list(paragraphs.values())}
+        for title, paragraphs in articles.items()
+    ]
+    path.write_text(json.dumps({"version": "v2.0", "data": data}, ensure_ascii=False))
