@@ -192,7 +192,7 @@ def run(data: Path, split: str, limit_docs: int | None, limit_queries: int | Non
     dataset = load(data, split, limit_docs, limit_queries)
     with tempfile.TemporaryDirectory(prefix="factdesk-scifact-") as scratch:
         settings = scratch_settings(Path(scratch))
-        embedder = Embedder(settings.model_path, settings.threads)
+        embedder = Embedder.from_settings(settings)
         result: dict = {
             "dataset": "BEIR SciFact",
             "split": split,

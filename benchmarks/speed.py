@@ -230,7 +230,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         result["warm"] = warm_latency(env, folder, questions)
         result["cold_ask"] = cold_ask(env, folder, questions[: args.cold_runs])
         settings = scifact.scratch_settings(folder / "throughput")
-        embedder = Embedder(settings.model_path, settings.threads)
+        embedder = Embedder.from_settings(settings)
         result["indexing"] = index_throughput(settings, embedder, dataset)
     result["machine"] = machine.describe()
     machine.publish(result, table(result), args.out)

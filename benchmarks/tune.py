@@ -185,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         parser.error(f"no corpus.jsonl in {args.data}")
     dataset = scifact.load(args.data, "train", args.limit_docs, args.limit_queries)
     settings = load_settings(_env_file=None)
-    embedder = Embedder(settings.model_path, settings.threads)
+    embedder = Embedder.from_settings(settings)
     vectors = scifact.embed_queries(embedder, dataset)
     result = {"split": "train", "queries": len(dataset.queries), "chunkings": []}
     for chunking in CHUNKINGS:

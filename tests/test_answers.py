@@ -35,7 +35,7 @@ def test_citations_point_at_exact_places_in_the_article(seed_answerer):
         assert article.text[citation.start : citation.end] == citation.quote
         assert citation.quote in citation.passage
         assert citation.passage in article.text
-        assert citation.source.endswith(".txt") and -1 <= citation.score <= 1
+        assert citation.source.endswith(".txt") and 0 <= citation.score <= 1
     markers = [int(n) for n in re.findall(r"\[(\d+)\]", answer.answer)]
     assert markers == sorted(markers) and markers[0] == 1
     for n in markers:
@@ -65,15 +65,17 @@ def test_top_k_limits_citations(seed_answerer):
         "x" * 100_000,
     ],
 )
-def test_odd_questions_get_an_answer_or_a_decline(seed_answerer, question):
+def test_odd_questions_are_declined_without_error(seed_answerer, question):
     answer = seed_answerer.answer(question)
-    assert answer.answered or (answer.answer == NOT_FOUND and not answer.citations)
+    assert not answer.answered and answer.answer.startswith(NOT_FOUND)
+    assert 0 <= answer.confidence < seed_answerer.min_confidence
 
 
 @pytest.mark.slow
 def test_json_shape(seed_answerer):
     data = seed_answerer.answer("How many advisers remain?").to_dict()
-    assert set(data) == {"question", "answered", "answer", "citations"}
+    assert set(data) == {"question", "answered", "answer", "confidence", "reader", "citations"}
+    assert 0 <= data["confidence"] <= 1 and data["reader"] == seed_answerer.reader.version
     assert set(data["citations"][0]) == {
         "n",
         "quote",

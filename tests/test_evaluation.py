@@ -11,24 +11,30 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from rich.console import Console
 
 from factdesk.answers import NOT_FOUND, Answer, Citation
+from factdesk.errors import QuestionFileError
 from factdesk.evaluation import (
     Outcome,
     Question,
-    QuestionFileError,
     Report,
+    SquadOutcome,
+    SquadReport,
+    best_threshold,
     evaluate,
     failed_gates,
     holds_evidence,
     load_questions,
     normalise,
+    squad_normalise,
 )
 from factdesk.reports import render_evaluation
+from factdesk.squad import Paragraph, SquadQuestion
 
 from .conftest import SEED_QUESTIONS, SEEDS
 
@@ -89,8 +95,9 @@ def test_a_missing_or_empty_question_file_is_a_clear_error(tmp_path):
 
 def test_the_seed_question_file_is_well_formed():
     questions = load_questions(SEED_QUESTIONS)
-    assert sum(q.answerable for q in questions) >= 20
-    assert sum(not q.answerable for q in questions) >= 5
+    assert sum(q.answerable for q in questions) >= 60
+    assert sum(not q.answerable for q in questions) >= 20
+    assert len({q.text for q in questions}) == len(questions)
 
 
 # -- evidence matching ---------------------------------------------------------------------
@@ -292,3 +299,145 @@ def test_eval_command_without_the_default_question_file_says_what_to_do(tmp_path
     assert "pass --questions FILE" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "i").exists()  # failed before opening (or creating) the index
+
+
+# -- SQuAD -----------------------------------------------------------------------------------
+
+PARAGRAPH = Paragraph("squad:Tesla#0", "Nikola_Tesla", "Nikola Tesla", "Tesla was born in 1856.")
+
+
+def squad_outcome(answers: tuple[str, ...], said: str | None, confidence: float) -> SquadOutcome:
+    question = SquadQuestion("id", "When was Tesla born?", PARAGRAPH, answers, (0,) * len(answers))
+    if said is None:
+        answer = Answer(question.text, False, NOT_FOUND, confidence=confidence)
+    else:
+        cited = replace(citation(1, said), source=PARAGRAPH.doc_id)
+        answer = Answer(question.text, True, f"{said} [1]", [cited], confidence=confidence)
+    return SquadOutcome(question, answer, 0.01)
+
+
+def test_squad_answers_match_as_squad_normalises_them():
+    assert squad_normalise("The  “Tesla” coil, 1856!") == "tesla coil 1856"
+    assert squad_outcome(("1856",), "Tesla was born in 1856.", 0.9).correct
+    assert squad_outcome(("the year 1856",), "He was born in year 1856.", 0.9).correct
+    assert not squad_outcome(("185",), "Tesla was born in 1856.", 0.9).correct  # whole words
+    assert not squad_outcome(("1856",), None, 0.1).correct
+    assert squad_outcome((), None, 0.1).correct
+    assert not squad_outcome((), "Tesla was born in 1856.", 0.9).correct
+
+
+def test_squad_figures_count_each_kind_over_its_own_questions():
+    report = SquadReport(
+        "x.json",
+        3,
+        [
+            squad_outcome(("1856",), "Tesla was born in 1856.", 0.9),
+            squad_outcome(("1856",), "He moved to Paris.", 0.8),
+            squad_outcome(("1856",), None, 0.2),
+            squad_outcome((), None, 0.1),
+        ],
+    )
+    figures = report.figures()
+    assert (figures["answerable"], figures["unanswerable"]) == (3, 1)
+    assert figures["hit@1"] == pytest.approx(2 / 3, abs=1e-4)
+    assert figures["span"] == pytest.approx(1 / 3, abs=1e-4)
+    assert figures["declined_unanswerable"] == 1.0
+    assert figures["wrongly_declined"] == pytest.approx(1 / 3, abs=1e-4)
+    assert figures["correct"] == 0.5
+    assert figures["balanced_correct"] == pytest.approx((1 / 3 + 1) / 2, abs=1e-4)
+    assert len(report.to_dict()["misses"]) == 2
+
+
+def test_the_threshold_maximises_correct_decisions_with_both_kinds_weighted_equally():
+    outcomes = [
+        squad_outcome(("1856",), "Tesla was born in 1856.", 0.9),
+        squad_outcome(("1856",), "Tesla was born in 1856.", 0.6),
+        squad_outcome(("1856",), "He moved to Paris.", 0.7),  # a wrong quote, best declined
+        squad_outcome((), "Tesla was born in 1856.", 0.5),
+        squad_outcome((), "Tesla was born in 1856.", 0.3),
+    ]
+    threshold, balanced = best_threshold(outcomes)
+    assert threshold == pytest.approx(0.6)
+    assert balanced == pytest.approx((2 / 3 + 1) / 2, abs=1e-4)
+    with pytest.raises(ValueError):
+        best_threshold(outcomes[:3])
+
+
+def tiny_squad(path: Path) -> Path:
+    article = (SEEDS / "000_d17e3c436e124a59.txt").read_text(encoding="utf-8")
+    paragraphs = [" ".join(block.split()) for block in article.split("\n\n") if block.strip()]
+    rostec = next(p for p in paragraphs if p.startswith("Russia’s defense conglomerate Rostec"))
+    ambassador = next(p for p in paragraphs if "Zayemsky" in p)
+    data = {
+        "version": "v2.0",
+        "data": [
+            {
+                "title": "Russia_and_Venezuela",
+                "paragraphs": [
+                    {
+                        "context": rostec,
+                        "qas": [
+                            {
+                                "id": "q1",
+                                "question": "How many advisers remain in Venezuela?",
+                                "answers": [
+                                    {
+                                        "text": "just a few dozen",
+                                        "answer_start": rostec.index("just"),
+                                    }
+                                ],
+                            },
+                            {
+                                "id": "q2",
+                                "question": "What is the capital of France?",
+                                "answers": [],
+                                "is_impossible": True,
+                            },
+                        ],
+                    },
+                    {
+                        "context": ambassador,
+                        "qas": [
+                            {
+                                "id": "q3",
+                                "question": "What is the name of the Russian ambassador?",
+                                "answers": [
+                                    {
+                                        "text": "Vladimir Zayemsky",
+                                        "answer_start": ambassador.index("Vladimir"),
+                                    }
+                                ],
+                            }
+                        ],
+                    },
+                ],
+            }
+        ],
+    }
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+@pytest.mark.slow
+def test_eval_squad_runs_a_squad_file_end_to_end_in_a_scratch_index(tmp_path):
+    squad = tiny_squad(tmp_path / "tiny.json")
+    result = run_eval(
+        "--squad", str(squad), "--json", "--min-span", "1", "--min-correct", "1",
+        cwd=tmp_path, index_dir=tmp_path / "index",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    figures = report["figures"]
+    assert (figures["questions"], figures["answerable"], figures["unanswerable"]) == (3, 2, 1)
+    assert figures["hit@1"] == figures["span"] == figures["declined_unanswerable"] == 1.0
+    assert "2 documents" in result.stderr or "2 added" in result.stderr
+    assert not (tmp_path / "index").exists()  # the user's index is never touched
+
+
+def test_eval_squad_rejects_a_file_that_is_not_squad_in_one_line(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"data": [{"title": "x"}]}', encoding="utf-8")
+    result = run_eval("--squad", str(bad), cwd=tmp_path, index_dir=tmp_path / "i")
+    assert result.returncode == 2
+    assert "not in SQuAD format" in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -7,19 +7,16 @@ index is relevant enough it says so instead of quoting something unrelated.
 
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from factdesk.chunks import Chunk
 from factdesk.config import Settings
 from factdesk.errors import QuestionError
 from factdesk.keyword import terms
 from factdesk.retrieval import Hit, Retriever
-from factdesk.sentences import split_sentences
 
 if TYPE_CHECKING:
     from factdesk.embeddings import Embedder
@@ -158,7 +155,6 @@ class Answerer:
             if settings.min_confidence is not None
             else (reader.threshold if reader else BASELINE_COSINE)
         )
-        self._sentences = functools.lru_cache(maxsize=4096)(self._embed_sentences)
 
     def answer(self, question: str, top_k: int | None = None) -> Answer:
         """Quote the sentence that answers the question, or decline and show what is related."""
@@ -206,8 +202,10 @@ class Answerer:
         seen: set[tuple[str, int]] = set()
         ranked = []
         for hit in hits:
-            spans, vectors = self._sentences(hit.chunk)
-            for (start, end), sentence_vector in zip(spans, vectors, strict=True):
+            chunk = hit.chunk
+            sentences = zip(chunk.sentences, chunk.sentence_vectors, strict=True)
+            for (relative_start, relative_end), sentence_vector in sentences:
+                start, end = chunk.start + relative_start, chunk.start + relative_end
                 if (hit.chunk.doc_id, start) in seen:
                     continue
                 seen.add((hit.chunk.doc_id, start))
@@ -224,11 +222,6 @@ class Answerer:
                 ranked.append(_Sentence(hit, start, end, cosine, score))
         ranked.sort(key=lambda s: -s.score)
         return ranked
-
-    def _embed_sentences(self, chunk: Chunk) -> tuple[list[tuple[int, int]], np.ndarray]:
-        spans = [(chunk.start + s, chunk.start + e) for s, e in split_sentences(chunk.text)]
-        texts = [chunk.excerpt(s, e) for s, e in spans]
-        return spans, self.embedder.embed(texts, batch_size=32)
 
 
 def _fits_answer_type(question: str, sentence: str) -> bool:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from factdesk.documents import Article
 from factdesk.sentences import split_sentences
@@ -38,6 +39,10 @@ class Chunk:
     content_hash: str
     chunk_count: int
     title_in_text: bool = True
+    # The passage's sentences (spans within `text`) and their unit vectors, computed at index
+    # time so the answer step neither splits nor embeds anything per question.
+    sentences: tuple[tuple[int, int], ...] = ()
+    sentence_vectors: Any = field(default=None, compare=False, repr=False)
 
     def excerpt(self, start: int, end: int) -> str:
         """The text between two offsets into the article, which must fall inside this chunk."""
@@ -86,6 +91,11 @@ def chunk_article(
             position=position,
             content_hash=content_hash,
             chunk_count=len(spans),
+            sentences=tuple(
+                (piece.start - start, piece.end - start)
+                for piece in pieces
+                if start <= piece.start and piece.end <= end
+            ),
         )
         for position, (start, end) in enumerate(spans)
     ]

@@ -72,7 +72,7 @@ def index(paths: tuple[Path, ...], rebuild: bool) -> int:
     settings = load_settings()
     targets = list(paths) or [Path(settings.seeds_dir)]
     require_paths(targets)  # before loading the model, which takes seconds
-    indexer = Indexer(settings, Embedder(settings.model_path, settings.threads))
+    indexer = Indexer(settings, Embedder.from_settings(settings))
     with _progress("Embedding chunks") as progress:
         report = indexer.index_paths(targets, rebuild=rebuild, progress=progress)
     if line := report.skipped_line():

@@ -7,6 +7,7 @@ Every setting is documented in `.env.example`. The object is created once by the
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -36,8 +37,12 @@ class Settings(BaseSettings):
     chroma_host: str | None = None
     chroma_port: int = Field(default=8000, ge=1, le=65535)
 
+    # Exported models and, for a Chroma server, its keyword index; empty means ~/.cache/factdesk.
+    cache_dir: Path | None = None
+
     # Model and chunking. Changing any of these requires `factdesk index --rebuild`.
     model_path: str | None = None
+    embedding_precision: Literal["fp32", "int8"] = "fp32"
     chunk_tokens: int = Field(default=200, ge=32, le=250)
     chunk_overlap_tokens: int = Field(default=48, ge=0, le=128)
     max_file_mb: float = Field(default=5.0, gt=0)
@@ -67,6 +72,12 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_host_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def cache_path(self) -> Path:
+        from factdesk.embeddings import default_cache_dir
+
+        return self.cache_dir or default_cache_dir()
 
     @property
     def uses_chroma_server(self) -> bool:

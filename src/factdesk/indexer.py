@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from factdesk.chunks import Chunk, chunk_article
@@ -20,6 +20,7 @@ from factdesk.config import Settings
 from factdesk.documents import Article, Skipped, scan_paths
 from factdesk.embeddings import Embedder, model_name
 from factdesk.errors import IndexBusyError
+from factdesk.retrieval import keyword_index
 from factdesk.store import DocumentRecord, IndexFingerprint, Store
 
 Progress = Callable[[int, int], None]
@@ -60,11 +61,11 @@ class IndexReport:
         return f"Skipped {count} file{'s' if count != 1 else ''}: {files}"
 
 
-def fingerprint(settings: Settings) -> IndexFingerprint:
-    """The model and chunking these settings would index with."""
-    return IndexFingerprint(
-        model_name(settings.model_path), settings.chunk_tokens, settings.chunk_overlap_tokens
-    )
+def fingerprint(settings: Settings, model: str | None = None) -> IndexFingerprint:
+    """The model and chunking an index is built with: `model` is the loaded model's name, when
+    there is one, else the name the settings would load."""
+    name = model or model_name(settings.model_path, settings.embedding_precision)
+    return IndexFingerprint(name, settings.chunk_tokens, settings.chunk_overlap_tokens)
 
 
 @contextmanager
@@ -94,7 +95,7 @@ class Indexer:
     def __init__(self, settings: Settings, embedder: Embedder) -> None:
         self.settings = settings
         self.embedder = embedder
-        self.fingerprint = fingerprint(settings)
+        self.fingerprint = fingerprint(settings, embedder.name)
 
     def index_paths(
         self, paths: Sequence[Path], rebuild: bool = False, progress: Progress | None = None
@@ -129,7 +130,9 @@ class Indexer:
                 self._swap_in(target, store)
             elif report.changed:
                 target.bump_generation()
-            report.chunks = Store(self.settings, self.fingerprint).count()
+            live = Store(self.settings, self.fingerprint)
+            report.chunks = live.count()
+            keyword_index(live, self.settings)  # saved now, so no question waits for it
         report.seconds = time.perf_counter() - started
         return report
 
@@ -171,7 +174,9 @@ class Indexer:
         if progress:
             progress(0, total)
         for batch in _batches(chunked, _EMBED_BATCH_CHUNKS):
-            chunks = [chunk for _, article_chunks in batch for chunk in article_chunks]
+            chunks = self._with_sentence_vectors(
+                [chunk for _, article_chunks in batch for chunk in article_chunks]
+            )
             store.add(chunks, self.embedder.embed([chunk.embedding_text for chunk in chunks]))
             for article, _ in batch:
                 store.delete_other_versions(article.doc_id, article.content_hash)
@@ -179,6 +184,17 @@ class Indexer:
             if progress:
                 progress(done, total)
         return total
+
+    def _with_sentence_vectors(self, chunks: list[Chunk]) -> list[Chunk]:
+        """Embed every passage's sentences now, once, rather than for every question."""
+        texts = [chunk.text[s:e] for chunk in chunks for s, e in chunk.sentences]
+        vectors = self.embedder.embed(texts)
+        result, used = [], 0
+        for chunk in chunks:
+            count = len(chunk.sentences)
+            result.append(replace(chunk, sentence_vectors=vectors[used : used + count]))
+            used += count
+        return result
 
     def _chunk(self, article: Article) -> list[Chunk]:
         return chunk_article(

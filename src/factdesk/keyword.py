@@ -1,20 +1,29 @@
-"""BM25 keyword search over the passages, with English stemming and stop words.
+"""BM25 keyword search over the passages (bm25s, Lucene's variant), with English stemming and
+stop words, saved on disk and memory-mapped when loaded.
 
-Kept in memory and rebuilt from the Chroma collection itself, so it is always in step with the
-vectors, whether Chroma is embedded or a server. Scoring is Lucene's BM25 (as in Anserini), done
-with a sparse matrix so a query costs microseconds per matching term.
+The index is built once per collection generation (after every index run that changed
+something) and kept beside the embedded store, or in the cache folder for a Chroma server, so a
+process starts in the same time whatever the size of the corpus: loading maps the score matrix
+instead of reading every passage back from Chroma.
 """
 
 from __future__ import annotations
 
 import functools
+import json
+import math
+import os
 import re
+import shutil
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
-from scipy import sparse
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+IDS_FILE = "ids.json"
+# Generations kept on disk: the newest, and the one a running process may still have mapped.
+KEEP_GENERATIONS = 2
 
 
 @functools.cache
@@ -26,9 +35,10 @@ def _stemmer():
 
 @functools.cache
 def _stopwords() -> frozenset[str]:
-    from llama_index.core.utils import globals_helper
+    """NLTK's 198 English stop words, as bm25s ships them (less contractions that \\w+ splits)."""
+    from bm25s.stopwords import STOPWORDS_EN_PLUS
 
-    return frozenset(globals_helper.stopwords)
+    return frozenset(STOPWORDS_EN_PLUS)
 
 
 def terms(text: str) -> list[str]:
@@ -39,60 +49,82 @@ def terms(text: str) -> list[str]:
 
 
 class KeywordIndex:
-    """BM25 over a fixed list of texts; search returns (position, score) pairs, best first."""
+    """BM25 over a fixed list of passages; search returns (passage id, score), best first."""
 
-    def __init__(self, texts: Sequence[str], k1: float = 0.9, b: float = 0.4) -> None:
-        self.size = len(texts)
-        self._vocabulary: dict[str, int] = {}
-        rows, cols, counts = [], [], []
-        lengths = np.zeros(self.size, dtype=np.float32)
-        for row, text in enumerate(texts):
-            words = terms(text)
-            lengths[row] = len(words)
-            for word, count in _counts(words).items():
-                rows.append(row)
-                cols.append(self._vocabulary.setdefault(word, len(self._vocabulary)))
-                counts.append(count)
-        self._weights = _bm25_weights(rows, cols, counts, lengths, len(self._vocabulary), k1, b)
+    def __init__(self, model, ids: list[str]) -> None:
+        self._model = model
+        self.ids = ids
 
-    def search(self, query: str, n: int) -> list[tuple[int, float]]:
-        columns = sorted({self._vocabulary[t] for t in terms(query) if t in self._vocabulary})
-        if not columns or n <= 0:
+    @property
+    def size(self) -> int:
+        return len(self.ids)
+
+    @classmethod
+    def build(
+        cls, ids: Sequence[str], texts: Sequence[str], k1: float = 0.9, b: float = 0.4
+    ) -> KeywordIndex:
+        import bm25s
+
+        model = bm25s.BM25(k1=k1, b=b, method="lucene")
+        if texts:
+            model.index([terms(text) or [""] for text in texts], show_progress=False)
+        return cls(model if texts else None, list(ids))
+
+    def save(self, folder: Path) -> None:
+        """Write the index to `folder` atomically: written aside, then renamed into place."""
+        partial = folder.with_name(folder.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+        if self._model is not None:
+            self._model.save(str(partial), show_progress=False)
+        (partial / IDS_FILE).write_text(json.dumps(self.ids))
+        shutil.rmtree(folder, ignore_errors=True)
+        os.replace(partial, folder)
+
+    @classmethod
+    def load(cls, folder: Path) -> KeywordIndex:
+        """Map a saved index; its score matrix stays on disk until a query reads it."""
+        import bm25s
+
+        ids = json.loads((folder / IDS_FILE).read_text())
+        if not ids:
+            return cls(None, [])
+        model = bm25s.BM25.load(str(folder), mmap=True, show_progress=False, verbosity=0)
+        return cls(model, ids)
+
+    def search(self, query: str, n: int) -> list[tuple[str, float]]:
+        if self._model is None or n <= 0:
             return []
-        scores = np.asarray(self._weights[:, columns].sum(axis=1)).ravel()
-        matching = np.flatnonzero(scores > 0)
-        if len(matching) > n:
-            matching = matching[np.argpartition(-scores[matching], n - 1)[:n]]
-        best = matching[np.argsort(-scores[matching], kind="stable")]
-        return [(int(i), float(scores[i])) for i in best]
+        wanted = self._model.get_tokens_ids(terms(query))
+        if not wanted:
+            return []
+        scores = self._model.get_scores_from_ids(wanted)
+        n = min(n, len(scores))
+        best = np.argpartition(-scores, n - 1)[:n]
+        best = best[np.argsort(-scores[best], kind="stable")]
+        return [(self.ids[i], float(scores[i])) for i in best if scores[i] > 0]
 
     def idf(self, term: str) -> float:
-        """Inverse document frequency of a stemmed term (0 when unseen): how telling a word is."""
-        column = self._vocabulary.get(term)
-        if column is None:
+        """Lucene's inverse document frequency of a (stemmed) term; 0 for unseen terms."""
+        if self._model is None or term not in self._model.vocab_dict:
             return 0.0
-        df = self._weights[:, column].nnz
-        return float(np.log(1 + (self.size - df + 0.5) / (df + 0.5)))
+        column = self._model.vocab_dict[term]
+        indptr = self._model.scores["indptr"]
+        frequency = int(indptr[column + 1] - indptr[column])
+        return math.log(1 + (self.size - frequency + 0.5) / (frequency + 0.5))
 
 
-def _counts(words: list[str]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for word in words:
-        counts[word] = counts.get(word, 0) + 1
-    return counts
+def generation_folder(root: Path, generation: int) -> Path:
+    return root / f"generation-{generation}"
 
 
-def _bm25_weights(rows, cols, counts, lengths, vocabulary_size, k1, b) -> sparse.csc_matrix:
-    """Each (passage, term) cell holds that term's full BM25 contribution for the passage."""
-    size = len(lengths)
-    shape = (size, vocabulary_size)
-    tf = sparse.csr_matrix((np.asarray(counts, dtype=np.float32), (rows, cols)), shape=shape)
-    if size == 0 or vocabulary_size == 0:
-        return tf.tocsc()
-    df = np.bincount(np.asarray(cols, dtype=np.int64), minlength=vocabulary_size)
-    idf = np.log(1 + (size - df + 0.5) / (df + 0.5)).astype(np.float32)
-    average = float(lengths.mean()) or 1.0
-    norm = k1 * (1 - b + b * lengths / average)
-    coo = tf.tocoo()
-    values = coo.data * (k1 + 1) / (coo.data + norm[coo.row]) * idf[coo.col]
-    return sparse.csc_matrix((values, (coo.row, coo.col)), shape=shape)
+def prune_generations(root: Path, keep: int = KEEP_GENERATIONS) -> None:
+    """Remove all but the newest saved generations."""
+    if not root.exists():
+        return
+    saved = sorted(
+        (p for p in root.iterdir() if p.name.startswith("generation-") and p.is_dir()),
+        key=lambda p: p.stat().st_mtime,
+    )
+    for old in saved[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)

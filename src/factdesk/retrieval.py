@@ -16,7 +16,7 @@ import numpy as np
 
 from factdesk.chunks import Chunk
 from factdesk.config import Settings
-from factdesk.keyword import KeywordIndex
+from factdesk.keyword import KeywordIndex, generation_folder, prune_generations
 from factdesk.store import Store
 
 MODES = ("hybrid", "dense", "keyword")
@@ -54,47 +54,61 @@ def fuse(
     }
 
 
+def keyword_index(store: Store, settings: Settings) -> KeywordIndex:
+    """The collection's keyword index for its current generation: mapped from disk when saved,
+    else built from the passages once and saved for every later process."""
+    from filelock import FileLock
+
+    root = store.keyword_root
+    folder = generation_folder(root, store.generation())
+    if not folder.exists():
+        root.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(root / ".lock")):
+            if not folder.exists():
+                chunks = store.chunks()
+                KeywordIndex.build(
+                    [c.id for c in chunks],
+                    [c.embedding_text for c in chunks],
+                    k1=settings.bm25_k1,
+                    b=settings.bm25_b,
+                ).save(folder)
+                prune_generations(root)
+    return KeywordIndex.load(folder)
+
+
 class Retriever:
     """Finds the passages most likely to answer a question, from both sides of the index.
 
-    The keyword side lives in memory and is rebuilt from the collection whenever an index run
-    bumps the collection's generation, so a long-running bot picks up new articles.
+    The keyword side is the saved index of the collection's current generation, so a
+    long-running bot picks up new articles as soon as an index run bumps the generation.
     """
 
     def __init__(self, store: Store, settings: Settings, mode: str = "hybrid") -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
         self.store = store
+        self.settings = settings
         self.candidates = settings.candidates
         self.dense_weight = settings.dense_weight
         self.mode = mode
-        self._bm25_params = (settings.bm25_k1, settings.bm25_b)
         self._lock = threading.Lock()
         self._generation: int | None = None
-        self._keyword_side: tuple[list[Chunk], KeywordIndex] = ([], KeywordIndex([]))
+        self.keyword_index = KeywordIndex(None, [])
         self.refresh()
 
     @property
-    def keyword_index(self) -> KeywordIndex:
-        return self._keyword_side[1]
-
-    @property
     def size(self) -> int:
-        return len(self._keyword_side[0])
+        return self.keyword_index.size
 
     def refresh(self) -> None:
-        """Rebuild the keyword side if the collection changed since it was built."""
+        """Load the keyword side again if the collection changed since it was loaded."""
         generation = self.store.generation()
         if generation == self._generation:
             return
         with self._lock:
-            if generation == self._generation:
-                return
-            chunks = self.store.chunks()
-            k1, b = self._bm25_params
-            index = KeywordIndex([c.embedding_text for c in chunks], k1=k1, b=b)
-            self._keyword_side = (chunks, index)
-            self._generation = generation
+            if generation != self._generation:
+                self.keyword_index = keyword_index(self.store, self.settings)
+                self._generation = generation
 
     def retrieve(self, question: str, vector: np.ndarray, n: int) -> list[Hit]:
         """The `n` best passages for a question whose embedding is `vector`."""
@@ -107,12 +121,13 @@ class Retriever:
                 chunks[chunk.id] = chunk
         keyword = {}
         if self.mode != "dense":
-            known, index = self._keyword_side
-            for position, score in index.search(question, pool):
-                chunk = known[position]
-                keyword[chunk.id] = score
-                chunks.setdefault(chunk.id, chunk)
+            keyword = dict(self.keyword_index.search(question, pool))
         weight = {"hybrid": self.dense_weight, "dense": 1.0, "keyword": 0.0}[self.mode]
         fused = fuse(dense, keyword, weight)
         best = sorted(fused, key=lambda key: (-fused[key], key))[:n]
-        return [Hit(chunks[key], fused[key], dense.get(key), keyword.get(key)) for key in best]
+        chunks.update((c.id, c) for c in self.store.get([k for k in best if k not in chunks]))
+        return [
+            Hit(chunks[key], fused[key], dense.get(key), keyword.get(key))
+            for key in best
+            if key in chunks
+        ]

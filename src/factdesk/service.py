@@ -39,7 +39,7 @@ def load_answerer(
     """
     from factdesk.embeddings import Embedder
 
-    embedder = embedder or Embedder(settings.model_path, settings.threads)
+    embedder = embedder or Embedder.from_settings(settings)
     indexer = Indexer(settings, embedder)
     store = Store(settings, indexer.fingerprint)
     if not store.exists() or store.count() == 0:
@@ -75,7 +75,7 @@ def scratch_answerer(
     exit; the user's own index is never touched. `overrides` change settings for this run."""
     from factdesk.embeddings import Embedder
 
-    embedder = embedder or Embedder(settings.model_path, settings.threads)
+    embedder = embedder or Embedder.from_settings(settings)
     with tempfile.TemporaryDirectory(prefix="factdesk-eval-") as folder:
         scratch = settings.model_copy(
             update={"index_dir": Path(folder), "chroma_host": None, **overrides}

@@ -8,8 +8,9 @@ notice that the index changed under them.
 
 from __future__ import annotations
 
+import base64
 import functools
-import math
+import json
 import threading
 import time
 from collections import defaultdict
@@ -24,7 +25,9 @@ from factdesk.chunks import CHUNKER_VERSION, Chunk
 from factdesk.config import Settings
 from factdesk.errors import FactdeskError, IncompatibleIndexError, StoreUnavailableError
 
-SCHEMA_VERSION = 1
+# Bump when what a record holds changes; an index of another schema is refused until rebuilt.
+# 2: flat start/end offsets, and each passage's sentence spans and vectors.
+SCHEMA_VERSION = 2
 _BATCH = 2000
 T = TypeVar("T")
 
@@ -50,11 +53,13 @@ class IndexFingerprint:
     chunk_tokens: int
     chunk_overlap_tokens: int
     chunker: int = CHUNKER_VERSION
+    schema: int = SCHEMA_VERSION
 
     def describe(self) -> str:
         return (
             f"model {self.model}, {self.chunk_tokens}-token chunks with "
-            f"{self.chunk_overlap_tokens}-token overlap (chunker v{self.chunker})"
+            f"{self.chunk_overlap_tokens}-token overlap (chunker v{self.chunker}, "
+            f"schema v{self.schema})"
         )
 
 
@@ -117,6 +122,15 @@ class Store:
             if self.settings.uses_chroma_server:
                 self._client = None
 
+    @property
+    def keyword_root(self) -> Path:
+        """Where this collection's keyword index is saved: beside an embedded store, or in the
+        cache folder for a server (keyed by its address)."""
+        if self.settings.uses_chroma_server:
+            server = f"{self.settings.chroma_host}-{self.settings.chroma_port}"
+            return self.settings.cache_path / "keyword" / server / self.name
+        return Path(self.settings.index_dir) / "keyword" / self.name
+
     def exists(self) -> bool:
         """Whether the collection exists, without creating it."""
         names = self._call(lambda: [c.name for c in self.client.list_collections()])
@@ -126,7 +140,7 @@ class Store:
 
     def _metadata(self, generation: int) -> dict[str, Any]:
         return {
-            "factdesk_schema": SCHEMA_VERSION,
+            "factdesk_schema": self.fingerprint.schema,
             "model": self.fingerprint.model,
             "chunk_tokens": self.fingerprint.chunk_tokens,
             "chunk_overlap_tokens": self.fingerprint.chunk_overlap_tokens,
@@ -143,6 +157,7 @@ class Store:
             chunk_tokens=int(metadata.get("chunk_tokens", 0)),
             chunk_overlap_tokens=int(metadata.get("chunk_overlap_tokens", 0)),
             chunker=int(metadata.get("chunker", 0)),
+            schema=int(metadata.get("factdesk_schema", 0)),
         )
 
     def check_compatible(self) -> None:
@@ -188,8 +203,8 @@ class Store:
         """All passages, in a stable order, for the keyword index."""
         result = []
         for batch in self._pages(include=["metadatas", "documents"]):
-            for text, metadata in zip(batch["documents"], batch["metadatas"], strict=True):
-                result.append(_chunk_from_metadata(text, metadata))
+            rows = zip(batch["ids"], batch["documents"], batch["metadatas"], strict=True)
+            result.extend(_chunk_from_metadata(*row) for row in rows)
         result.sort(key=lambda chunk: (chunk.doc_id, chunk.position, chunk.id))
         return result
 
@@ -207,27 +222,68 @@ class Store:
             offset += len(page["ids"])
 
     def query(self, vector: np.ndarray, n: int) -> list[tuple[Chunk, float]]:
-        """The `n` passages nearest to `vector`, with their cosine similarity."""
-        from llama_index.core.vector_stores.types import VectorStoreQuery
+        """The `n` passages nearest to `vector`, with their cosine similarity.
 
-        query = VectorStoreQuery(query_embedding=vector.tolist(), similarity_top_k=n)
-        result = self._call(lambda: self._vector_store().query(query))
+        Read straight from Chroma, in the records llama-index wrote: the question path never
+        imports llama-index, which costs seconds to load.
+        """
+        result = self._call(
+            lambda: self.collection.query(
+                query_embeddings=[vector.tolist()],
+                n_results=n,
+                include=["documents", "metadatas", "distances"],
+            )
+        )
+        rows = zip(
+            result["ids"][0],
+            result["documents"][0],
+            result["metadatas"][0],
+            result["distances"][0],
+            strict=True,
+        )
         return [
-            (_chunk_from_node(node), _cosine_from_llama_similarity(similarity))
-            for node, similarity in zip(result.nodes, result.similarities, strict=True)
+            (_chunk_from_metadata(id_, text, meta), 1.0 - distance)
+            for id_, text, meta, distance in rows
         ]
 
-    def _vector_store(self) -> Any:
-        from llama_index.vector_stores.chroma import ChromaVectorStore
-
-        return ChromaVectorStore(chroma_collection=self.collection)
+    def get(self, ids: Sequence[str]) -> list[Chunk]:
+        """Passages by id, in the order asked (ids no longer in the index are left out)."""
+        if not ids:
+            return []
+        page = self._call(
+            lambda: self.collection.get(ids=list(ids), include=["documents", "metadatas"])
+        )
+        found = {
+            id_: _chunk_from_metadata(id_, text, meta)
+            for id_, text, meta in zip(
+                page["ids"], page["documents"], page["metadatas"], strict=True
+            )
+        }
+        return [found[id_] for id_ in ids if id_ in found]
 
     # -- writing ---------------------------------------------------------------------------
 
     def add(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
-        """Store passages with their vectors (an article's passages always go in one call)."""
-        nodes = [_node(chunk, vector) for chunk, vector in zip(chunks, vectors, strict=True)]
-        self._call(lambda: self._vector_store().add(nodes))
+        """Store passages with their vectors (an article's passages always go in one call).
+
+        Records are llama-index TextNodes serialised by llama-index, as its ChromaVectorStore
+        writes them, plus each passage's sentence spans and vectors (for the answer step) in
+        the same record, so a passage is never stored without them.
+        """
+        from llama_index.core.vector_stores.utils import node_to_metadata_dict
+
+        metadatas = []
+        for chunk, vector in zip(chunks, vectors, strict=True):
+            metadata = node_to_metadata_dict(_node(chunk, vector), remove_text=True)
+            metadatas.append(metadata | _flat_fields(chunk))
+        self._call(
+            lambda: self.collection.add(
+                ids=[chunk.id for chunk in chunks],
+                embeddings=[vector.tolist() for vector in vectors],
+                documents=[chunk.text for chunk in chunks],
+                metadatas=metadatas,
+            )
+        )
 
     def delete_document(self, doc_id: str) -> None:
         self._call(lambda: self._vector_store().delete(ref_doc_id=doc_id))
@@ -280,11 +336,6 @@ def _short(exc: BaseException) -> str:
     return text[:200]
 
 
-def _cosine_from_llama_similarity(similarity: float) -> float:
-    """llama-index reports exp(-distance); Chroma's cosine distance is 1 - cosine."""
-    return 1.0 + math.log(max(similarity, 1e-12))
-
-
 def _node(chunk: Chunk, vector: np.ndarray) -> Any:
     from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 
@@ -307,27 +358,38 @@ def _node(chunk: Chunk, vector: np.ndarray) -> Any:
     )
 
 
-def _chunk_from_node(node: Any) -> Chunk:
+def _flat_fields(chunk: Chunk) -> dict[str, Any]:
+    """What a passage needs beyond llama-index's own record: its offsets as plain fields, and
+    its sentences (spans within the passage, and vectors as base64 float16)."""
+    return {
+        "start": chunk.start,
+        "end": chunk.end,
+        "sentence_spans": json.dumps(chunk.sentences),
+        "sentence_vectors": base64.b64encode(
+            np.asarray(chunk.sentence_vectors, dtype=np.float16).tobytes()
+        ).decode("ascii"),
+    }
+
+
+def _chunk_from_metadata(id_: str, text: str, metadata: dict) -> Chunk:
+    spans = [tuple(span) for span in json.loads(metadata["sentence_spans"])]
+    vectors = np.frombuffer(base64.b64decode(metadata["sentence_vectors"]), dtype=np.float16)
     return Chunk(
-        id=node.node_id,
-        doc_id=node.ref_doc_id,
-        source=node.metadata["source"],
-        title=node.metadata["title"],
-        title_in_text=bool(node.metadata["title_in_text"]),
-        url=node.metadata["url"] or None,
-        text=node.text,
-        start=node.start_char_idx,
-        end=node.end_char_idx,
-        position=int(node.metadata["position"]),
-        content_hash=node.metadata["content_hash"],
-        chunk_count=int(node.metadata["chunk_count"]),
+        id=id_,
+        doc_id=str(metadata["document_id"]),
+        source=metadata["source"],
+        title=metadata["title"],
+        title_in_text=bool(metadata["title_in_text"]),
+        url=metadata["url"] or None,
+        text=text,
+        start=int(metadata["start"]),
+        end=int(metadata["end"]),
+        position=int(metadata["position"]),
+        content_hash=metadata["content_hash"],
+        chunk_count=int(metadata["chunk_count"]),
+        sentences=tuple(spans),
+        sentence_vectors=vectors.reshape(len(spans), -1).astype(np.float32),
     )
-
-
-def _chunk_from_metadata(text: str, metadata: dict) -> Chunk:
-    from llama_index.core.vector_stores.utils import metadata_dict_to_node
-
-    return _chunk_from_node(metadata_dict_to_node(metadata, text=text))
 
 
 def _record(doc_id: str, items: list[dict]) -> DocumentRecord:

@@ -119,3 +119,20 @@ def test_notice_is_escaped_and_has_no_buttons():
     message = notice("Nope <!here>")
     assert message.text == "Nope &lt;!here&gt;"
     assert [block["type"] for block in message.blocks] == ["section"]
+
+
+def test_answers_show_the_readers_confidence():
+    message = render_answer(replace(ANSWER, confidence=0.87), answer_id="a1")
+    assert message.blocks[2]["elements"][1]["text"] == "Confidence 87%"
+
+
+def test_a_decline_lists_related_passages_as_related_not_as_an_answer():
+    related = replace(CITATION, quote="Rostec fulfilled its last major contract in March.")
+    declined = Answer(
+        "Who runs Rostec?", False, f"{NOT_FOUND} Related passages:", [related], confidence=0.04
+    )
+    message = render_answer(declined, answer_id="a4")
+    shown = texts(message.blocks)
+    assert shown[0] == f"{NOT_FOUND} Related passages:"
+    assert "last major contract" in shown[1]
+    assert not any(text.startswith("Confidence") for text in shown)

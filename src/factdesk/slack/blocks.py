@@ -94,6 +94,8 @@ def _link(citation: Citation) -> str:
 
 def _footer(answer: Answer, shared_by: str | None) -> list[str]:
     lines = [f"Question: {escape_within(answer.question, MAX_QUESTION)}"]
+    if answer.answered:
+        lines.append(f"Confidence {answer.confidence:.0%}")
     if shared_by and _USER_ID.match(shared_by):
         lines.append(f"Shared by <@{shared_by}> with /factdesk")
     lines += [f"⚠️ {escape_within(warning, MAX_QUESTION)}" for warning in answer.warnings]
