@@ -170,14 +170,46 @@ def _round(seconds: float | None) -> float | None:
     return None if seconds is None else round(float(seconds), 3)
 
 
+def idle_bot(workdir: Path, events: int = 20, pythonpath: str | None = None) -> dict:
+    """How fast a bot is ready, and how fast an idle bot acks and answers one event at a time.
+
+    The index in `workdir` should exist already, so that readiness measures loading, not
+    indexing; `pythonpath` runs another version of factdesk (the previous path, say).
+    """
+    questions = [q for batch in mentions(events, 1) for q in batch]
+    with FakeSlackAPI() as api:
+        started = time.monotonic()
+        with bot_process(api.api_url, workdir, pythonpath) as (_, url):
+            ready = time.monotonic() - started
+            slack = SlackSender(url, SIGNING_SECRET)
+            acks, answers = [], []
+            for n, callback in enumerate(questions, 1):
+                delivery = deliver(slack, callback)
+                api.wait_for("chat.postMessage", count=n, timeout=30)
+                acks.append(delivery.seconds)
+                answers.append(api.calls_to("chat.postMessage")[-1].at - delivery.started)
+    return {
+        "ready_seconds": _round(ready),
+        "events": len(questions),
+        "ack_median_seconds": _round(statistics.median(acks)),
+        "ack_max_seconds": _round(max(acks)),
+        "answer_median_seconds": _round(statistics.median(answers)),
+        "answer_max_seconds": _round(max(answers)),
+    }
+
+
 @contextmanager
-def bot_process(api_url: str, workdir: Path) -> Iterator[tuple[subprocess.Popen, str]]:
+def bot_process(
+    api_url: str, workdir: Path, pythonpath: str | None = None
+) -> Iterator[tuple[subprocess.Popen, str]]:
     """`factdesk slack --http` on a free port, its index built from seeds/ in `workdir`.
 
     Yields the process once it listens, and the URL Slack would post to.
     """
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FACTDESK_", "SLACK_"))}
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
     env |= {
         "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
@@ -221,7 +253,7 @@ def wait_until_listening(process: subprocess.Popen, port: int, log: Path) -> Non
         with socket.socket() as probe:
             if probe.connect_ex(("127.0.0.1", port)) == 0:
                 return
-        time.sleep(0.2)
+        time.sleep(0.02)
     raise RuntimeError(f"factdesk slack did not listen within {START_SECONDS:.0f} s")
 
 

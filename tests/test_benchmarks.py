@@ -123,19 +123,21 @@ def test_scifact_benchmark_on_a_slice(tmp_path, data):
 def test_speed_benchmark_on_a_slice(tmp_path, data):
     out = tmp_path / "speed.json"
     result = run_script(
-        "speed.py", data, "--docs", "20", "--questions", "3", "--cold-runs", "1", "--out", str(out),
-        cwd=tmp_path,
+        "speed.py", data, "--docs", "20", "--questions", "3", "--cold-runs", "1",
+        "--bot-events", "2", "--out", str(out), cwd=tmp_path,
     )  # fmt: skip
     results = json.loads(out.read_text())
-    assert results["indexing"]["documents"] == 20
-    assert results["indexing"]["chunks_per_second"] > 0
-    assert results["indexing"]["model_only_chunks_per_second"] > 0
-    assert set(results["warm"]) == {"threads=1", "threads=2"}
-    for warm in results["warm"].values():
+    for precision in ("fp32", "int8"):
+        assert results[f"index_{precision}"]["chunks_per_second"] > 0
+        assert 0 <= results["ndcg@10"][precision] <= 1
+    assert results["raw_model"]["chunks_per_second"] > 0
+    assert set(results["warm"]) == {"reader", "pre-rank only"}
+    for warm in [*results["warm"].values(), results["warm_previous"]]:
         assert warm["questions"] == 3
         assert 0 < warm["median_ms"] <= warm["p95_ms"]
-        assert warm["peak_rss_mb"] > 0
-    assert results["cold_ask"]["runs"] == 1
-    assert results["cold_ask"]["peak_rss_mb"] > 0
+    for side in ("now", "previous"):
+        assert results["cold_seed"][side]["peak_rss_mb"] > 0
+        assert results["bot"][side]["events"] == 2
+        assert 0 < results["bot"][side]["ack_median_seconds"] < 3
     assert results["machine"]["cores"] >= 1
-    assert "Cold `factdesk ask`" in result.stdout
+    assert "Cold `factdesk ask`, seed index" in result.stdout

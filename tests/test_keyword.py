@@ -56,4 +56,7 @@ def test_only_the_newest_generations_are_kept(tmp_path):
         build(["text"]).save(generation_folder(tmp_path, generation))
         os.utime(generation_folder(tmp_path, generation), (generation, generation))
     prune_generations(tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["generation-2", "generation-3"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        generation_folder(tmp_path, 2).name,
+        generation_folder(tmp_path, 3).name,
+    ]

@@ -114,8 +114,9 @@ class KeywordIndex:
         return math.log(1 + (self.size - frequency + 0.5) / (frequency + 0.5))
 
 
-def generation_folder(root: Path, generation: int) -> Path:
-    return root / f"generation-{generation}"
+def generation_folder(root: Path, generation: int, k1: float = 0.9, b: float = 0.4) -> Path:
+    """Where one generation's index is saved; BM25's parameters are baked into the scores."""
+    return root / f"generation-{generation}-k1-{k1:g}-b-{b:g}"
 
 
 def prune_generations(root: Path, keep: int = KEEP_GENERATIONS) -> None:

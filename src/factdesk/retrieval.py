@@ -60,7 +60,7 @@ def keyword_index(store: Store, settings: Settings) -> KeywordIndex:
     from filelock import FileLock
 
     root = store.keyword_root
-    folder = generation_folder(root, store.generation())
+    folder = generation_folder(root, store.generation(), settings.bm25_k1, settings.bm25_b)
     if not folder.exists():
         root.mkdir(parents=True, exist_ok=True)
         with FileLock(str(root / ".lock")):
