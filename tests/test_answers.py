@@ -73,7 +73,18 @@ def test_odd_questions_get_an_answer_or_a_decline(seed_answerer, question):
 @pytest.mark.slow
 def test_json_shape(seed_answerer):
     data = seed_answerer.answer("How many advisers remain?").to_dict()
-    assert set(data) == {"question", "answered", "answer", "citations"}
+    assert set(data) == {
+        "question",
+        "standalone_question",
+        "answered",
+        "answer",
+        "mode",
+        "llm_withheld",
+        "confidence",
+        "reader",
+        "citations",
+    }
+    assert data["mode"] == "extractive" and data["llm_withheld"] is None
     assert set(data["citations"][0]) == {
         "n",
         "quote",
