@@ -9,9 +9,11 @@ middle of a stream. Every request is recorded, headers included.
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -20,7 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class Reply:
     """What the server answers to one request."""
 
-    text: str = ""
+    text: str | Callable[[Request], str] = ""  # a function writes its answer from the prompt
     status: int = 200
     delay: float = 0.0  # seconds before anything is sent
     raw: bytes | None = None  # sent as the body instead of a completion (garbage)
@@ -54,7 +56,7 @@ class FakeLLM:
     def __post_init__(self) -> None:
         self._replies: deque[Reply] = deque()
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server = _QuietServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -88,6 +90,13 @@ class FakeLLM:
         return [r for r in self.requests if "Passages:" in r.prompt]
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address) -> None:
+        """Clients that give up (timeouts under test) close the socket mid-reply: expected."""
+        if not isinstance(sys.exc_info()[1], BrokenPipeError | ConnectionResetError):
+            super().handle_error(request, client_address)
+
+
 def _handler_for(llm: FakeLLM) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -106,9 +115,10 @@ def _handler_for(llm: FakeLLM) -> type[BaseHTTPRequestHandler]:
                 error = {"error": {"message": "the model crashed", "type": "server_error"}}
                 self._send(reply.status, json.dumps(error).encode())
             elif body.get("stream"):
-                self._stream(body.get("model", ""), reply)
+                self._stream(body.get("model", ""), _text(reply, request), reply.stall_after)
             else:
-                self._send(200, json.dumps(_completion(body.get("model", ""), reply.text)).encode())
+                completion = _completion(body.get("model", ""), _text(reply, request))
+                self._send(200, json.dumps(completion).encode())
 
         def _send(self, status: int, data: bytes) -> None:
             self.send_response(status)
@@ -117,14 +127,13 @@ def _handler_for(llm: FakeLLM) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
-        def _stream(self, model: str, reply: Reply) -> None:
+        def _stream(self, model: str, text: str, stall_after: int | None) -> None:
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Connection", "close")
             self.end_headers()
-            pieces = _pieces(reply.text)
-            for number, piece in enumerate(pieces):
-                if reply.stall_after is not None and number >= reply.stall_after:
+            for number, piece in enumerate(_pieces(text)):
+                if stall_after is not None and number >= stall_after:
                     time.sleep(30)  # hold the connection open, sending nothing
                     return
                 self._event(_chunk(model, {"content": piece}, None))
@@ -141,6 +150,10 @@ def _handler_for(llm: FakeLLM) -> type[BaseHTTPRequestHandler]:
             """Quiet: tests read `requests`."""
 
     return Handler
+
+
+def _text(reply: Reply, request: Request) -> str:
+    return reply.text(request) if callable(reply.text) else reply.text
 
 
 def _pieces(text: str) -> list[str]:
