@@ -12,6 +12,7 @@ does, and read as that.
 from __future__ import annotations
 
 import functools
+import json
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -262,3 +263,33 @@ def parse_history(value: object) -> list[Turn]:
             raise QuestionError(f'History turn {number}: "answer" must be a string.')
         turns.append(Turn(item["question"], answer))
     return turns
+
+
+def parse_request(line: str) -> tuple[str, list[Turn]]:
+    """One line of `factdesk ask --json -`: plain text is a question alone; a JSON object is
+    {"question": str, "history": [{"question": str, "answer": str}, ...]}."""
+    text = line.strip()
+    if not text.startswith("{"):
+        return text, []
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as exc:
+        message = f"The line is not valid JSON ({exc.msg}, column {exc.colno})."
+        raise QuestionError(message) from None
+    if not isinstance(record, dict) or not isinstance(record.get("question"), str):
+        raise QuestionError('A JSON line needs a "question" string.')
+    return record["question"], parse_history(record.get("history"))
+
+
+@dataclass
+class Session:
+    """A conversation kept in memory (`factdesk chat`): its turns, and a way to start over."""
+
+    turns: list[Turn] = field(default_factory=list)
+
+    def add(self, question: str, answer: str) -> None:
+        self.turns.append(Turn(question, answer))
+        del self.turns[:-MAX_HISTORY_TURNS]
+
+    def clear(self) -> None:
+        self.turns.clear()
