@@ -91,12 +91,29 @@ def test_a_good_answer_comes_through_with_valid_citations(service, fake_llm, bas
     assert answer.to_dict()["mode"] == "llm"
 
 
-def test_streamed_text_arrives_in_pieces_then_the_checked_answer(service, fake_llm):
-    fake_llm.reply_with(Reply(advisers_answer))
+def two_sentences(request: Request) -> str:
+    n = passage_holding(request, "just a few dozen")
+    return (
+        f"Rostec has cut its defense advisers in Venezuela to just a few dozen [{n}]. "
+        f"Rostec had 1,000 defense advisers in Venezuela several years ago [{n}]."
+    )
+
+
+def test_streamed_text_arrives_checked_sentence_by_sentence(service, fake_llm):
+    fake_llm.reply_with(Reply(two_sentences))
     pieces: list[str] = []
     answer = service.ask(QUESTION, on_text=pieces.append)
-    assert len(pieces) > 5 and "".join(pieces).strip() == answer.answer
     assert answer.mode == "llm" and fake_llm.answer_requests[0].body["stream"] is True
+    # The first sentence is shown once the second begins; the last waits for the final check.
+    assert len(pieces) == 1 and pieces[0].startswith("Rostec has cut")
+    assert answer.answer.startswith(pieces[0].strip()) and "1,000" not in pieces[0]
+
+
+def test_a_streamed_invented_figure_is_never_shown(service, fake_llm):
+    fake_llm.reply_with(Reply(lambda r: two_sentences(r).replace("just a few dozen", "3,000")))
+    pieces: list[str] = []
+    answer = service.ask(QUESTION, on_text=pieces.append)
+    assert pieces == [] and answer.withheld == "unsupported_figure"
 
 
 @pytest.mark.parametrize(
@@ -135,7 +152,8 @@ def test_unchecked_answers_never_reach_the_user(
 
     fake_llm.reply_with(Reply(write), Reply(write))
     extractive = baseline_answerer.answer(QUESTION)
-    for on_text in (None, [].append):  # not streamed, then streamed
+    shown: list[str] = []
+    for on_text in (None, shown.append):  # not streamed, then streamed
         with caplog.at_level(logging.WARNING, logger="factdesk"):
             answer = service.ask(QUESTION, on_text=on_text)
         assert answer.mode == "extractive" and answer.withheld == reason
@@ -143,6 +161,8 @@ def test_unchecked_answers_never_reach_the_user(
         assert answer.to_dict()["llm_withheld"] == reason
         assert f"LLM answer withheld ({reason})" in caplog.text
         caplog.clear()
+    for invented in ("[7]", "3,000", "Igor", "losing interest", "absolutely false"):
+        assert invented not in "".join(shown)
 
 
 @pytest.mark.parametrize("stream", [False, True])
@@ -164,7 +184,8 @@ def test_a_stream_that_stalls_midway_costs_at_most_the_timeout(baseline_answerer
     started = time.monotonic()
     answer = service.ask(QUESTION, on_text=pieces.append)
     assert time.monotonic() - started < 1.5
-    assert len(pieces) == 3 and answer.withheld == "timeout" and answer.mode == "extractive"
+    assert answer.withheld == "timeout" and answer.mode == "extractive"
+    assert pieces == []  # three words in, no sentence was finished, so none was shown
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ answer is withheld and the extractive answer is given instead:
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -76,6 +76,7 @@ class Claim:
 
     text: str
     cited: tuple[int, ...]
+    end: int = 0  # where the sentence, its markers included, ends in the answer
     support: float = 0.0
     source: tuple[int, int, int] | None = None  # (passage n, start, end) of the best support
 
@@ -96,24 +97,32 @@ def check(text: str, citations: Sequence[Citation], embedder: Embedder) -> Verdi
     if not text or len(text) > MAX_ANSWER_CHARS or not re.search(r"[^\W\d_]", text):
         return Verdict(False, "garbage", f"an answer of {len(text)} characters")
     passages = {c.n: c for c in citations}
-    claims = split_claims(text)
-    for claim in claims:
-        if not claim.cited:
-            return Verdict(False, "uncited", f"a sentence cites no passage: {claim.text!r}")
-        unknown = [n for n in claim.cited if n not in passages]
-        if unknown:
-            return Verdict(False, "invented_citation", f"cites [{unknown[0]}], which was not given")
-        cited_text = " ".join(passages[n].passage for n in claim.cited)
-        if missing := unsupported_figures(claim.text, cited_text):
-            return Verdict(False, "unsupported_figure", f"{missing!r} is not in the cited passages")
-        if missing := unsupported_names(claim.text, cited_text):
-            return Verdict(False, "unsupported_name", f"{missing!r} is not in the cited passages")
-    claims = [_supported(claim, passages, embedder) for claim in claims]
-    for claim in claims:
-        if not _supports(claim, passages):
-            detail = f"the cited passages do not say {claim.text!r} (cosine {claim.support:.2f})"
-            return Verdict(False, "unsupported", detail, claims)
-    return Verdict(True, claims=claims)
+    checked: list[Claim] = []
+    for claim in split_claims(text):
+        verdict = check_claim(claim, passages, embedder)
+        if not verdict.ok:
+            return replace(verdict, claims=checked)
+        checked += verdict.claims
+    return Verdict(True, claims=checked)
+
+
+def check_claim(claim: Claim, passages: dict[int, Citation], embedder: Embedder) -> Verdict:
+    """The three tests for one sentence; a passing verdict carries the claim with its support."""
+    if not claim.cited:
+        return Verdict(False, "uncited", f"a sentence cites no passage: {claim.text!r}")
+    unknown = [n for n in claim.cited if n not in passages]
+    if unknown:
+        return Verdict(False, "invented_citation", f"cites [{unknown[0]}], which was not given")
+    cited_text = " ".join(passages[n].passage for n in claim.cited)
+    if missing := unsupported_figures(claim.text, cited_text):
+        return Verdict(False, "unsupported_figure", f"{missing!r} is not in the cited passages")
+    if missing := unsupported_names(claim.text, cited_text):
+        return Verdict(False, "unsupported_name", f"{missing!r} is not in the cited passages")
+    claim = _supported(claim, passages, embedder)
+    if not _supports(claim, passages):
+        detail = f"the cited passages do not say {claim.text!r} (cosine {claim.support:.2f})"
+        return Verdict(False, "unsupported", detail)
+    return Verdict(True, claims=[claim])
 
 
 def _supports(claim: Claim, passages: dict) -> bool:
@@ -136,14 +145,16 @@ def split_claims(text: str) -> list[Claim]:
         leading = _LEADING_MARKERS.match(piece)
         if claims and leading:  # Punkt puts "[1]" after a full stop at the next sentence's start
             last, piece = claims[-1], piece[leading.end() :]
-            claims[-1] = replace(last, cited=last.cited + _numbers(leading.group()))
+            marks = _numbers(leading.group())
+            claims[-1] = replace(last, cited=last.cited + marks, end=start + leading.end())
         cited = _numbers(piece)
-        body = " ".join(_MARKER.sub(" ", piece).split())
+        body = " ".join(re.sub(r"\s*" + _MARKER.pattern, " ", piece).split())
+        body = re.sub(r"\s+([.!?,;:])", r"\1", body)
         if claims and not re.search(r"[^\W\d_]", body):
             last = claims[-1]
-            claims[-1] = replace(last, cited=last.cited + cited)
+            claims[-1] = replace(last, cited=last.cited + cited, end=end)
             continue
-        claims.append(Claim(body, cited))
+        claims.append(Claim(body, cited, end))
     return claims
 
 
@@ -216,3 +227,35 @@ def _bare(word: str) -> str:
 def _first_letter(text: str) -> int:
     match = re.search(r"[^\W\d_]", text)
     return match.start() if match else 0
+
+
+class CheckedStream:
+    """Passes an LLM's streamed text on a sentence at a time, each only once it has passed
+    `check_claim`, so that not even a draft shows an invented citation, figure or name.
+
+    A sentence counts as finished when the next one begins (its citation marker may still be
+    coming until then); the last sentence is left to the final, complete check.
+    """
+
+    def __init__(
+        self, citations: Sequence[Citation], embedder: Embedder, on_text: Callable[[str], None]
+    ) -> None:
+        self.text = ""
+        self._passages = {c.n: c for c in citations}
+        self._embedder = embedder
+        self._on_text = on_text
+        self._shown = 0
+        self._checked = 0
+        self._failed = False
+
+    def __call__(self, piece: str) -> None:
+        self.text += piece
+        if self._failed:
+            return
+        claims = split_claims(self.text)
+        for claim in claims[self._checked : -1]:
+            if not check_claim(claim, self._passages, self._embedder).ok:
+                self._failed = True
+                return
+            self._on_text(self.text[self._shown : claim.end])
+            self._shown, self._checked = claim.end, self._checked + 1

@@ -84,7 +84,8 @@ class Service:
         on_text: OnText | None = None,
     ) -> Answer:
         """The answer to `question` after `history` (oldest first). `on_text` receives the LLM's
-        unchecked text as it streams, for display only; the returned answer is the checked one."""
+        text as it streams, a sentence at a time and only sentences that passed the check; the
+        returned answer is the one to show in the end."""
         text, _ = clean_question(question, self.answerer.settings.max_question_chars)
         budget, failures = self._budget(), []
         query = build_query(text, history, self._condenser(budget, failures))
@@ -127,13 +128,15 @@ class Service:
         passages = extractive.citations
         if not passages:  # nothing retrieved is even related: nothing to cite
             return extractive
+        embedder = self.answerer.embedder
+        stream = grounding.CheckedStream(passages, embedder, on_text) if on_text else None
         try:
-            text = self.llm.answer(reading, passages, budget, on_text)
+            text = self.llm.answer(reading, passages, budget, stream)
         except LLMFailure as exc:
             return _withhold(extractive, exc.reason, str(exc))
         if is_refusal(text):
             return _withhold(extractive, "declined", "the model found no answer in the passages")
-        verdict = grounding.check(text, passages, self.answerer.embedder)
+        verdict = grounding.check(text, passages, embedder)
         if not verdict.ok:
             return _withhold(extractive, verdict.reason, verdict.detail)
         answer = " ".join(text.split())
