@@ -142,3 +142,28 @@ def test_chat_follow_ups_use_the_session_until_it_starts_over(env):
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("(read as: What did Russia's ambassador in Venezuela say?)") == 1
     assert "New conversation." in result.stderr and "/new" in result.stderr
+
+
+@pytest.mark.slow
+def test_llm_answers_stream_in_the_terminal_then_the_checked_answer(env):
+    from .fake_llm import FakeLLM, Reply
+    from .test_llm import two_sentences
+
+    with FakeLLM() as llm:
+        llm.reply_with(Reply(two_sentences), Reply(two_sentences), Reply(status=500))
+        llm_env = {**env, "FACTDESK_LLM_URL": llm.url, "FACTDESK_LLM_MODEL": "fake"}
+        shown = run("ask", "How many advisers remain?", env=llm_env)
+        as_json = run("ask", "--json", "How many advisers remain?", env=llm_env)
+        failing = run("ask", "--json", "How many advisers remain?", env=llm_env)
+    assert shown.returncode == 0, shown.stderr
+    assert "Rostec has cut its defense advisers" in shown.stderr  # streamed, first sentence
+    assert "Rostec had 1,000 defense advisers" not in shown.stderr  # the last waits for the check
+    printed = " ".join(shown.stdout.split())  # rich wraps lines at 80 columns
+    assert "Rostec had 1,000 defense advisers" in printed
+    assert "Written by the LLM" in printed and "Sources" in printed
+    data = json.loads(as_json.stdout)
+    assert data["mode"] == "llm" and data["llm_withheld"] is None
+    assert "Rostec has cut" not in as_json.stderr  # --json does not stream
+    withheld = json.loads(failing.stdout)
+    assert withheld["mode"] == "extractive" and withheld["llm_withheld"] == "error"
+    assert "LLM answer withheld (error)" in failing.stderr
