@@ -106,3 +106,12 @@ def chroma_server(tmp_path):
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def baseline_answerer(seed_settings, seed_answerer, embedder):
+    """The answerer without a reader over the same index: deterministic sentence choice, for
+    tests of what is built around the answer (LLM checks, conversations) rather than the reader."""
+    from factdesk.service import load_answerer
+
+    return load_answerer(seed_settings, embedder=embedder, reader="none")

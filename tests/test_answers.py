@@ -74,7 +74,18 @@ def test_odd_questions_are_declined_without_error(seed_answerer, question):
 @pytest.mark.slow
 def test_json_shape(seed_answerer):
     data = seed_answerer.answer("How many advisers remain?").to_dict()
-    assert set(data) == {"question", "answered", "answer", "confidence", "reader", "citations"}
+    assert set(data) == {
+        "question",
+        "standalone_question",
+        "answered",
+        "answer",
+        "mode",
+        "llm_withheld",
+        "confidence",
+        "reader",
+        "citations",
+    }
+    assert data["mode"] == "extractive" and data["llm_withheld"] is None
     assert 0 <= data["confidence"] <= 1 and data["reader"] == seed_answerer.reader.version
     assert set(data["citations"][0]) == {
         "n",

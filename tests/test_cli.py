@@ -110,3 +110,60 @@ def test_chat_answers_each_line_until_end_of_input(env):
     assert result.returncode == 0, result.stderr
     assert "just a few dozen" in result.stdout and "Analyst Mark Galeotti" in result.stdout
     assert result.stdout.count("Sources") == 2 and "Ctrl-D" in result.stderr
+
+
+@pytest.mark.slow
+def test_ask_json_lines_may_carry_their_history(env):
+    follow_up = {
+        "question": "What did he say?",
+        "history": [{"question": "Who is Russia's ambassador in Venezuela?", "answer": "Zayemsky"}],
+    }
+    lines = "\n".join(
+        [
+            "What did he say?",
+            json.dumps(follow_up),
+            '{"question": "What did he say?", "history": "none"}',
+            "{broken",
+        ]
+    )
+    result = run("ask", "--json", "-", env=env, stdin=lines)
+    assert result.returncode == 1, result.stderr  # two lines were refused
+    alone, in_context, bad_history, bad_json = map(json.loads, result.stdout.splitlines())
+    assert alone["standalone_question"] is None and alone["mode"] == "extractive"
+    assert in_context["question"] == "What did he say?"
+    assert in_context["standalone_question"] == "What did Russia's ambassador in Venezuela say?"
+    assert "must be a list" in bad_history["error"] and "not valid JSON" in bad_json["error"]
+
+
+@pytest.mark.slow
+def test_chat_follow_ups_use_the_session_until_it_starts_over(env):
+    stdin = "Who is Russia's ambassador in Venezuela?\nWhat did he say?\n/new\nWhat did he say?\n"
+    result = run("chat", env=env, stdin=stdin)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("(read as: What did Russia's ambassador in Venezuela say?)") == 1
+    assert "New conversation." in result.stderr and "/new" in result.stderr
+
+
+@pytest.mark.slow
+def test_llm_answers_stream_in_the_terminal_then_the_checked_answer(env):
+    from .fake_llm import FakeLLM, Reply
+    from .test_llm import two_sentences
+
+    with FakeLLM() as llm:
+        llm.reply_with(Reply(two_sentences), Reply(two_sentences), Reply(status=500))
+        llm_env = {**env, "FACTDESK_LLM_URL": llm.url, "FACTDESK_LLM_MODEL": "fake"}
+        shown = run("ask", "How many advisers remain?", env=llm_env)
+        as_json = run("ask", "--json", "How many advisers remain?", env=llm_env)
+        failing = run("ask", "--json", "How many advisers remain?", env=llm_env)
+    assert shown.returncode == 0, shown.stderr
+    assert "Rostec has cut its defense advisers" in shown.stderr  # streamed, first sentence
+    assert "Rostec had 1,000 defense advisers" not in shown.stderr  # the last waits for the check
+    printed = " ".join(shown.stdout.split())  # rich wraps lines at 80 columns
+    assert "Rostec had 1,000 defense advisers" in printed
+    assert "Written by the LLM" in printed and "Sources" in printed
+    data = json.loads(as_json.stdout)
+    assert data["mode"] == "llm" and data["llm_withheld"] is None
+    assert "Rostec has cut" not in as_json.stderr  # --json does not stream
+    withheld = json.loads(failing.stdout)
+    assert withheld["mode"] == "extractive" and withheld["llm_withheld"] == "error"
+    assert "LLM answer withheld (error)" in failing.stderr

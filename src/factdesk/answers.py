@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from factdesk.config import Settings
+from factdesk.conversation import Query
 from factdesk.errors import QuestionError
 from factdesk.keyword import terms
 from factdesk.retrieval import Hit, Retriever
@@ -92,13 +93,23 @@ class Answer:
     warnings: list[str] = field(default_factory=list)
     confidence: float = 0.0
     reader: str | None = None
+    # "llm" when a checked LLM answer is shown; "extractive" otherwise, with `withheld` naming
+    # why an LLM answer was not shown (a failed check, a timeout...), if one was asked for.
+    mode: str = "extractive"
+    withheld: str | None = None
+    # The question as it was read, when a conversation changed it ("What did he say?" read as
+    # "What did Russia's ambassador in Venezuela say?").
+    standalone: str | None = None
 
     def to_dict(self) -> dict:
         """The documented JSON shape of `factdesk ask --json` (warnings go to stderr, not here)."""
         return {
             "question": self.question,
+            "standalone_question": self.standalone,
             "answered": self.answered,
             "answer": self.answer,
+            "mode": self.mode,
+            "llm_withheld": self.withheld,
             "confidence": self.confidence,
             "reader": self.reader,
             "citations": [asdict(citation) for citation in self.citations],
@@ -156,24 +167,29 @@ class Answerer:
             else (reader.threshold if reader else BASELINE_COSINE)
         )
 
-    def answer(self, question: str, top_k: int | None = None) -> Answer:
-        """Quote the sentence that answers the question, or decline and show what is related."""
+    def answer(self, question: str, top_k: int | None = None, query: Query | None = None) -> Answer:
+        """Quote the sentence that answers the question, or decline and show what is related.
+
+        `query` (from conversation.py) says what to retrieve and read when the question is a
+        follow-up in a conversation; the answer still reports the question as asked.
+        """
         text, warnings = clean_question(question, self.settings.max_question_chars)
-        answer = self._answer(text, top_k or self.settings.top_k)
+        answer = self._answer(text, query or Query.alone(text), top_k or self.settings.top_k)
         reader = self.reader.version if self.reader else None
         return replace(answer, warnings=warnings, reader=reader)
 
-    def _answer(self, question: str, top_k: int) -> Answer:
-        vector = self.embedder.embed_one(question)
-        hits = self.retriever.retrieve(question, vector, max(top_k, READ_PASSAGES))
-        ranked = self._rank_sentences(question, vector, hits)
-        candidates = self._read(question, ranked, hits[:top_k])
+    def _answer(self, question: str, query: Query, top_k: int) -> Answer:
+        search_vector, vector = query.vectors(self.embedder)
+        hits = self.retriever.retrieve(query.search, search_vector, max(top_k, READ_PASSAGES))
+        ranked = self._rank_sentences(query.reading, vector, hits)
+        candidates = self._read(query.reading, ranked, hits[:top_k])
         if not candidates:
             return Answer(question, False, NOT_FOUND)
         best = max(candidates, key=lambda c: c.probability)
         confidence = round(best.probability, 4)
         if best.probability < self.min_confidence:
             return _decline(question, candidates, hits[:top_k], confidence)
+        best = _preferred(candidates, query, self.min_confidence)
         chosen = _choose(best, candidates, self.min_confidence)
         return _compose(question, chosen, candidates, hits[:top_k], confidence)
 
@@ -228,6 +244,17 @@ def _fits_answer_type(question: str, sentence: str) -> bool:
     return any(
         asks.search(question) and answers.search(sentence) for asks, answers in _ANSWER_TYPES
     )
+
+
+def _preferred(candidates: list[_Sentence], query: Query, threshold: float) -> _Sentence:
+    """Among the sentences the reader accepts, the one the conversation wants most (a follow-up
+    prefers what was not quoted yet); the decision to answer at all is the reader's alone."""
+    accepted = [c for c in candidates if c.probability >= threshold]
+    return max(accepted, key=lambda c: c.probability * query.weight(_text(c)))
+
+
+def _text(sentence: _Sentence) -> str:
+    return sentence.hit.chunk.excerpt(sentence.start, sentence.end)
 
 
 def _choose(best: _Sentence, candidates: list[_Sentence], threshold: float) -> list[_Sentence]:

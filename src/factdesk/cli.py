@@ -110,39 +110,41 @@ def _progress(label: str) -> Iterator:
 @click.option("--top-k", type=click.IntRange(1, 20), default=None, help="Passages to cite.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (one a line for -).")
 def ask(question: str, top_k: int | None, as_json: bool) -> int:
-    """Answer QUESTION from the indexed articles; `-` reads one question a line from stdin."""
+    """Answer QUESTION from the indexed articles; `-` reads one question a line from stdin.
+
+    With `--json -`, a line may also be {"question": ..., "history": [{"question": ...,
+    "answer": ...}]}: the question is then read as a follow-up to that conversation.
+    """
     from factdesk.answers import clean_question
 
     settings = load_settings()
     if question != "-":
         clean_question(question, settings.max_question_chars)
-    answerer = _load_answerer(settings)
+    service = _load_service(settings)
     if question == "-":
-        return _ask_batch(answerer, top_k, as_json)
-    answer = answerer.answer(question, top_k)
-    _print_warnings(answer.warnings)
-    if as_json:
-        click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
-    else:
-        _render(answer)
+        return _ask_batch(service, top_k, as_json)
+    _answer_and_print(service, question, [], top_k, as_json)
     return 0
 
 
-def _load_answerer(settings: Settings):
-    from factdesk.service import load_answerer
+def _load_service(settings: Settings):
+    from factdesk.service import load_service
 
-    return load_answerer(settings, notify=_notify)
+    return load_service(settings, notify=_notify)
 
 
-def _ask_batch(answerer, top_k: int | None, as_json: bool) -> int:
+def _ask_batch(service, top_k: int | None, as_json: bool) -> int:
     """Answer each stdin line with the already loaded model; errors are reported per line."""
+    from factdesk.conversation import parse_request
+
     failures = 0
     for line in sys.stdin:
-        question = line.strip()
-        if not question:
+        if not line.strip():
             continue
+        question = line.strip()
         try:
-            answer = answerer.answer(question, top_k)
+            question, history = parse_request(line)
+            _answer_and_print(service, question, history, top_k, as_json)
         except FactdeskError as exc:
             failures += 1
             if as_json:
@@ -151,14 +153,27 @@ def _ask_batch(answerer, top_k: int | None, as_json: bool) -> int:
                 )
             else:
                 stderr.print(f"Error: {exc}", markup=False)
-            continue
-        _print_warnings(answer.warnings)
-        if as_json:
-            click.echo(json.dumps(answer.to_dict(), ensure_ascii=False), nl=True)
-            sys.stdout.flush()
-        else:
-            _render(answer)
     return 1 if failures else 0
+
+
+def _answer_and_print(service, question: str, history, top_k: int | None, as_json: bool):
+    """Ask, print the answer (as JSON, or rendered) and return it. In the terminal an LLM's text
+    appears on stderr as it streams; the checked answer follows on stdout."""
+    stream = None if as_json or not service.streams else _stream_to_stderr
+    answer = service.ask(question, history, top_k, on_text=stream)
+    if stream:
+        stderr.print()
+    _print_warnings(answer.warnings)
+    if as_json:
+        click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
+        sys.stdout.flush()
+    else:
+        _render(answer)
+    return answer
+
+
+def _stream_to_stderr(text: str) -> None:
+    stderr.print(text, end="", markup=False, style="dim", soft_wrap=True)
 
 
 def _print_warnings(warnings: list[str]) -> None:
@@ -172,30 +187,45 @@ def _render(answer) -> None:
     stdout.print(render_answer(answer))
 
 
+NEW_CONVERSATION = "/new"
+
+
 @cli.command()
 @click.option("--top-k", type=click.IntRange(1, 20), default=None, help="Passages to cite.")
 def chat(top_k: int | None) -> int:
-    """Ask questions one after another (arrow keys for history, Ctrl-D to leave)."""
+    """Ask questions one after another; follow-ups use the conversation so far.
+
+    `/new` starts a new conversation; Ctrl-D leaves.
+    """
     import readline  # noqa: F401  (gives input() line editing and history)
 
+    from factdesk.conversation import Session
+
     settings = load_settings()
-    answerer = _load_answerer(settings)
-    stderr.print("Ask about the indexed articles. Ctrl-D to leave.", markup=False)
+    service = _load_service(settings)
+    session = Session()
+    stderr.print(
+        f"Ask about the indexed articles. {NEW_CONVERSATION} starts over, Ctrl-D leaves.",
+        markup=False,
+    )
     while True:
         try:
             question = input("? ")
         except EOFError:
             stderr.print()
             return 0
+        if question.strip() == NEW_CONVERSATION:
+            session.clear()
+            stderr.print("New conversation.", markup=False)
+            continue
         if not question.strip():
             continue
         try:
-            answer = answerer.answer(question, top_k)
+            answer = _answer_and_print(service, question, session.turns, top_k, False)
         except FactdeskError as exc:
             stderr.print(f"Error: {exc}", markup=False)
             continue
-        _print_warnings(answer.warnings)
-        _render(answer)
+        session.add(question, answer.answer)
 
 
 @cli.command()
@@ -224,6 +254,12 @@ EXIT_GATE_FAILED = 7  # `factdesk eval` measured a figure past one of its --min-
     help="JSONL question file [default: tests/seed_questions.jsonl].",
 )
 @click.option(
+    "--conversations",
+    "conversations_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="JSONL conversations, run with and without history (tests/seed_conversations.jsonl).",
+)
+@click.option(
     "--squad",
     "squad_file",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -247,8 +283,14 @@ EXIT_GATE_FAILED = 7  # `factdesk eval` measured a figure past one of its --min-
 @click.option(
     "--max-wrongly-declined", type=click.FloatRange(0, 1), help="Most answerables declined."
 )
+@click.option(
+    "--min-follow-ups",
+    type=click.FloatRange(0, 1),
+    help="Conversations: least share of follow-ups answered correctly with history.",
+)
 def evaluate(
     questions_file: Path | None,
+    conversations_file: Path | None,
     squad_file: Path | None,
     top_k: int | None,
     as_json: bool,
@@ -259,16 +301,22 @@ def evaluate(
 
     Each line of a --questions file is {"question": ..., "evidence": [...]} or {"question": ...,
     "answerable": false}. A --squad file's paragraphs become articles of a scratch index and
-    every question is asked. Exits 7 when a figure misses a --min-*/--max-* limit (each failure
-    is named on stderr), 2 when the question file is missing or malformed.
+    every question is asked. Each line of a --conversations file is {"id": ..., "turns":
+    [{"question": ..., "evidence": [...]}, ...]}: every follow-up is asked with the conversation
+    so far and alone, side by side. Exits 7 when a figure misses a --min-*/--max-* limit (each
+    failure is named on stderr), 2 when the question file is missing or malformed.
     """
     from factdesk import evaluation
     from factdesk.reports import render_evaluation
 
-    if questions_file and squad_file:
-        raise click.UsageError("Give --questions or --squad, not both.")
+    if sum(bool(f) for f in (questions_file, squad_file, conversations_file)) > 1:
+        raise click.UsageError("Give one of --questions, --squad or --conversations.")
     settings = load_settings()
     reader = "none" if baseline else None
+    if conversations_file:
+        return _evaluate_conversations(
+            settings, conversations_file, top_k, reader, as_json, limits["min_follow_ups"]
+        )
     if squad_file:
         report = _evaluate_squad(settings, squad_file, top_k, reader)
     else:
@@ -299,6 +347,36 @@ def _evaluate_questions(settings: Settings, path: Path | None, top_k: int | None
     depth = top_k or max(settings.top_k, max(evaluation.HIT_DEPTHS))
     with _progress("Asking questions") as progress:
         return evaluation.evaluate(answerer, questions, depth, str(path), progress)
+
+
+def _evaluate_conversations(
+    settings: Settings,
+    path: Path,
+    top_k: int | None,
+    reader,
+    as_json: bool,
+    minimum: float | None,
+) -> int:
+    from factdesk import evaluation
+    from factdesk.reports import render_conversations
+    from factdesk.service import load_service
+
+    conversations = evaluation.load_conversations(path)  # fails before the model loads
+    service = load_service(settings, notify=_notify, reader=reader)
+    with _progress("Asking conversations") as progress:
+        report = evaluation.evaluate_conversations(
+            service, conversations, top_k or settings.top_k, str(path), progress
+        )
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
+    else:
+        stdout.print(render_conversations(report))
+    failures = evaluation.failed_gates(
+        report.figures(), {"follow_ups_correct": minimum}, maximums={}
+    )
+    for failure in failures:
+        stderr.print(f"Failed: {failure}", markup=False, soft_wrap=True)
+    return EXIT_GATE_FAILED if failures else 0
 
 
 def _evaluate_squad(settings: Settings, path: Path, top_k: int | None, reader):

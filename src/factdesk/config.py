@@ -66,12 +66,31 @@ class Settings(BaseSettings):
     )
     slack_api_url: str = Field(default=DEFAULT_SLACK_API_URL, validation_alias="SLACK_API_URL")
 
+    # Conversations: how long a direct-message exchange counts as one conversation.
+    conversation_minutes: float = Field(default=30.0, gt=0)
+
+    # An optional LLM behind an OpenAI-compatible API (unset: extractive answers only). The key
+    # is a secret: it is never printed or logged.
+    llm_url: str | None = Field(default=None, pattern=r"^https?://\S+/v1/?$")
+    llm_model: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_timeout: float = Field(default=20.0, gt=0, le=600)
+
     log_level: str = "INFO"
 
     @field_validator("chroma_host", mode="before")
     @classmethod
     def _blank_host_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("llm_url", "llm_model", "llm_api_key", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def uses_llm(self) -> bool:
+        return self.llm_url is not None
 
     @property
     def cache_path(self) -> Path:

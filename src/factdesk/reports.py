@@ -9,7 +9,16 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from factdesk.evaluation import FIGURES, SQUAD_FIGURES, Outcome, Report, SquadOutcome, SquadReport
+from factdesk.evaluation import (
+    CONVERSATION_FIGURES,
+    FIGURES,
+    SQUAD_FIGURES,
+    ConversationReport,
+    Outcome,
+    Report,
+    SquadOutcome,
+    SquadReport,
+)
 
 # Figures that are counts or times, not rates over a set of questions.
 _PLAIN = {"questions", "answerable", "unanswerable", "latency_median_ms", "latency_p95_ms"}
@@ -88,3 +97,48 @@ def _render_squad_miss(outcome: SquadOutcome) -> RenderableType:
         Text(f"    expected: {expected}"),
         Text(f"    got ({answer.confidence:.2f}): {got}", style="yellow"),
     )
+
+
+def render_conversations(report: ConversationReport) -> RenderableType:
+    """Each figure without and with history, side by side, then the follow-ups still missed."""
+    alone, in_context = report.figures(with_history=False), report.figures(with_history=True)
+    table = Table(
+        "Figure",
+        "Alone",
+        "With history",
+        box=None,
+        header_style="bold",
+        title=f"{report.source}, top-k {report.top_k}",
+        title_justify="left",
+    )
+    for name, label in CONVERSATION_FIGURES.items():
+        if name in {"conversations", "follow_ups", "first_turns_correct"}:
+            table.add_row(label, "", _plain(in_context[name]))
+        else:
+            table.add_row(label, _plain(alone[name]), _plain(in_context[name]))
+    misses = report.misses
+    lines: list[RenderableType] = [
+        table,
+        Text(f"\nMissed with history ({len(misses)})", "underline"),
+    ]
+    for outcome in misses:
+        answer = outcome.in_context
+        lines.append(
+            Text.assemble(
+                (f"{outcome.conversation.id} turn {outcome.position + 1}: ", "dim"),
+                (outcome.question.text, "bold"),
+            )
+        )
+        if answer.standalone:
+            lines.append(Text(f"    read as: {answer.standalone}", style="dim"))
+        expected = " | ".join(f"“{e}”" for e in outcome.question.evidence) or "a decline"
+        lines.append(Text(f"    expected: {expected}"))
+        got = answer.answer if answer.answered else "declined"
+        lines.append(Text(f"    got ({answer.mode}): {got}", style="yellow"))
+    return Group(*lines)
+
+
+def _plain(value: float | int | None) -> Text:
+    if value is None:
+        return Text("—", style="dim")
+    return Text(f"{value:g}" if isinstance(value, int) else f"{value:.3f}")

@@ -1,27 +1,38 @@
-"""The one place that loads what answering needs: model, reader, store, retriever.
+"""The one place that loads what answering needs: model, reader, store, retriever, LLM.
 
-Front ends (the CLI, the Slack app, evaluations) ask this module for an `Answerer` and never load
-a model, open the store or index articles themselves.
+Front ends (the CLI, the Slack app, evaluations) ask this module for a `Service` (or an
+`Answerer`) and never load a model, open the store or index articles themselves.
 """
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from factdesk.answers import Answerer
+from factdesk.answers import Answer, Answerer, Citation, clean_question
 from factdesk.config import Settings
+from factdesk.conversation import Condense, Turn, build_query
 from factdesk.documents import Article
+from factdesk.errors import ConfigError
 from factdesk.indexer import Indexer
 from factdesk.retrieval import Retriever
 from factdesk.store import Store
 
 if TYPE_CHECKING:
     from factdesk.embeddings import Embedder
+    from factdesk.grounding import Claim
+    from factdesk.llm import LLM, Budget, OnText
     from factdesk.reader import Reader
+
+logger = logging.getLogger("factdesk.service")
+
+# Failures that mean the endpoint is unusable right now: after one, no second call is tried.
+_ENDPOINT_DOWN = {"timeout", "unreachable"}
 
 NO_READER = "none"  # pass as `reader` for the answerer without one (a baseline for evaluations)
 
@@ -50,6 +61,138 @@ def load_answerer(
             notify(report.summary())
     store.check_compatible()
     return Answerer(settings, embedder, Retriever(store, settings), _reader(reader, settings))
+
+
+@dataclass
+class Service:
+    """Answers a question in its conversation: extractive always, and, with an LLM, the LLM's
+    answer instead when it passes the citation check. One per process, shared by threads."""
+
+    answerer: Answerer
+    llm: LLM | None = None
+
+    @property
+    def streams(self) -> bool:
+        """Whether answers can arrive piece by piece (only an LLM's do)."""
+        return self.llm is not None
+
+    def ask(
+        self,
+        question: str,
+        history: Sequence[Turn] = (),
+        top_k: int | None = None,
+        on_text: OnText | None = None,
+    ) -> Answer:
+        """The answer to `question` after `history` (oldest first). `on_text` receives the LLM's
+        text as it streams, a sentence at a time and only sentences that passed the check; the
+        returned answer is the one to show in the end."""
+        text, _ = clean_question(question, self.answerer.settings.max_question_chars)
+        budget, failures = self._budget(), []
+        query = build_query(text, history, self._condenser(budget, failures))
+        answer = self.answerer.answer(question, top_k, query)
+        if query.reading != text:
+            answer = replace(answer, standalone=query.reading)
+        if self.llm is None or budget is None:
+            return answer
+        if failures and failures[-1].reason in _ENDPOINT_DOWN:
+            return _withhold(answer, failures[-1].reason, str(failures[-1]))
+        return self._llm_answer(answer, query.reading, budget, on_text)
+
+    def _budget(self) -> Budget | None:
+        from factdesk.llm import Budget
+
+        return Budget.of(self.llm.timeout) if self.llm else None
+
+    def _condenser(self, budget: Budget | None, failures: list) -> Condense | None:
+        if self.llm is None or budget is None:
+            return None
+        from factdesk.llm import LLMFailure
+
+        def condense(question: str, history: Sequence[Turn]) -> str | None:
+            try:
+                return self.llm.condense(question, history, budget)
+            except LLMFailure as exc:
+                failures.append(exc)
+                logger.warning("LLM condense step failed (%s): %s", exc.reason, exc)
+                return None
+
+        return condense
+
+    def _llm_answer(
+        self, extractive: Answer, reading: str, budget: Budget, on_text: OnText | None
+    ) -> Answer:
+        """The LLM's answer if it passes the check, else the extractive one, marked withheld."""
+        from factdesk import grounding
+        from factdesk.llm import LLMFailure, is_refusal
+
+        passages = extractive.citations
+        if not passages:  # nothing retrieved is even related: nothing to cite
+            return extractive
+        embedder = self.answerer.embedder
+        stream = grounding.CheckedStream(passages, embedder, on_text) if on_text else None
+        try:
+            text = self.llm.answer(reading, passages, budget, stream)
+        except LLMFailure as exc:
+            return _withhold(extractive, exc.reason, str(exc))
+        if is_refusal(text):
+            return _withhold(extractive, "declined", "the model found no answer in the passages")
+        verdict = grounding.check(text, passages, embedder)
+        if not verdict.ok:
+            return _withhold(extractive, verdict.reason, verdict.detail)
+        answer = " ".join(text.split())
+        return replace(
+            extractive,
+            answered=True,
+            answer=answer,
+            mode="llm",
+            citations=_requote(passages, verdict.claims),
+        )
+
+
+def _withhold(answer: Answer, reason: str | None, detail: str) -> Answer:
+    logger.warning("LLM answer withheld (%s): %s", reason, detail)
+    return replace(answer, withheld=reason or "error")
+
+
+def _requote(citations: Sequence[Citation], claims: Sequence[Claim]) -> list[Citation]:
+    """Each cited passage quoted by the sentence that best supports the LLM's claim, at its
+    exact place in the article; passages cited by no claim keep their quote."""
+    sources = {}
+    for claim in claims:
+        if claim.source and claim.source[0] not in sources:
+            sources[claim.source[0]] = claim.source[1:]
+    requoted = []
+    for citation in citations:
+        offset = citation.passage.find(citation.quote)
+        if citation.n not in sources or offset < 0:
+            requoted.append(citation)
+            continue
+        start, end = sources[citation.n]
+        base = citation.start - offset
+        quote = citation.passage[start:end]
+        requoted.append(replace(citation, quote=quote, start=base + start, end=base + end))
+    return requoted
+
+
+def load_service(
+    settings: Settings,
+    notify: Callable[[str], None] | None = None,
+    embedder: Embedder | None = None,
+    reader: Reader | str | None = None,
+) -> Service:
+    """The answerer (see `load_answerer`) and, when FACTDESK_LLM_URL is set, the LLM."""
+    llm = load_llm(settings)  # a bad LLM setting fails before the model loads
+    return Service(load_answerer(settings, notify, embedder, reader), llm)
+
+
+def load_llm(settings: Settings) -> LLM | None:
+    if not settings.uses_llm:
+        return None
+    if not settings.llm_model:
+        raise ConfigError("FACTDESK_LLM_URL is set but FACTDESK_LLM_MODEL is not: name the model.")
+    from factdesk.llm import LLM
+
+    return LLM(settings)
 
 
 def _reader(reader: Reader | str | None, settings: Settings) -> Reader | None:

@@ -18,7 +18,17 @@ from factdesk.store import DocumentRecord, Store
 def render_answer(answer: Answer) -> RenderableType:
     """The answer and how sure the reader is, then one numbered entry per source (or, for a
     declined question, per related passage): title, file, link and the quote."""
-    parts: list[RenderableType] = [Text(answer.answer, style="bold" if answer.answered else "")]
+    parts: list[RenderableType] = []
+    if answer.standalone:
+        parts.append(Text(f"(read as: {answer.standalone})", style="dim"))
+    parts.append(Text(answer.answer, style="bold" if answer.answered else ""))
+    if answer.mode == "llm":
+        parts.append(Text("Written by the LLM; every sentence checked against its sources.", "dim"))
+    elif answer.withheld:
+        note = (
+            f"The LLM's answer was withheld ({answer.withheld.replace('_', ' ')}); quoted instead."
+        )
+        parts.append(Text(note, style="dim"))
     if answer.citations:
         heading = f"Sources (confidence {answer.confidence:.2f})" if answer.answered else ""
         parts.append(Text("\n" + heading, style="underline"))

@@ -30,9 +30,17 @@ SEED_URL = "https://www.themoscowtimes.com/2019/06/02/russia-withdraws-advisers-
 class FakeAnswerer:
     """Answers like the real one about the seed article, at once; can be told to fail."""
 
+    streams = False
+
     def __init__(self) -> None:
         self.questions: list[str] = []
+        self.histories: list[list] = []
         self.failure: Exception | None = None
+
+    def ask(self, question: str, history=(), top_k: int | None = None, on_text=None) -> Answer:
+        """What the bot calls: the answer, with the conversation's earlier turns recorded."""
+        self.histories.append(list(history))
+        return self.answer(question, top_k)
 
     def answer(self, question: str, top_k: int | None = None) -> Answer:
         self.questions.append(question)
@@ -99,8 +107,10 @@ def context() -> BoltContext:
 
 @pytest.fixture
 def answerer(request: pytest.FixtureRequest):
-    """The real answerer over the seed article, loaded once per session."""
-    return request.getfixturevalue("seed_answerer")
+    """The real service over the seed article (answerer loaded once per session), no LLM."""
+    from factdesk.service import Service
+
+    return Service(request.getfixturevalue("seed_answerer"))
 
 
 @dataclass

@@ -54,10 +54,10 @@ def test_an_unreachable_api_is_reported_plainly(slack_settings, fake_answerer):
 def test_run_checks_its_settings_before_loading_the_model(
     slack_settings, monkeypatch, http, missing, variable
 ):
-    def load_answerer(*args, **kwargs):
+    def load_service(*args, **kwargs):
         pytest.fail("the model was loaded before the settings were checked")
 
-    monkeypatch.setattr(slack_app, "load_answerer", load_answerer)
+    monkeypatch.setattr(slack_app, "load_service", load_service)
     settings = slack_settings.model_copy(update={missing: None})
     with pytest.raises(ConfigError, match=f"^{variable} is not set"):
         run(settings, http=http, port=0)
@@ -67,10 +67,10 @@ def test_http_mode_needs_no_app_token(slack_settings, monkeypatch):
     class Loaded(Exception):
         pass
 
-    def load_answerer(*args, **kwargs):
+    def load_service(*args, **kwargs):
         raise Loaded
 
-    monkeypatch.setattr(slack_app, "load_answerer", load_answerer)
+    monkeypatch.setattr(slack_app, "load_service", load_service)
     settings = slack_settings.model_copy(update={"slack_app_token": None})
     with pytest.raises(Loaded):
         run(settings, http=True, port=0)

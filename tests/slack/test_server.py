@@ -163,9 +163,11 @@ class SlowAnswerer:
         self.answerer = answerer
         self.release = threading.Event()
 
-    def answer(self, question: str, top_k: int | None = None):
+    streams = False
+
+    def ask(self, question: str, history=(), top_k: int | None = None, on_text=None):
         assert self.release.wait(10)
-        return self.answerer.answer(question, top_k)
+        return self.answerer.ask(question, history, top_k)
 
 
 def test_requests_are_acknowledged_before_the_answer_is_computed(

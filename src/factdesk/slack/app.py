@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from urllib.error import URLError
 
 from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
@@ -20,7 +21,7 @@ from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 
 from factdesk.config import Settings
 from factdesk.errors import ConfigError, FactdeskError
-from factdesk.service import load_answerer
+from factdesk.service import load_service
 from factdesk.slack import server, tokens
 from factdesk.slack.blocks import SHARE, VOTE_DOWN, VOTE_UP
 from factdesk.slack.commands import COMMAND, handle_command, handle_share
@@ -44,7 +45,7 @@ def run(settings: Settings, *, http: bool, port: int) -> None:
     if http:
         tokens.signing_secret(settings)
     tokens.keep_tokens_out_of_logs(settings)
-    answerer = load_answerer(settings, notify=logger.info)
+    answerer = load_service(settings, notify=logger.info)
     app = create_app(settings, answerer)
     if app_token is None:
         server.serve(app, port=port)
@@ -53,7 +54,8 @@ def run(settings: Settings, *, http: bool, port: int) -> None:
 
 
 def create_app(settings: Settings, answerer: Answering) -> App:
-    """A Bolt app answering with `answerer`, talking to the Web API at `settings.slack_api_url`.
+    """A Bolt app answering with `answerer` (a `Service`), talking to the Web API at
+    `settings.slack_api_url`.
 
     Bolt calls `auth.test` here, to learn the bot's own user id; a rejected token or an
     unreachable API is reported as a user-facing error.
@@ -79,7 +81,11 @@ def create_app(settings: Settings, answerer: Answering) -> App:
             f"Cannot reach the Slack API at {settings.slack_api_url}: {reason}"
         ) from None
 
-    replier = Replier(answerer=answerer, store=Store(store_path(settings)))
+    replier = Replier(
+        answerer=answerer,
+        store=Store(store_path(settings)),
+        dm_window=timedelta(minutes=settings.conversation_minutes),
+    )
     app.use(skip_seen_events(replier.seen))
     app.use(provide(replier))
     app.event("app_mention")(handle_app_mention)

@@ -29,6 +29,9 @@ APOLOGY = (
     "please try again in a minute."
 )
 GONE = "That answer is no longer available; ask again with `/factdesk QUESTION`."
+WRITING = "Writing an answer…"
+DRAFT_NOTE = "Writing… every sentence is checked against the sources before it appears."
+LLM_NOTE = "Written by an LLM from the sources below; every sentence was checked against them."
 
 # Blocks around the citations: answer, question context, buttons, feedback note.
 _FIXED_BLOCKS = 4
@@ -92,10 +95,23 @@ def _link(citation: Citation) -> str:
     return f"<{escape(url).replace('|', '%7C')}|{title}>"
 
 
+def draft(text: str) -> Message:
+    """An answer still being written: its checked sentences so far, and a note saying so."""
+    escaped = escape_within(text.strip() or WRITING, MAX_TEXT)
+    return Message(text=escaped, blocks=[_section(escaped), _context([DRAFT_NOTE])])
+
+
 def _footer(answer: Answer, shared_by: str | None) -> list[str]:
     lines = [f"Question: {escape_within(answer.question, MAX_QUESTION)}"]
     if answer.answered:
         lines.append(f"Confidence {answer.confidence:.0%}")
+    if answer.standalone:
+        lines.append(f"Read as: {escape_within(answer.standalone, MAX_QUESTION)}")
+    if answer.mode == "llm":
+        lines.append(LLM_NOTE)
+    elif answer.withheld:
+        reason = answer.withheld.replace("_", " ")
+        lines.append(f"An LLM answer was withheld ({escape_within(reason, 100)}); quoted instead.")
     if shared_by and _USER_ID.match(shared_by):
         lines.append(f"Shared by <@{shared_by}> with /factdesk")
     lines += [f"⚠️ {escape_within(warning, MAX_QUESTION)}" for warning in answer.warnings]

@@ -1,5 +1,10 @@
 """From a question to a posted reply: the part every handler shares.
 
+A question asked in a thread is read with the thread's earlier questions and answers (which the
+bot stores itself); one asked in a direct message outside a thread, with the exchanges of the
+last FACTDESK_CONVERSATION_MINUTES. With an LLM, a placeholder is posted at once and updated as
+checked sentences arrive, then replaced by the final answer and its citations.
+
 Whatever goes wrong while answering (the index unreachable, the Chroma server down, a bug) ends
 as a short apology in the conversation and a full traceback in the log; the handler returns
 normally, so the app keeps serving and answers again as soon as the fault is gone.
@@ -8,16 +13,20 @@ normally, so the app keeps serving and answers again as soon as the fault is gon
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Protocol
 
 from slack_sdk import WebClient
 
 from factdesk.answers import Answer
+from factdesk.conversation import MAX_TURNS, Turn
 from factdesk.errors import QuestionError
-from factdesk.slack.blocks import APOLOGY, Message, notice, render_answer
+from factdesk.slack.blocks import APOLOGY, WRITING, Message, notice, render_answer
 from factdesk.slack.dedupe import SeenKeys, message_key
 from factdesk.slack.store import Store
+from factdesk.slack.streaming import DraftUpdater
 
 logger = logging.getLogger(__name__)
 
@@ -29,9 +38,18 @@ HOW_TO_ASK = (
 
 
 class Answering(Protocol):
-    """What the bot needs from `factdesk.answers.Answerer`."""
+    """What the bot needs from `factdesk.service.Service`."""
 
-    def answer(self, question: str, top_k: int | None = None) -> Answer: ...
+    @property
+    def streams(self) -> bool: ...
+
+    def ask(
+        self,
+        question: str,
+        history: Sequence[Turn] = (),
+        top_k: int | None = None,
+        on_text: Callable[[str], None] | None = None,
+    ) -> Answer: ...
 
 
 @dataclass
@@ -41,6 +59,8 @@ class Replier:
     answerer: Answering
     store: Store
     seen: SeenKeys = field(default_factory=SeenKeys)
+    dm_window: timedelta = timedelta(minutes=30)
+    update_seconds: float = 1.0
 
     def first_time(self, channel: str, ts: str) -> bool:
         """False when this message has already been taken up, by this or another event."""
@@ -49,18 +69,8 @@ class Replier:
     def compose(
         self, question: str, *, channel: str, user: str | None, shareable: bool = False
     ) -> Message:
-        """The reply to a question: the rendered answer, or a notice saying why there is none."""
-        if not question:
-            return notice(HOW_TO_ASK)
-        try:
-            answer = self.answerer.answer(question)
-            answer_id = self.store.save_answer(answer, channel=channel, user=user)
-        except QuestionError as exc:
-            return notice(str(exc))
-        except Exception:
-            logger.exception("Could not answer %r in %s", question, channel)
-            return notice(APOLOGY)
-        return render_answer(answer, answer_id=answer_id, shareable=shareable)
+        """The reply to a question asked on its own (a slash command)."""
+        return self._answer(question, channel=channel, user=user, shareable=shareable)[1]
 
     def reply(
         self,
@@ -71,14 +81,69 @@ class Replier:
         user: str | None,
         question: str,
     ) -> None:
-        """Answer in a thread, or at the top of the conversation when `thread_ts` is None.
+        """Answer in a thread, or at the top of a direct message when `thread_ts` is None.
 
         The thread is remembered first, so that follow-ups asked while the answer is being
         computed are already recognised.
         """
         if thread_ts is not None:
             self.store.remember_thread(channel, thread_ts)
-        message = self.compose(question, channel=channel, user=user)
-        client.chat_postMessage(
-            channel=channel, thread_ts=thread_ts, text=message.text, blocks=message.blocks
+        within = None if thread_ts else self.dm_window
+        history = self.store.history(channel, thread_ts, MAX_TURNS, within)
+        if self.answerer.streams and question:
+            answer = self._reply_streaming(client, channel, thread_ts, user, question, history)
+        else:
+            answer, message = self._answer(question, channel=channel, user=user, history=history)
+            client.chat_postMessage(
+                channel=channel, thread_ts=thread_ts, text=message.text, blocks=message.blocks
+            )
+        if answer is not None:
+            self.store.save_turn(
+                channel, thread_ts, answer.question, answer.answer if answer.answered else ""
+            )
+
+    def _reply_streaming(
+        self,
+        client: WebClient,
+        channel: str,
+        thread_ts: str | None,
+        user: str | None,
+        question: str,
+        history: list[Turn],
+    ) -> Answer | None:
+        """Post a placeholder, update it as checked sentences arrive, then replace it."""
+        placeholder = notice(WRITING)
+        posted = client.chat_postMessage(
+            channel=channel, thread_ts=thread_ts, text=placeholder.text, blocks=placeholder.blocks
         )
+        draft = DraftUpdater(client, channel, posted["ts"], self.update_seconds)
+        answer, message = self._answer(
+            question, channel=channel, user=user, history=history, on_text=draft
+        )
+        client.chat_update(
+            channel=channel, ts=posted["ts"], text=message.text, blocks=message.blocks
+        )
+        return answer
+
+    def _answer(
+        self,
+        question: str,
+        *,
+        channel: str,
+        user: str | None,
+        shareable: bool = False,
+        history: Sequence[Turn] = (),
+        on_text: Callable[[str], None] | None = None,
+    ) -> tuple[Answer | None, Message]:
+        """The answer and its rendering, or no answer and a notice saying why there is none."""
+        if not question:
+            return None, notice(HOW_TO_ASK)
+        try:
+            answer = self.answerer.ask(question, history, on_text=on_text)
+            answer_id = self.store.save_answer(answer, channel=channel, user=user)
+        except QuestionError as exc:
+            return None, notice(str(exc))
+        except Exception:
+            logger.exception("Could not answer %r in %s", question, channel)
+            return None, notice(APOLOGY)
+        return answer, render_answer(answer, answer_id=answer_id, shareable=shareable)

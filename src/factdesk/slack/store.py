@@ -3,7 +3,9 @@
 - `answers`: every answer posted, so a button click can find the answer it belongs to;
 - `threads`: the threads the bot has replied in, so follow-ups there need no new mention;
 - `votes`: 👍/👎 feedback, one row per person and answer, with the question, the answer and its
-  sources copied in, so the feedback stays readable whatever happens to the index.
+  sources copied in, so the feedback stays readable whatever happens to the index;
+- `turns`: each question answered and the answer given, by conversation (a thread, or a direct
+  message channel outside threads), so follow-ups are read with what came before.
 
 Each call opens its own connection: handlers run on several threads, and SQLite's own locking
 is all the coordination they need.
@@ -16,13 +18,14 @@ import sqlite3
 import uuid
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal, NamedTuple
 
 from factdesk.answers import Answer, Citation
 from factdesk.config import Settings
+from factdesk.conversation import Turn
 
 FILENAME = "feedback.sqlite3"
 
@@ -44,6 +47,14 @@ CREATE TABLE IF NOT EXISTS threads (
     created_at TEXT NOT NULL,
     PRIMARY KEY (channel, thread_ts)
 );
+CREATE TABLE IF NOT EXISTS turns (
+    channel TEXT NOT NULL,
+    thread_ts TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    question TEXT NOT NULL,
+    answer TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS turns_by_conversation ON turns (channel, thread_ts, created_at);
 CREATE TABLE IF NOT EXISTS votes (
     answer_id TEXT NOT NULL REFERENCES answers (id),
     user TEXT NOT NULL,
@@ -84,13 +95,24 @@ class QuestionVotes:
 
 
 @dataclass(frozen=True)
+class ModeVotes:
+    """How the answers of one mode ("llm" or "extractive") were received."""
+
+    mode: str
+    answers: int
+    up: int
+    down: int
+
+
+@dataclass(frozen=True)
 class FeedbackSummary:
-    """Totals, and the questions people found least helpful, worst first."""
+    """Totals, by mode, and the questions people found least helpful, worst first."""
 
     answers: int
     up: int
     down: int
     most_down: list[QuestionVotes]
+    by_mode: list[ModeVotes] = field(default_factory=list)
 
 
 def store_path(settings: Settings) -> Path:
@@ -138,6 +160,32 @@ class Store:
                 "INSERT OR IGNORE INTO threads VALUES (?, ?, ?)", (channel, thread_ts, _now())
             )
 
+    def save_turn(self, channel: str, thread_ts: str | None, question: str, answer: str) -> None:
+        """Remember an exchange; `thread_ts` None is a direct message outside any thread."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO turns VALUES (?, ?, ?, ?, ?)",
+                (channel, thread_ts or "", _now(precise=True), question, answer),
+            )
+
+    def history(
+        self,
+        channel: str,
+        thread_ts: str | None,
+        limit: int,
+        within: timedelta | None = None,
+    ) -> list[Turn]:
+        """The last `limit` exchanges of a conversation, oldest first; `within` keeps only
+        recent ones (a direct message channel is one long conversation)."""
+        since = (datetime.now(UTC) - within).isoformat() if within else ""
+        with self._transaction() as db:
+            rows = db.execute(
+                "SELECT question, answer FROM turns WHERE channel = ? AND thread_ts = ?"
+                " AND created_at >= ? ORDER BY created_at DESC, rowid DESC LIMIT ?",
+                (channel, thread_ts or "", since, limit),
+            ).fetchall()
+        return [Turn(question, answer) for question, answer in reversed(rows)]
+
     def is_bot_thread(self, channel: str, thread_ts: str) -> bool:
         with self._transaction() as db:
             row = db.execute(
@@ -178,11 +226,20 @@ class Store:
                 " HAVING down > 0 ORDER BY down DESC, up ASC, MIN(question) LIMIT ?",
                 (limit,),
             ).fetchall()
+            by_mode = db.execute(
+                "SELECT mode, COUNT(*), SUM(up), SUM(down) FROM ("
+                "  SELECT COALESCE(json_extract(a.answer_json, '$.mode'), 'extractive') AS mode,"
+                "  (SELECT COUNT(*) FROM votes v WHERE v.answer_id = a.id AND v.vote = 'up') AS up,"
+                "  (SELECT COUNT(*) FROM votes v WHERE v.answer_id = a.id AND v.vote = 'down')"
+                "  AS down FROM answers a WHERE a.shared_by IS NULL"
+                ") GROUP BY mode ORDER BY mode"
+            ).fetchall()
         return FeedbackSummary(
             answers=answers,
             up=up,
             down=down,
             most_down=[QuestionVotes(question=q, down=d, up=u) for q, d, u in rows],
+            by_mode=[ModeVotes(m, n, u or 0, d or 0) for m, n, u, d in by_mode],
         )
 
 
@@ -196,5 +253,5 @@ def _from_json(text: str) -> Answer:
     return Answer(**data)
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+def _now(precise: bool = False) -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds" if precise else "seconds")

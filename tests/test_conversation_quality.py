@@ -1,0 +1,62 @@
+"""Follow-ups over the seed article (tests/seed_conversations.jsonl), with and without history.
+
+Each conversation's follow-ups make no sense alone ("What did he say?", "And now?"); each names the
+evidence its answer must quote. The history is factdesk's own earlier answers, as in Slack.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from factdesk.evaluation import evaluate_conversations, load_conversations
+from factdesk.service import Service
+
+from .conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+CONVERSATIONS = load_conversations(REPO / "tests" / "seed_conversations.jsonl")
+
+
+def test_the_conversations_file_is_big_enough():
+    assert len(CONVERSATIONS) >= 25
+    assert all(2 <= len(c.turns) <= 3 for c in CONVERSATIONS)
+
+
+@pytest.fixture(scope="module")
+def baseline_report(baseline_answerer):
+    return evaluate_conversations(Service(baseline_answerer), CONVERSATIONS, top_k=3)
+
+
+@pytest.fixture(scope="module")
+def reader_report(seed_answerer):
+    return evaluate_conversations(Service(seed_answerer), CONVERSATIONS, top_k=3)
+
+
+def test_history_helps_even_without_a_reader(baseline_report):
+    """Without the reader (sentence cosine decides), history lifts follow-ups from 17 to 30 of
+    38 (measured); this guards the conversation logic against regressions."""
+    alone = baseline_report.figures(with_history=False)["answerable_quoted"]
+    with_history = baseline_report.figures(with_history=True)["answerable_quoted"]
+    assert with_history >= 0.8 and with_history >= alone + 0.3, (alone, with_history)
+
+
+def test_with_the_reader_nine_in_ten_follow_ups_are_answered(reader_report):
+    """The issue's bar. Needs the trained reader: the placeholder one declines everything."""
+    figures = reader_report.figures(with_history=True)
+    alone = reader_report.figures(with_history=False)
+    assert figures["follow_ups_correct"] >= 0.9, [
+        (m.question.text, m.in_context.answer[:80]) for m in reader_report.misses
+    ]
+    assert figures["follow_ups_correct"] >= alone["follow_ups_correct"] + 0.3
+
+
+def test_the_ambassador_follow_up_quotes_his_denial(seed_answerer):
+    """The issue's own example, with the reader."""
+    from factdesk.conversation import Turn
+
+    service = Service(seed_answerer)
+    first = service.ask("Who is Russia's ambassador in Venezuela?")
+    answer = service.ask("What did he say?", [Turn(first.question, first.answer)])
+    assert answer.answered, answer.answer
+    assert "absolutely false" in answer.answer or "no question of any reductions" in answer.answer
