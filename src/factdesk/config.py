@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     chunk_overlap_tokens: int = Field(default=48, ge=0, le=128)
     max_file_mb: float = Field(default=5.0, gt=0)
 
+    # Fetching article URLs and feeds.
+    fetch_timeout: float = Field(default=20.0, gt=0, le=600)
+    fetch_retries: int = Field(default=3, ge=0, le=10)
+
     # Retrieval and answers.
     top_k: int = Field(default=3, ge=1, le=20)
     candidates: int = Field(default=50, ge=1, le=1000)
