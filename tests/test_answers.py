@@ -84,4 +84,6 @@ def test_json_shape(seed_answerer):
         "start",
         "end",
         "score",
+        "published",
     }
+

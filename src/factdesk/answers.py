@@ -82,6 +82,7 @@ class Citation:
     start: int
     end: int
     score: float
+    published: str | None = None  # the article's publication date (ISO 8601), when known
 
 
 @dataclass(frozen=True)
@@ -315,4 +316,5 @@ def _citation(n: int, group: list[_Sentence]) -> Citation:
         start=start,
         end=end,
         score=round(max(s.probability for s in group), 4),
+        published=chunk.published,
     )

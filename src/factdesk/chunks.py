@@ -38,6 +38,7 @@ class Chunk:
     content_hash: str
     chunk_count: int
     title_in_text: bool = True
+    published: str | None = None  # the article's publication date, ISO 8601
 
     def excerpt(self, start: int, end: int) -> str:
         """The text between two offsets into the article, which must fall inside this chunk."""
@@ -86,6 +87,7 @@ def chunk_article(
             position=position,
             content_hash=content_hash,
             chunk_count=len(spans),
+            published=article.published,
         )
         for position, (start, end) in enumerate(spans)
     ]

@@ -37,6 +37,7 @@ class DocumentRecord:
     source: str
     title: str
     url: str | None
+    published: str | None
     chunks: int
     complete_hashes: frozenset[str]
     all_hashes: frozenset[str]
@@ -303,6 +304,7 @@ def _node(chunk: Chunk, vector: np.ndarray) -> Any:
             "position": chunk.position,
             "content_hash": chunk.content_hash,
             "chunk_count": chunk.chunk_count,
+            "published": chunk.published or "",
         },
     )
 
@@ -321,6 +323,7 @@ def _chunk_from_node(node: Any) -> Chunk:
         position=int(node.metadata["position"]),
         content_hash=node.metadata["content_hash"],
         chunk_count=int(node.metadata["chunk_count"]),
+        published=node.metadata.get("published") or None,  # absent in indexes made before dates
     )
 
 
@@ -345,6 +348,7 @@ def _record(doc_id: str, items: list[dict]) -> DocumentRecord:
         source=first["source"],
         title=first["title"],
         url=first["url"] or None,
+        published=first.get("published") or None,
         chunks=len(items),
         complete_hashes=frozenset(complete),
         all_hashes=frozenset(by_hash),
