@@ -175,7 +175,12 @@ class Answerer:
         candidates = self._read(question, ranked, hits[:top_k])
         if not candidates:
             return Answer(question, False, NOT_FOUND)
-        best = max(candidates, key=lambda c: c.probability)
+        # Among sentences that answer, a newer article's wins on current-state questions
+        # (hit.recency is 1 everywhere else, leaving the reader's choice as it was).
+        best = max(
+            candidates,
+            key=lambda c: (c.probability >= self.min_confidence, c.probability * c.hit.recency),
+        )
         confidence = round(best.probability, 4)
         if best.probability < self.min_confidence:
             return _decline(question, candidates, hits[:top_k], confidence)

@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     bm25_b: float = Field(default=0.4, ge=0.0, le=1.0)
     # Below this reader confidence factdesk declines; unset, the threshold tuned with the reader.
     min_confidence: float | None = Field(default=None, ge=0.0, le=1.0)
+    # Recency: on questions about the current state, older articles' passages lose up to
+    # `recency_weight` of their score, half of it per `recency_half_life_days` of age.
+    recency_half_life_days: float = Field(default=90.0, gt=0)
+    recency_weight: float = Field(default=0.5, ge=0.0, le=1.0)
     max_question_chars: int = Field(default=2000, ge=10)
     threads: int | None = Field(default=None, ge=1)
 
