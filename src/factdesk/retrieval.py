@@ -169,8 +169,13 @@ class Retriever:
             for key in best
         ]
 
+    def applies_recency(self, question: str) -> bool:
+        """Whether age counts for this question; a subclass may decide otherwise (benchmarks
+        measure what applying it to every question would cost)."""
+        return asks_about_now(question)
+
     def _age_factors(self, question: str, chunks: Mapping[str, Chunk]) -> dict[str, float]:
-        if not asks_about_now(question):
+        if not self.applies_recency(question):
             return dict.fromkeys(chunks, 1.0)
         half_life, weight = self._recency
         published = {key: chunk.published for key, chunk in chunks.items()}
