@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 from urllib.parse import urldefrag, urlsplit
@@ -147,10 +148,7 @@ class Fetcher:
                 return outcome
             status, wait = outcome
             if attempt >= self.retries:
-                retried = (
-                    f" after {attempt} retr{'y' if attempt == 1 else 'ies'}" if attempt else ""
-                )
-                raise FetchError(f"{_status_text(status)}{retried}")
+                raise FetchError(_status_text(status) + _after_retries(attempt))
             wait = self.backoff * 2**attempt if wait is None else wait
             if wait > MAX_RETRY_WAIT:
                 raise FetchError(f"{_status_text(status)}, retry asked after {wait:.0f} s")
@@ -161,6 +159,7 @@ class Fetcher:
         """One request: a page, or (status, Retry-After seconds) when it is worth retrying."""
         import httpx
 
+        deadline = time.monotonic() + self.timeout
         try:
             with self._client.stream("GET", url) as response:
                 if response.status_code == 429 or response.status_code >= 500:
@@ -170,7 +169,7 @@ class Fetcher:
                 media_type, charset = _content_type(response.headers.get("content-type", ""))
                 if media_type not in HTML_TYPES | FEED_TYPES | SNIFFED_TYPES:
                     raise FetchError(f"not an HTML page or a feed (content type {media_type})")
-                body = self._read(response)
+                body = self._read(response, deadline)
                 return Page(str(response.url), body, media_type, charset)
         except httpx.TooManyRedirects:
             raise FetchError(f"too many redirects (more than {MAX_REDIRECTS})") from None
@@ -181,12 +180,11 @@ class Fetcher:
         except httpx.HTTPError as exc:
             raise FetchError(_network_reason(exc)) from None
 
-    def _read(self, response: Any) -> bytes:
+    def _read(self, response: Any, deadline: float) -> bytes:
         """The body, stopped at the size cap and at the deadline (a slow trickle never ends)."""
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_bytes:
             raise FetchError(self._too_large())
-        deadline = time.monotonic() + self.timeout
         body = bytearray()
         for piece in response.iter_bytes():
             body += piece
@@ -223,9 +221,13 @@ def _retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def _status_text(status: int) -> str:
-    from http import HTTPStatus
+def _after_retries(attempts: int) -> str:
+    if not attempts:
+        return ""
+    return f" after {attempts} retr{'y' if attempts == 1 else 'ies'}"
 
+
+def _status_text(status: int) -> str:
     try:
         return f"HTTP {status} {HTTPStatus(status).phrase}"
     except ValueError:
