@@ -12,7 +12,7 @@ import re
 import signal
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import ClassVar
 
@@ -119,9 +119,10 @@ def _indexer_loader(settings: Settings):
 
 
 def _index_once(settings: Settings, targets: list[str], indexer, rebuild: bool) -> int:
-    from factdesk.sources import gather
+    from factdesk.sources import gather, is_url
 
-    with _progress("Fetching feed items") as progress:
+    fetching = _progress("Fetching feed items") if any(map(is_url, targets)) else nullcontext()
+    with fetching as progress:
         scan = gather(targets, settings, progress)
     with _progress("Embedding chunks") as progress:
         report = indexer().index_scan(scan, rebuild=rebuild, progress=progress)
