@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from factdesk.service import load_answerer
 from factdesk.indexer import Indexer, fingerprint
+from factdesk.service import load_answerer
 from factdesk.store import Store
 
 from .conftest import REPO, SEEDS, make_settings

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from factdesk.service import load_answerer
 from factdesk.errors import StoreUnavailableError
 from factdesk.indexer import Indexer
+from factdesk.service import load_answerer
 
 from .conftest import make_settings
 
