@@ -5,12 +5,18 @@ of one split through the Retriever in its three modes, maps chunks back to abstr
 chunk and reports nDCG@10, Recall@10, Recall@100 and MRR@10 beside published baselines. Defaults
 are tuned on `--split train` only (see benchmarks/tune.py); the test split is for reporting.
 
+`--synthetic-dates` gives every abstract a made-up publication date (spread over ten years) and
+adds two hybrid runs: with recency off, and with recency applied to every claim rather than only
+to those about the current state. Dates mean nothing for SciFact's claims, so the product's
+hybrid must score exactly as with recency off.
+
     python benchmarks/scifact.py --data ../shared/data/scifact --out results.json
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import statistics
 import sys
@@ -18,6 +24,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -29,10 +36,16 @@ from factdesk.documents import Article
 from factdesk.embeddings import Embedder
 from factdesk.indexer import Indexer, fingerprint
 from factdesk.metrics import mrr_at_k, ndcg_at_k, recall_at_k
-from factdesk.retrieval import Hit, Retriever
+from factdesk.retrieval import Hit, Retriever, asks_about_now
 from factdesk.store import Store
 
 SYSTEMS = ("keyword", "dense", "hybrid")  # the Retriever's modes, each side alone first
+# With --synthetic-dates: (name, mode, recency on every claim, setting overrides).
+DATED_SYSTEMS = (
+    ("hybrid, recency off", "hybrid", False, {"recency_weight": 0.0}),
+    ("hybrid, recency on every claim", "hybrid", True, {}),
+)
+FIRST_DATE, DATE_SPAN_DAYS = date(2015, 1, 1), 3653
 DOC_DEPTH = 100  # abstracts per query, for Recall@100
 CHUNK_DEPTH = 300  # chunks retrieved per query: abstracts have several, so 100 needs more
 SHALLOW_CUTOFF = 10  # metrics cut at 10 or less are read from a run at the product's depth
@@ -101,7 +114,7 @@ def _read_qrels(path: Path) -> dict[str, dict[str, int]]:
     return qrels
 
 
-def articles(corpus: dict[str, tuple[str, str]]) -> list[Article]:
+def articles(corpus: dict[str, tuple[str, str]], dated: bool = False) -> list[Article]:
     """Abstracts as factdesk articles, with their own titles so every chunk carries the title."""
     return [
         Article(
@@ -110,9 +123,16 @@ def articles(corpus: dict[str, tuple[str, str]]) -> list[Article]:
             title=title,
             text=text,
             has_own_title=bool(title.strip()),
+            published=synthetic_date(doc_id) if dated else None,
         )
         for doc_id, (title, text) in corpus.items()
     ]
+
+
+def synthetic_date(doc_id: str) -> str:
+    """A made-up date for an abstract, the same on every run."""
+    offset = int(hashlib.sha1(doc_id.encode()).hexdigest(), 16) % DATE_SPAN_DAYS
+    return (FIRST_DATE + timedelta(days=offset)).isoformat()
 
 
 def scratch_settings(index_dir: Path, **overrides: object) -> Settings:
@@ -120,10 +140,12 @@ def scratch_settings(index_dir: Path, **overrides: object) -> Settings:
     return load_settings(_env_file=None, index_dir=index_dir, collection="scifact", **overrides)
 
 
-def build_index(settings: Settings, embedder: Embedder, dataset: Dataset) -> dict[str, float]:
+def build_index(
+    settings: Settings, embedder: Embedder, dataset: Dataset, dated: bool = False
+) -> dict[str, float]:
     """Index the abstracts with the product's Indexer; returns seconds, chunks and documents."""
     report = Indexer(settings, embedder).index_articles(
-        articles(dataset.corpus), progress=_progress
+        articles(dataset.corpus, dated), progress=_progress
     )
     _progress_done()
     return {
@@ -148,10 +170,20 @@ def embed_queries(embedder: Embedder, dataset: Dataset) -> dict[str, np.ndarray]
     return dict(zip(dataset.queries, vectors, strict=True))
 
 
-def retriever(settings: Settings, mode: str, **overrides: float) -> Retriever:
+def retriever(
+    settings: Settings, mode: str, recency_everywhere: bool = False, **overrides: float
+) -> Retriever:
     """The product's retriever over the scratch index, with its settings unless overridden."""
     tuned = settings.model_copy(update=overrides)
-    return Retriever(Store(tuned, fingerprint(tuned)), tuned, mode=mode)
+    kind = _RecencyEverywhere if recency_everywhere else Retriever
+    return kind(Store(tuned, fingerprint(tuned)), tuned, mode=mode)
+
+
+class _RecencyEverywhere(Retriever):
+    """Recency for every claim, as if each asked about the present: what the product avoids."""
+
+    def applies_recency(self, question: str) -> bool:
+        return True
 
 
 def search(
@@ -187,7 +219,9 @@ def score(
     return figures
 
 
-def run(data: Path, split: str, limit_docs: int | None, limit_queries: int | None) -> dict:
+def run(
+    data: Path, split: str, limit_docs: int | None, limit_queries: int | None, dated: bool = False
+) -> dict:
     """Index, search in every mode and score; the result is what --out writes."""
     dataset = load(data, split, limit_docs, limit_queries)
     with tempfile.TemporaryDirectory(prefix="factdesk-scifact-") as scratch:
@@ -197,18 +231,22 @@ def run(data: Path, split: str, limit_docs: int | None, limit_queries: int | Non
             "dataset": "BEIR SciFact",
             "split": split,
             "queries": len(dataset.queries),
+            "synthetic_dates": dated,
+            "claims_about_now": sum(asks_about_now(text) for text in dataset.queries.values()),
             "systems": {},
         }
-        result |= build_index(settings, embedder, dataset)
+        result |= build_index(settings, embedder, dataset, dated)
         vectors = embed_queries(embedder, dataset)
+        variants = [(mode, mode, False, {}) for mode in SYSTEMS]
+        variants += list(DATED_SYSTEMS) if dated else []
         seconds = {}
-        for mode in SYSTEMS:
+        for name, mode, everywhere, overrides in variants:
             started = time.perf_counter()
-            searcher = retriever(settings, mode)
+            searcher = retriever(settings, mode, everywhere, **overrides)
             shallow = search(searcher, dataset, vectors, settings.candidates)
             deep = search(searcher, dataset, vectors, CHUNK_DEPTH)
-            seconds[mode] = round(time.perf_counter() - started, 1)
-            result["systems"][mode] = score(shallow, deep, dataset.qrels)
+            seconds[name] = round(time.perf_counter() - started, 1)
+            result["systems"][name] = score(shallow, deep, dataset.qrels)
     result["search_seconds"] = seconds
     result["settings"] = _recorded(settings)
     result["published"] = PUBLISHED
@@ -224,6 +262,8 @@ def _recorded(settings: Settings) -> dict[str, object]:
         "bm25_k1",
         "bm25_b",
         "candidates",
+        "recency_half_life_days",
+        "recency_weight",
     )
     recorded: dict[str, object] = {name: getattr(settings, name) for name in names}
     recorded["model"] = fingerprint(settings).model
@@ -252,10 +292,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--split", choices=("test", "train"), default="test")
     parser.add_argument("--limit-docs", type=int, help="abstracts to index (a slice, for tests)")
     parser.add_argument("--limit-queries", type=int, help="claims to run (a slice, for tests)")
+    parser.add_argument(
+        "--synthetic-dates", action="store_true", help="date the abstracts; compare recency"
+    )
     args = parser.parse_args(argv)
     if not (args.data / "corpus.jsonl").is_file():
         parser.error(f"no corpus.jsonl in {args.data}")
-    result = run(args.data, args.split, args.limit_docs, args.limit_queries)
+    result = run(args.data, args.split, args.limit_docs, args.limit_queries, args.synthetic_dates)
     machine.publish(result, table(result), args.out)
     print(f"Indexed {result['chunks']:,} chunks in {result['index_seconds']} s.")
 

@@ -10,6 +10,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = REPO / "seeds"
 SEED_QUESTIONS = REPO / "tests" / "seed_questions.jsonl"
+DATED = REPO / "tests" / "data" / "dated"  # two articles that disagree: 300 advisers, then 40
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -43,6 +44,16 @@ def seed_answerer(seed_settings, embedder):
     from factdesk.service import load_answerer
 
     return load_answerer(seed_settings, embedder=embedder)
+
+
+@pytest.fixture(scope="session")
+def dated_settings(tmp_path_factory, embedder):
+    """An index of the dated articles and the seed article, with recency at its defaults."""
+    from factdesk.indexer import Indexer
+
+    settings = make_settings(tmp_path_factory.mktemp("dated-index"))
+    Indexer(settings, embedder).index_paths([DATED, SEEDS])
+    return settings
 
 
 def free_port() -> int:

@@ -97,4 +97,22 @@ def test_json_shape(seed_answerer):
         "start",
         "end",
         "score",
+        "published",
     }
+
+
+@pytest.mark.slow
+def test_newer_figure_wins_when_dated_articles_disagree(dated_settings, embedder):
+    """The answer quotes the June article (40 advisers), not January's (300), and says when it
+    was published. Read without the trained reader, whose scores are not fixed yet: the choice
+    between two answering sentences is the reader's score times the passage's recency."""
+    from factdesk.service import NO_READER, load_answerer
+
+    question = "How many Rostec advisers remain in Venezuela now?"
+    answer = load_answerer(dated_settings, embedder=embedder, reader=NO_READER).answer(question)
+    assert answer.answered and "to 40" in answer.answer
+    assert answer.citations[0].published == "2024-06-03"
+    assert answer.citations[0].source.endswith("rostec-advisers-june.md")
+    plain = dated_settings.model_copy(update={"recency_weight": 0.0})
+    before = load_answerer(plain, embedder=embedder, reader=NO_READER).answer(question)
+    assert "About 300" in before.answer  # without recency the older figure won

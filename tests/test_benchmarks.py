@@ -120,6 +120,22 @@ def test_scifact_benchmark_on_a_slice(tmp_path, data):
     assert "BM25, Anserini flat" in result.stdout
 
 
+def test_scifact_with_synthetic_dates_compares_recency(tmp_path, data):
+    out = tmp_path / "scifact-dated.json"
+    run_script(
+        "scifact.py", data, "--limit-docs", "40", "--limit-queries", "10", "--synthetic-dates",
+        "--out", str(out), cwd=tmp_path,
+    )  # fmt: skip
+    results = json.loads(out.read_text())
+    systems = results["systems"]
+    assert set(systems) == {
+        "keyword", "dense", "hybrid", "hybrid, recency off", "hybrid, recency on every claim"
+    }  # fmt: skip
+    assert results["synthetic_dates"] and results["claims_about_now"] == 0
+    assert systems["hybrid"] == systems["hybrid, recency off"]  # no claim asks about now
+    assert systems["hybrid, recency on every claim"] != systems["hybrid"]  # the dates are used
+
+
 def test_speed_benchmark_on_a_slice(tmp_path, data):
     out = tmp_path / "speed.json"
     result = run_script(

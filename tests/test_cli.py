@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 
-from .conftest import REPO, SEEDS
+from .conftest import REPO, SEEDS, free_port
+from .newsserver import BOILERPLATE, HARBOUR_TITLE, NewsServer, Response, fixed, news_site, rss
 
 
 def run(*args: str, env: dict, stdin: str | None = None) -> subprocess.CompletedProcess:
@@ -167,3 +171,98 @@ def test_llm_answers_stream_in_the_terminal_then_the_checked_answer(env):
     withheld = json.loads(failing.stdout)
     assert withheld["mode"] == "extractive" and withheld["llm_withheld"] == "error"
     assert "LLM answer withheld (error)" in failing.stderr
+
+
+@pytest.fixture(scope="module")
+def news():
+    with NewsServer() as server:
+        news_site(server)
+        yield server
+
+
+@pytest.fixture
+def web_env(tmp_path) -> dict:
+    return {**os.environ, "FACTDESK_INDEX_DIR": str(tmp_path / "index")}
+
+
+@pytest.mark.slow
+def test_index_a_feed_then_ask_cites_title_canonical_url_and_date(news, web_env):
+    first = run("index", news.url("/feed.xml"), env=web_env)
+    assert first.returncode == 0, first.stderr
+    assert "2 added" in first.stdout
+
+    # Whether the reader answers or declines, the passages it shows come from the article,
+    # with its title, canonical URL and date, and never from the site around it.
+    asked = run("ask", "--json", "When will the harbour ferry service resume?", env=web_env)
+    answer = json.loads(asked.stdout)
+    cited = answer["citations"][0]
+    assert cited["title"] == HARBOUR_TITLE and cited["published"] == "2024-03-05"
+    assert cited["url"] == cited["source"] == news.url("/news/harbour-ferry")
+    assert cited["quote"] in cited["passage"] and "Port Ellen" in cited["passage"]
+    quoted = [answer["answer"]] + [c["quote"] + c["passage"] for c in answer["citations"]]
+    assert not [p for p in BOILERPLATE if p.lower() in " ".join(quoted).lower()]
+
+    shown = run("ask", "When will the harbour ferry service resume?", env=web_env).stdout
+    assert f"{HARBOUR_TITLE} (2024-03-05)" in " ".join(shown.split())
+
+    second = run("index", news.url("/feed.xml"), env=web_env)
+    assert second.returncode == 0, second.stderr
+    assert "0 added, 0 updated, 0 removed, 2 skipped (unchanged)" in second.stdout
+    assert "(0 embedded)" in second.stdout
+
+    status = run("status", env=web_env).stdout
+    assert "2024-03-05" in status and "2024-04-18" in status
+
+
+@pytest.mark.parametrize("path", ["/feed.xml", "/missing.xml"])
+def test_a_dead_feed_is_one_error_line(news, web_env, path):
+    url = f"http://127.0.0.1:{free_port()}{path}" if path == "/feed.xml" else news.url(path)
+    reason = "connection refused" if path == "/feed.xml" else "HTTP 404 Not Found"
+    assert_clean_error(run("index", url, env=web_env), 8, f"Cannot fetch {url}: {reason}")
+
+
+@pytest.mark.slow
+def test_failing_feed_items_give_one_warning_each_and_exit_6(news, web_env):
+    items = [
+        (t, p, "Thu, 18 Apr 2024 05:00:00 GMT")
+        for t, p in [
+            ("Bridge", "/news/bridge-repairs"),
+            ("Gone", "/missing"),
+            ("Photo", "/photo.jpg"),
+        ]
+    ]
+    news.routes["/mixed.xml"] = fixed(Response(rss(news.base, items), content_type="text/xml"))
+    result = run("index", news.url("/mixed.xml"), env=web_env)
+    assert result.returncode == 6, result.stderr
+    feed = f"from the feed {news.url('/mixed.xml')}"
+    assert result.stderr.splitlines() == [
+        f"Warning: Skipped {news.url('/missing')} {feed}: HTTP 404 Not Found",
+        f"Warning: Skipped {news.url('/photo.jpg')} {feed}: not an HTML page or a feed "
+        "(content type image/jpeg)",
+    ]
+    assert "1 added" in result.stdout
+
+
+@pytest.mark.slow
+def test_index_every_repeats_until_ctrl_c(news, web_env):
+    web_env.pop("PYTHONUNBUFFERED", None)  # each summary must reach a pipe as it is printed
+    process = subprocess.Popen(
+        [sys.executable, "-m", "factdesk", "index", "--every", "1s", news.url("/feed.xml")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=web_env,
+        cwd=REPO,
+    )
+    summaries: list[str] = []
+    reader = threading.Thread(target=lambda: summaries.extend(process.stdout), daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 120
+    while len(summaries) < 2 and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    stderr = process.stderr.read()
+    assert process.wait(timeout=60) == 0, stderr
+    assert len(summaries) >= 2, stderr
+    assert "2 added" in summaries[0] and "0 added, 0 updated" in summaries[1]
+    assert "Traceback" not in stderr and stderr.strip().endswith("Stopped.")

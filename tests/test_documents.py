@@ -2,10 +2,11 @@ from pathlib import Path
 
 import pytest
 
-from factdesk.documents import parse_article, read_article, scan_paths
+from factdesk.documents import decode_html, parse_article, parse_date, read_article, scan_paths
 from factdesk.errors import SourceError
 
 from .conftest import SEEDS
+from .newsserver import BOILERPLATE, CP1252_PAGE, HARBOUR_TITLE, NEWS
 
 WRAPPED = """Russia's defense conglomerate has withdrawn key advisers from Venezuela, The
 Wall Street Journal reported Sunday.
@@ -108,3 +109,94 @@ def test_doc_id_is_the_absolute_path(tmp_path: Path):
     file = tmp_path / "a.txt"
     file.write_text("Headline\n\nBody.", encoding="utf-8")
     assert read_article(file).doc_id == file.resolve().as_posix()
+
+
+def test_news_page_keeps_the_story_and_drops_the_site_around_it():
+    html = (
+        (NEWS / "harbour.html").read_text(encoding="utf-8").replace("{base}", "https://c.example")
+    )
+    article = parse_article(html, fallback_title="f", kind="html")
+    assert article.title == HARBOUR_TITLE and article.has_own_title
+    assert article.url == "https://c.example/news/harbour-ferry"
+    assert (article.published, article.author) == ("2024-03-05", "Dana Whitfield")
+    paragraphs = article.text.split("\n\n")
+    assert paragraphs[0].startswith("The harbour ferry between")  # the headline is not repeated
+    assert "- Weekday sailings every 40 minutes from 6.10am" in paragraphs
+    assert "| Ticket | Price |" in paragraphs and not any("---" in p for p in paragraphs)
+    assert paragraphs[-1].startswith("Local businesses in Kilbride")
+    leaked = [phrase for phrase in BOILERPLATE if phrase.lower() in article.text.lower()]
+    assert not leaked
+
+
+def test_related_lines_that_slip_through_html_extraction_become_metadata():
+    body = " ".join(["The council met on Monday and agreed the budget for next year."] * 6)
+    html = f"""<html><body><article><h1>Budget agreed</h1><p>{body}</p>
+        <p>Related article: Council tax to rise</p><p>{body}</p></article></body></html>"""
+    article = parse_article(html, fallback_title="f", kind="html")
+    assert article.related == ("Council tax to rise",)
+    assert "Related" not in article.text and "budget for next year" in article.text
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["Date: 2024-03-05", "Published: March 5, 2024", "published: Tue, 05 Mar 2024 08:30:00 GMT"],
+)
+def test_date_line_at_the_top_of_a_text_file(line):
+    article = parse_article(f"# Ferry returns\n{line}\n\nThe ferry is back.", fallback_title="f")
+    assert article.published == "2024-03-05"
+    assert article.text == "The ferry is back." and article.title == "Ferry returns"
+
+
+def test_date_line_further_down_or_unreadable_stays_text():
+    lines = ["Ferry returns", "", *[f"Paragraph {n}." for n in range(6)], "Date: 2024-03-05"]
+    article = parse_article("\n".join(lines), fallback_title="f")
+    assert article.published is None and article.text.endswith("Date: 2024-03-05")
+    vague = parse_article("Ferry returns\nDate: last spring\n\nBody.", fallback_title="f")
+    assert vague.published is None and "Date: last spring" in vague.text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2024-03-05", "2024-03-05"),
+        ("2024-03-05T23:30:00-05:00", "2024-03-05"),
+        ("2024-03-05T08:30:00Z", "2024-03-05"),
+        ("Tue, 05 Mar 2024 08:30:00 GMT", "2024-03-05"),
+        ("5 March 2024", "2024-03-05"),
+        ("Tuesday, March 5th, 2024", "2024-03-05"),
+        ("Mar 5 2024", "2024-03-05"),
+        ("2024/03/05", "2024-03-05"),
+        ("last spring", None),
+        ("", None),
+        ("2024-13-45", None),
+    ],
+)
+def test_parse_date(text, expected):
+    assert parse_date(text) == expected
+
+
+def test_publication_date_changes_the_content_hash():
+    article = parse_article("Title\n\nBody.", fallback_title="f")
+    dated = parse_article("Title\nDate: 2024-03-05\n\nBody.", fallback_title="f")
+    assert article.text == dated.text and article.content_hash != dated.content_hash
+
+
+def test_html_charset_comes_from_a_meta_tag_or_the_server():
+    raw = CP1252_PAGE.encode("cp1252")
+    assert "€1,450" in decode_html(raw) and "“We have held" in decode_html(raw)
+    latin = "<p>Zürich café</p>".encode("latin-1")
+    assert decode_html(latin, declared="ISO-8859-1") == "<p>Zürich café</p>"
+    assert decode_html(latin, default="cp1252") == "<p>Zürich café</p>"
+    with pytest.raises(SourceError, match="no charset declared"):
+        decode_html(latin)
+
+
+def test_html_file_in_another_charset_is_read_by_its_meta_tag(tmp_path: Path):
+    (tmp_path / "fees.html").write_bytes(CP1252_PAGE.encode("cp1252"))
+    (tmp_path / "bare.html").write_bytes("<html><p>Zürich</p></html>".encode("latin-1"))
+    scan = scan_paths([tmp_path])
+    (article,) = scan.articles
+    assert "to €1,450 a year" in article.text and "cookies" not in article.text
+    assert [(s.source.rsplit("/", 1)[-1], s.reason[:10]) for s in scan.skipped] == [
+        ("bare.html", "not UTF-8 ")
+    ]

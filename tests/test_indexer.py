@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from factdesk.errors import IncompatibleIndexError, IndexBusyError
-from factdesk.indexer import Indexer, fingerprint, index_lock
+from factdesk.errors import FetchError, IncompatibleIndexError, IndexBusyError
+from factdesk.indexer import Indexer, every, fingerprint, index_lock
+from factdesk.sources import gather
 from factdesk.store import Store
 
-from .conftest import SEEDS, make_settings
+from .conftest import SEEDS, free_port, make_settings
+from .newsserver import NewsServer, Response, news_site, page
 
 pytestmark = pytest.mark.slow
 
@@ -127,3 +129,61 @@ def test_indexing_another_folder_keeps_existing_documents(settings, embedder, fo
     report = indexer.index_paths([SEEDS])
     assert report.added == 1 and report.removed == 0
     assert len(chunk_ids_by_doc(settings)) == 4
+
+
+def test_web_articles_are_indexed_incrementally_by_canonical_url(settings, embedder, folder):
+    indexer = Indexer(settings, embedder)
+    store = Store(settings, fingerprint(settings))
+    with NewsServer() as server:
+        news_site(server)
+        feed = [server.url("/feed.xml")]
+        first = indexer.index_scan(gather(feed, settings))
+        assert (first.added, first.updated, first.removed, first.unchanged) == (2, 0, 0, 0)
+        harbour, bridge = server.url("/news/harbour-ferry"), server.url("/news/bridge-repairs")
+        documents = {d.doc_id: d for d in store.documents()}
+        assert {d: documents[d].published for d in documents} == {
+            harbour: "2024-03-05",
+            bridge: "2024-04-18",
+        }
+        assert {c.published for c in store.chunks() if c.doc_id == harbour} == {"2024-03-05"}
+
+        second = indexer.index_scan(gather(feed, settings))
+        assert (second.added, second.updated, second.unchanged, second.chunks_written) == (
+            0,
+            0,
+            2,
+            0,
+        )
+
+        later = page("bridge.html", server.base).body.replace(b"October", b"November")
+        server.routes["/news/bridge-repairs"] = lambda s: Response(later)
+        third = indexer.index_scan(gather(feed, settings))
+        assert (third.added, third.updated, third.unchanged) == (0, 1, 1)
+        texts = " ".join(c.text for c in store.chunks() if c.doc_id == bridge)
+        assert "November" in texts and "October" not in texts
+
+        with pytest.raises(FetchError):
+            gather([f"http://127.0.0.1:{free_port()}/feed.xml"], settings)
+
+    fourth = indexer.index_paths([folder])  # another source: the web articles stay
+    assert (fourth.added, fourth.removed) == (3, 0)
+    assert {harbour, bridge} <= set(chunk_ids_by_doc(settings))
+
+
+def test_every_spaces_runs_start_to_start_and_never_bursts():
+    now = [0.0]
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        now[0] += seconds
+
+    runs = every(10.0, sleep=sleep, clock=lambda: now[0])
+    assert next(runs) == 1
+    now[0] += 3.0  # a 3 s run waits 7 s
+    assert next(runs) == 2
+    now[0] += 25.0  # a 25 s run is followed at once, not by two catch-up runs
+    assert next(runs) == 3
+    now[0] += 1.0
+    assert next(runs) == 4
+    assert waits == [7.0, 0.0, 9.0]

@@ -80,6 +80,7 @@ class Citation:
     start: int
     end: int
     score: float
+    published: str | None = None  # the article's publication date (ISO 8601), when known
 
 
 @dataclass(frozen=True)
@@ -247,10 +248,11 @@ def _fits_answer_type(question: str, sentence: str) -> bool:
 
 
 def _preferred(candidates: list[_Sentence], query: Query, threshold: float) -> _Sentence:
-    """Among the sentences the reader accepts, the one the conversation wants most (a follow-up
-    prefers what was not quoted yet); the decision to answer at all is the reader's alone."""
+    """Among the sentences the reader accepts, the one wanted most: a newer article's on a
+    current-state question (`hit.recency` is 1 on all others), and in a conversation what was
+    not quoted yet. The decision to answer at all is the reader's alone."""
     accepted = [c for c in candidates if c.probability >= threshold]
-    return max(accepted, key=lambda c: c.probability * query.weight(_text(c)))
+    return max(accepted, key=lambda c: c.probability * c.hit.recency * query.weight(_text(c)))
 
 
 def _text(sentence: _Sentence) -> str:
@@ -335,4 +337,5 @@ def _citation(n: int, group: list[_Sentence]) -> Citation:
         start=start,
         end=end,
         score=round(max(s.probability for s in group), 4),
+        published=chunk.published,
     )

@@ -39,6 +39,7 @@ class Chunk:
     content_hash: str
     chunk_count: int
     title_in_text: bool = True
+    published: str | None = None  # the article's publication date, ISO 8601
     # The passage's sentences (spans within `text`) and their unit vectors, computed at index
     # time so the answer step neither splits nor embeds anything per question.
     sentences: tuple[tuple[int, int], ...] = ()
@@ -91,6 +92,7 @@ def chunk_article(
             position=position,
             content_hash=content_hash,
             chunk_count=len(spans),
+            published=article.published,
             sentences=tuple(
                 (piece.start - start, piece.end - start)
                 for piece in pieces

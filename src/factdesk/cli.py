@@ -6,11 +6,15 @@ non-zero exit status, never as a traceback.
 
 from __future__ import annotations
 
+import functools
 import json
+import re
+import signal
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
+from typing import ClassVar
 
 import click
 from rich.console import Console
@@ -19,7 +23,7 @@ from factdesk import __version__
 from factdesk.config import Settings, load_settings
 from factdesk.errors import FactdeskError
 
-EXIT_SKIPPED = 6  # `factdesk index` indexed what it could but skipped some files
+EXIT_SKIPPED = 6  # `factdesk index` indexed what it could but skipped some files or feed items
 
 stdout = Console(highlight=False)
 stderr = Console(stderr=True, highlight=False)
@@ -56,29 +60,94 @@ def cli() -> None:
     """Answers questions about news articles with cited passages."""
 
 
-@cli.command()
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--rebuild", is_flag=True, help="Start over: re-embed every article.")
-def index(paths: tuple[Path, ...], rebuild: bool) -> int:
-    """Index the articles under PATHS (default: the seeds folder).
+class _Interval(click.ParamType):
+    """A time span such as 90s, 15m, 1h or 1d (plain numbers are seconds)."""
 
-    Unchanged files are skipped, changed ones replaced and deleted ones removed. Exits 6 when
-    some files were skipped (listed on stderr), 0 when everything was indexed.
+    name = "interval"
+    _UNITS: ClassVar[dict[str, int]] = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None):
+        if isinstance(value, float):
+            return value
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", str(value).lower())
+        if not match or float(match[1]) <= 0:
+            self.fail(f"{value!r} is not an interval such as 30s, 15m or 1h", param, ctx)
+        return float(match[1]) * self._UNITS[match[2]]
+
+
+@cli.command()
+@click.argument("targets", nargs=-1)
+@click.option("--rebuild", is_flag=True, help="Start over: re-embed every article.")
+@click.option(
+    "--every",
+    type=_Interval(),
+    metavar="INTERVAL",
+    help="Index again every INTERVAL (30s, 15m, 1h) until Ctrl-C.",
+)
+def index(targets: tuple[str, ...], rebuild: bool, every: float | None) -> int:
+    """Index articles from TARGETS: files, folders, article URLs and RSS/Atom feed URLs
+    (default: the seeds folder).
+
+    Unchanged articles are skipped, changed ones replaced and deleted files removed; articles
+    from the web stay until the index is rebuilt. Exits 6 when some files or feed items were
+    skipped (each named on stderr), 8 when a URL or feed cannot be fetched at all.
     """
-    from factdesk.documents import require_paths
-    from factdesk.embeddings import Embedder
-    from factdesk.indexer import Indexer
+    from factdesk.sources import check_targets
 
     settings = load_settings()
-    targets = list(paths) or [Path(settings.seeds_dir)]
-    require_paths(targets)  # before loading the model, which takes seconds
-    indexer = Indexer(settings, Embedder.from_settings(settings))
+    chosen = list(targets) or [str(settings.seeds_dir)]
+    if rebuild and every:
+        raise click.UsageError("--rebuild runs once; leave out --every")
+    check_targets(chosen)  # before fetching or loading the model, which takes seconds
+    indexer = _indexer_loader(settings)
+    if every is None:
+        return _index_once(settings, chosen, indexer, rebuild)
+    return _index_every(settings, chosen, indexer, every)
+
+
+def _indexer_loader(settings: Settings):
+    """The indexer, with its model loaded on first use and only once (`--every` reuses it)."""
+
+    @functools.cache
+    def load():
+        from factdesk.embeddings import Embedder
+        from factdesk.indexer import Indexer
+
+        return Indexer(settings, Embedder.from_settings(settings))
+
+    return load
+
+
+def _index_once(settings: Settings, targets: list[str], indexer, rebuild: bool) -> int:
+    from factdesk.sources import gather, is_url
+
+    fetching = _progress("Fetching feed items") if any(map(is_url, targets)) else nullcontext()
+    with fetching as progress:
+        scan = gather(targets, settings, progress)
     with _progress("Embedding chunks") as progress:
-        report = indexer.index_paths(targets, rebuild=rebuild, progress=progress)
-    if line := report.skipped_line():
+        report = indexer().index_scan(scan, rebuild=rebuild, progress=progress)
+    for line in report.skipped_lines():
         stderr.print(f"Warning: {line}", markup=False, soft_wrap=True)
     stdout.print(report.summary(), markup=False, soft_wrap=True)
     return EXIT_SKIPPED if report.skipped else 0
+
+
+def _index_every(settings: Settings, targets: list[str], indexer, seconds: float) -> int:
+    """Index, wait, repeat; a failed run is reported and the next one tried. Ctrl-C (or a
+    SIGTERM from a service manager) stops it between or during runs, exit status 0."""
+    from factdesk.indexer import every
+
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    stderr.print(f"Indexing every {seconds:g} s; Ctrl-C stops.", markup=False)
+    try:
+        for _ in every(seconds):
+            try:
+                _index_once(settings, targets, indexer, rebuild=False)
+            except FactdeskError as exc:
+                stderr.print(f"Error: {exc}", markup=False, soft_wrap=True)
+    except KeyboardInterrupt:
+        stderr.print("Stopped.", markup=False)
+    return 0
 
 
 @contextmanager

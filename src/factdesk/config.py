@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     chunk_overlap_tokens: int = Field(default=48, ge=0, le=128)
     max_file_mb: float = Field(default=5.0, gt=0)
 
+    # Fetching article URLs and feeds.
+    fetch_timeout: float = Field(default=20.0, gt=0, le=600)
+    fetch_retries: int = Field(default=3, ge=0, le=10)
+
     # Retrieval and answers.
     top_k: int = Field(default=3, ge=1, le=20)
     candidates: int = Field(default=50, ge=1, le=1000)
@@ -55,6 +59,10 @@ class Settings(BaseSettings):
     bm25_b: float = Field(default=0.4, ge=0.0, le=1.0)
     # Below this reader confidence factdesk declines; unset, the threshold tuned with the reader.
     min_confidence: float | None = Field(default=None, ge=0.0, le=1.0)
+    # Recency: on questions about the current state, older articles' passages lose up to
+    # `recency_weight` of their score, half of it per `recency_half_life_days` of age.
+    recency_half_life_days: float = Field(default=90.0, gt=0)
+    recency_weight: float = Field(default=0.5, ge=0.0, le=1.0)
     max_question_chars: int = Field(default=2000, ge=10)
     threads: int | None = Field(default=None, ge=1)
 

@@ -2,18 +2,24 @@
 
 Cleaning matters for citations: quotes are cut from the cleaned text, so hard-wrapped lines are
 re-flowed into paragraphs and boilerplate (bare URL lines, "Related article: ..." lines) is moved
-into metadata instead of polluting passages.
+into metadata instead of polluting passages. HTML, from a file or the web, goes through
+trafilatura, which keeps the article and drops menus, cookie banners, newsletter boxes, related
+links and footers. A publication date comes from the page's metadata or from a `Date:` or
+`Published:` line at the top of a text file.
 """
 
 from __future__ import annotations
 
+import codecs
+import email.utils
 import hashlib
 import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from factdesk.errors import SourceError
 
@@ -25,6 +31,28 @@ _RELATED_LINE = re.compile(
     r"^(?:related(?: article| story| reading)?|read more|see also)\s*:\s*(.+)$", re.I
 )
 _META_LINE = re.compile(r"^(url|source)\s*:\s*(https?://\S+)\s*$", re.I)
+_DATE_LINE = re.compile(r"^(?:date|published(?: on)?|publication date)\s*:\s*(.+)$", re.I)
+_DATE_LINES_AT_TOP = 5  # a date line counts only among the first non-blank lines
+_DATE_FORMATS = (
+    "%Y/%m/%d",
+    "%d %B %Y",
+    "%d %b %Y",
+    "%B %d, %Y",
+    "%b %d, %Y",
+    "%B %d %Y",
+    "%b %d %Y",
+)
+_WEEKDAY = re.compile(r"^(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s+", re.I)
+_ORDINAL = re.compile(r"(\d)(?:st|nd|rd|th)\b")
+_TABLE_RULE = re.compile(r"^\|(?:\s*:?-+:?\s*\|)+$")
+_META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.I)
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+# Browsers read these labels as windows-1252, and so do pages that declare them.
+_WINDOWS_1252_ALIASES = frozenset(["iso8859-1", "ascii"])
 _MD_HEADING = re.compile(r"^#{1,6}\s+(.*?)\s*#*\s*$")
 _MD_LINK = re.compile(r"\[([^\]]+)\]\((https?://[^)\s]+)\)")
 _TITLE_MAX_CHARS = 150
@@ -33,7 +61,8 @@ _SENTENCE_ENDINGS = (".", ",", ";", ":", "!", "?", "”", '"')
 
 @dataclass(frozen=True)
 class Article:
-    """One cleaned article, ready to chunk; `doc_id` is stable across runs (its absolute path)."""
+    """One cleaned article, ready to chunk; `doc_id` is stable across runs (its absolute path,
+    or for an article from the web its canonical URL). `published` is an ISO date or None."""
 
     doc_id: str
     source: str
@@ -43,12 +72,21 @@ class Article:
     links: tuple[str, ...] = ()
     related: tuple[str, ...] = ()
     has_own_title: bool = False
+    published: str | None = None
+    author: str | None = None
 
     @property
     def content_hash(self) -> str:
-        """Changes whenever anything that ends up in the index changes."""
+        """Changes whenever anything that ends up in the index changes.
+
+        The date counts only when known, so articles without one keep the hash they had before
+        dates existed and are not re-embedded for nothing.
+        """
         digest = hashlib.sha256()
-        for part in (self.title, self.url or "", self.text, *self.links, *self.related):
+        parts = [self.title, self.url or "", self.text, *self.links, *self.related]
+        if self.published:
+            parts.append(f"published={self.published}")
+        for part in parts:
             digest.update(part.encode("utf-8"))
             digest.update(b"\0")
         return digest.hexdigest()
@@ -56,10 +94,12 @@ class Article:
 
 @dataclass(frozen=True)
 class Skipped:
-    """A file that was not indexed, and why, in words for the user."""
+    """A file or web page that was not indexed, and why, in words for the user; `feed` names the
+    feed a skipped web page was listed in."""
 
     source: str
     reason: str
+    feed: str | None = None
 
 
 @dataclass
@@ -128,13 +168,10 @@ def read_article(file: Path, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Ar
     raw = _read_bytes(file, max_file_bytes)
     if b"\0" in raw[:8192]:
         raise SourceError("binary file")
-    try:
-        content = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise SourceError(f"not UTF-8 (bad byte at offset {exc.start})") from None
+    kind = "html" if file.suffix.lower() in (".html", ".htm") else "text"
+    content = decode_html(raw) if kind == "html" else _decode_utf8(raw)
     if not content.strip():
         raise SourceError("empty file")
-    kind = "html" if file.suffix.lower() in (".html", ".htm") else "text"
     article = parse_article(content, fallback_title=file.stem, kind=kind)
     if not article.text:
         raise SourceError("no article text")
@@ -148,7 +185,50 @@ def read_article(file: Path, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Ar
         links=article.links,
         related=article.related,
         has_own_title=article.has_own_title,
+        published=article.published,
+        author=article.author,
     )
+
+
+def _decode_utf8(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"not UTF-8 (bad byte at offset {exc.start})") from None
+
+
+def decode_html(raw: bytes, declared: str | None = None, default: str | None = None) -> str:
+    """HTML bytes as text, in the encoding a browser would pick: a byte-order mark, then the
+    charset `declared` by the server, then a `<meta>` charset, then UTF-8.
+
+    Without any of them, bytes that are not UTF-8 are read as `default` (windows-1252 on the
+    web, where that is the historical default) or, for files, refused with a reason.
+    """
+    for bom, codec in _BOMS:
+        if raw.startswith(bom):
+            return raw.decode(codec, errors="replace")
+    meta = _META_CHARSET.search(raw[:4096])
+    for label in (declared, meta.group(1).decode("ascii") if meta else None):
+        if codec := _codec(label):
+            return raw.decode(codec, errors="replace")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if default:
+            return raw.decode(default, errors="replace")
+        raise SourceError(
+            f"not UTF-8 (bad byte at offset {exc.start}) and no charset declared"
+        ) from None
+
+
+def _codec(label: str | None) -> str | None:
+    if not label:
+        return None
+    try:
+        name = codecs.lookup(label.strip()).name
+    except LookupError:
+        return None
+    return "cp1252" if name in _WINDOWS_1252_ALIASES else name
 
 
 def _read_bytes(file: Path, max_file_bytes: int) -> bytes:
@@ -166,55 +246,153 @@ def _read_bytes(file: Path, max_file_bytes: int) -> bytes:
         raise SourceError(f"unreadable ({exc.strerror or exc})") from None
 
 
-def parse_article(content: str, fallback_title: str, kind: str = "text") -> Article:
-    """Clean raw article text (or HTML) into title, body and metadata; ids are filled by callers."""
-    url = None
+def parse_article(
+    content: str, fallback_title: str, kind: str = "text", url: str | None = None
+) -> Article:
+    """Clean raw article text (or HTML) into title, body and metadata; ids are filled by callers.
+
+    `url` is where an HTML page was fetched from: trafilatura reads it as the page's address
+    when the page declares no canonical one.
+    """
     if kind == "html":
-        page = _HTMLArticle.parse(content)
-        content, url = page.text, page.url
-        if page.title:
-            content = f"# {page.title}\n\n{content}"
-    blocks, links, related, meta_url = _split_blocks(content)
-    title, paragraphs = _take_title(blocks)
+        return _parse_html(content, fallback_title, url)
+    parts = _split_blocks(content)
+    title, paragraphs = _take_title(parts.blocks)
     return Article(
         doc_id="",
         source="",
         title=title or fallback_title,
         has_own_title=title is not None,
         text="\n\n".join(paragraphs),
-        url=url or meta_url,
-        links=tuple(dict.fromkeys(links)),
-        related=tuple(dict.fromkeys(related)),
+        url=parts.url,
+        links=tuple(dict.fromkeys(parts.links)),
+        related=tuple(dict.fromkeys(parts.related)),
+        published=parts.published,
     )
 
 
-def _split_blocks(content: str) -> tuple[list[list[str]], list[str], list[str], str | None]:
-    """Group lines into paragraphs, pulling URL, related-article and source lines out.
+def _parse_html(html: str, fallback_title: str, url: str | None) -> Article:
+    """The article in a page, through trafilatura; related-article and bare URL lines that slip
+    through are moved into metadata as for text files."""
+    document = _extract_html(html, url)
+    title = " ".join((document.title or "").split()) if document else ""
+    lines = _html_lines(document.text or "", title) if document else []
+    parts = _split_blocks("\n\n".join(lines))
+    return Article(
+        doc_id="",
+        source="",
+        title=title or fallback_title,
+        has_own_title=bool(title),
+        text="\n\n".join(_reflow(block) for block in parts.blocks),
+        url=document.url if document else None,
+        links=tuple(dict.fromkeys(parts.links)),
+        related=tuple(dict.fromkeys(parts.related)),
+        published=parse_date(document.date) if document and document.date else None,
+        author=" ".join(document.author.split()) if document and document.author else None,
+    )
+
+
+def _extract_html(html: str, url: str | None) -> Any:
+    """trafilatura's main-text extraction, tuned for precision: a menu or banner quoted as news
+    is worse than a paragraph missed. Dates come from the page's metadata, not guessed from
+    its text."""
+    import trafilatura
+
+    return trafilatura.bare_extraction(
+        html,
+        url=url,
+        with_metadata=True,
+        favor_precision=True,
+        include_comments=False,
+        include_tables=True,
+        include_links=False,
+        include_images=False,
+        deduplicate=False,
+        date_extraction_params={"extensive_search": False, "original_date": True},
+    )
+
+
+def _html_lines(text: str, title: str) -> list[str]:
+    """trafilatura's lines without the headline it repeats and the rules under table headers."""
+    lines = [line.strip() for line in text.splitlines()]
+    lines = [line for line in lines if line and not _TABLE_RULE.match(line)]
+    if lines and title and " ".join(lines[0].split()).casefold() == title.casefold():
+        lines = lines[1:]
+    return lines
+
+
+def parse_date(text: str) -> str | None:
+    """An ISO date (YYYY-MM-DD) from the ways news writes dates: ISO 8601, RFC 2822 (feeds and
+    e-mail) and "5 March 2024" / "March 5, 2024"; None when it is not a date."""
+    text = text.strip().rstrip(".")
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).date().isoformat()
+    except ValueError:
+        pass
+    try:
+        return email.utils.parsedate_to_datetime(text).date().isoformat()
+    except (TypeError, ValueError, IndexError):
+        pass
+    plain = _ORDINAL.sub(r"\1", _WEEKDAY.sub("", text))
+    for form in _DATE_FORMATS:
+        try:
+            return datetime.strptime(plain, form).date().isoformat()
+        except ValueError:
+            continue
+    return None
+
+
+@dataclass
+class _Parts:
+    """A text file taken apart: paragraphs (as lists of lines) and what was pulled out of them."""
+
+    blocks: list[list[str]] = field(default_factory=lambda: [[]])
+    links: list[str] = field(default_factory=list)
+    related: list[str] = field(default_factory=list)
+    url: str | None = None
+    published: str | None = None
+
+
+def _split_blocks(content: str) -> _Parts:
+    """Group lines into paragraphs, pulling URL, related-article, source and date lines out.
 
     A Markdown heading is always a block of its own, so it is never glued to the next paragraph.
+    A date line counts only at the top, where a dateline sits; further down it is text.
     """
-    lines = content.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    blocks: list[list[str]] = [[]]
-    links: list[str] = []
-    related: list[str] = []
-    meta_url = None
-    for raw_line in lines:
+    parts = _Parts()
+    seen = 0
+    for raw_line in content.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
         line, inline_links = _strip_markdown_links(raw_line.strip())
-        links.extend(inline_links)
-        if meta := _META_LINE.match(line):
-            meta_url = meta_url or meta.group(2)
-        elif url := _URL_LINE.match(line):
-            links.append(url.group(1))
-        elif rel := _RELATED_LINE.match(line):
-            related.append(rel.group(1).strip())
+        parts.links.extend(inline_links)
+        seen += bool(line)
+        if _take_metadata(parts, line, at_top=seen <= _DATE_LINES_AT_TOP):
+            parts.blocks.append([])
         elif _MD_HEADING.match(line):
-            blocks.extend([[line], []])
-            continue
+            parts.blocks.extend([[line], []])
         elif line:
-            blocks[-1].append(line)
-            continue
-        blocks.append([])
-    return [block for block in blocks if block], links, related, meta_url
+            parts.blocks[-1].append(line)
+        else:
+            parts.blocks.append([])
+    parts.blocks = [block for block in parts.blocks if block]
+    return parts
+
+
+def _take_metadata(parts: _Parts, line: str, at_top: bool) -> bool:
+    """Move a URL, related-article, source or date line into `parts`; False for any other."""
+    if meta := _META_LINE.match(line):
+        parts.url = parts.url or meta.group(2)
+    elif url := _URL_LINE.match(line):
+        parts.links.append(url.group(1))
+    elif rel := _RELATED_LINE.match(line):
+        parts.related.append(rel.group(1).strip())
+    elif at_top and not parts.published and (date := _DATE_LINE.match(line)):
+        parts.published = parse_date(date.group(1))
+        return parts.published is not None
+    else:
+        return False
+    return True
 
 
 def _strip_markdown_links(line: str) -> tuple[str, list[str]]:
@@ -252,129 +430,3 @@ def _reflow(block: list[str]) -> str:
         glued = text.endswith("-") and not text.endswith(" -") and line[:1].isalpha()
         text += line if glued else " " + line
     return re.sub(r"[ \t]+", " ", text)
-
-
-class _HTMLArticle(HTMLParser):
-    """Reduces an HTML page to its article text, title and canonical URL, with the stdlib only."""
-
-    _SKIP = frozenset(
-        [
-            "script",
-            "style",
-            "nav",
-            "header",
-            "footer",
-            "aside",
-            "form",
-            "noscript",
-            "svg",
-            "figure",
-            "button",
-            "template",
-            "iframe",
-        ]
-    )
-    _BLOCK = frozenset(
-        [
-            "p",
-            "div",
-            "section",
-            "article",
-            "br",
-            "li",
-            "h1",
-            "h2",
-            "h3",
-            "h4",
-            "h5",
-            "h6",
-            "blockquote",
-            "pre",
-            "tr",
-            "table",
-            "ul",
-            "ol",
-            "main",
-            "hr",
-        ]
-    )
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.article_parts: list[str] | None = None
-        self.title = ""
-        self.h1 = ""
-        self.url: str | None = None
-        self._skip_depth = 0
-        self._in_title = False
-        self._in_h1 = False
-        self._article_depth = 0
-
-    @classmethod
-    def parse(cls, html: str) -> _HTMLArticle:
-        parser = cls()
-        parser.feed(html)
-        parser.close()
-        return parser
-
-    @property
-    def text(self) -> str:
-        parts = self.article_parts if self.article_parts else self.parts
-        return re.sub(r"\n{3,}", "\n\n", "".join(parts)).strip()
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        values = dict(attrs)
-        if tag in self._SKIP:
-            self._skip_depth += 1
-        elif tag == "title":
-            self._in_title = True
-        elif tag == "h1" and not self.h1:
-            self._in_h1 = True
-        elif tag == "article":
-            self._article_depth += 1
-            if self.article_parts is None:
-                self.article_parts = []
-        self._note_url(tag, values)
-        if tag in self._BLOCK:
-            self._emit("\n\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self._SKIP and self._skip_depth:
-            self._skip_depth -= 1
-        elif tag == "title":
-            self._in_title = False
-        elif tag == "h1":
-            self._in_h1 = False
-        elif tag == "article" and self._article_depth:
-            self._article_depth -= 1
-        if tag in self._BLOCK:
-            self._emit("\n\n")
-
-    def handle_data(self, data: str) -> None:
-        if self._in_title:
-            self.title += data
-            return
-        if self._skip_depth:
-            return
-        if self._in_h1:
-            self.h1 += data
-            return
-        self._emit(re.sub(r"\s+", " ", data))
-
-    def _emit(self, text: str) -> None:
-        self.parts.append(text)
-        if self._article_depth and self.article_parts is not None:
-            self.article_parts.append(text)
-
-    def _note_url(self, tag: str, values: dict[str, str | None]) -> None:
-        if self.url:
-            return
-        if tag == "link" and (values.get("rel") or "").lower() == "canonical":
-            self.url = values.get("href")
-        elif tag == "meta" and values.get("property") == "og:url":
-            self.url = values.get("content")
-
-    def close(self) -> None:
-        super().close()
-        self.title = " ".join((self.h1 or self.title).split())

@@ -37,6 +37,16 @@ class SourceError(FactdeskError):
     exit_code = 2
 
 
+class FetchError(FactdeskError):
+    """A URL or feed given to `factdesk index` cannot be fetched or used (dead, 404, not HTML).
+
+    Inside a feed the same failure only skips the item; named on the command line, it stops the
+    run before anything is indexed, as a missing path does.
+    """
+
+    exit_code = 8
+
+
 class StoreUnavailableError(FactdeskError):
     """The Chroma store cannot be reached or opened."""
 

@@ -1,7 +1,9 @@
 """Incremental indexing of articles into the store, safe against crashes and concurrent runs.
 
-An article's id is its absolute path and each passage records the hash of the article version it
-came from, so a run skips unchanged articles, replaces changed ones and removes deleted ones.
+An article's id is its absolute path (or, from the web, its canonical URL) and each passage
+records the hash of the article version it came from, so a run skips unchanged articles, replaces
+changed ones and removes deleted files. Web articles are never removed for being absent from a
+run: a feed only lists its latest items, and a run may index other sources.
 New passages are written before old ones are deleted, and a version only counts once all its
 passages are present: a run killed half-way leaves the previous index answerable, and the next
 run finishes the job. `--rebuild` fills a fresh collection and swaps it in at the end.
@@ -17,10 +19,11 @@ from pathlib import Path
 
 from factdesk.chunks import Chunk, chunk_article
 from factdesk.config import Settings
-from factdesk.documents import Article, Skipped, scan_paths
+from factdesk.documents import Article, Scan, Skipped, scan_paths
 from factdesk.embeddings import Embedder, model_name
 from factdesk.errors import IndexBusyError
 from factdesk.retrieval import keyword_index
+from factdesk.sources import is_url
 from factdesk.store import DocumentRecord, IndexFingerprint, Store
 
 Progress = Callable[[int, int], None]
@@ -53,12 +56,21 @@ class IndexReport:
             f"({self.chunks_written} embedded) in {self.seconds:.1f} s."
         )
 
-    def skipped_line(self) -> str | None:
-        if not self.skipped:
-            return None
-        files = "; ".join(f"{item.source} ({item.reason})" for item in self.skipped)
-        count = len(self.skipped)
-        return f"Skipped {count} file{'s' if count != 1 else ''}: {files}"
+    def skipped_lines(self) -> list[str]:
+        """Skipped files on one line, as always; each skipped web page on a line of its own,
+        since a feed can fail in many ways at once and each needs its own reason."""
+        files = [item for item in self.skipped if not is_url(item.source)]
+        pages = [item for item in self.skipped if is_url(item.source)]
+        lines = [_skipped_page(item) for item in pages]
+        if files:
+            listed = "; ".join(f"{item.source} ({item.reason})" for item in files)
+            lines.insert(0, f"Skipped {len(files)} file{'s' if len(files) != 1 else ''}: {listed}")
+        return lines
+
+
+def _skipped_page(item: Skipped) -> str:
+    feed = f" from the feed {item.feed}" if item.feed else ""
+    return f"Skipped {item.source}{feed}: {item.reason}"
 
 
 def fingerprint(settings: Settings, model: str | None = None) -> IndexFingerprint:
@@ -102,7 +114,12 @@ class Indexer:
     ) -> IndexReport:
         """Index every supported file under `paths` (files gone from them are removed)."""
         max_bytes = int(self.settings.max_file_mb * 1024 * 1024)
-        scan = scan_paths(paths, max_bytes)
+        return self.index_scan(scan_paths(paths, max_bytes), rebuild, progress)
+
+    def index_scan(
+        self, scan: Scan, rebuild: bool = False, progress: Progress | None = None
+    ) -> IndexReport:
+        """Index what was read from files, folders and the web (see `sources.gather`)."""
         report = self.index_articles(scan.articles, scan.roots, rebuild, progress)
         report.skipped = scan.skipped
         return report
@@ -254,8 +271,30 @@ def _batches(
 
 
 def _is_gone(record: DocumentRecord, roots: Sequence[Path]) -> bool:
-    """A file-backed document goes when its file is gone, or it was not found under a root."""
+    """A file-backed document goes when its file is gone, or it was not found under a root.
+
+    Web articles (and articles given in memory) have no file, so they are never gone.
+    """
     path = Path(record.doc_id)
-    if not path.is_absolute():
+    if is_url(record.doc_id) or not path.is_absolute():
         return False
     return not path.is_file() or any(path.is_relative_to(root) for root in roots)
+
+
+def every(
+    seconds: float,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> Iterator[int]:
+    """Run numbers 1, 2, ... spaced `seconds` apart, start to start, for `index --every`.
+
+    A run that overruns the interval is followed at once by the next, never by a burst of the
+    runs it missed. Stops only when interrupted (KeyboardInterrupt, raised in the caller).
+    """
+    start = clock()
+    run = 1
+    while True:
+        yield run
+        run += 1
+        start = max(start + seconds, clock())
+        sleep(max(0.0, start - clock()))

@@ -4,13 +4,21 @@ Each side's scores are min-max normalised over its own candidates, then combined
 `dense_weight * dense + (1 - dense_weight) * keyword`; a passage missing from one side scores 0
 there. On BEIR SciFact this beats either side alone and reciprocal-rank fusion (see
 benchmarks/README.md for the measurements behind the defaults).
+
+Recency: news goes stale. On a question about the current state ("how many remain now?", "the
+latest figure") two articles may both answer, with different figures, and the newer one is right.
+For such questions only, a dated passage older than the newest dated candidate loses part of its
+fused score (`recency_weight` at most, half of it per `recency_half_life_days` of age). Other
+questions, undated passages and candidates that all share one date are left exactly as they were.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 
@@ -21,15 +29,28 @@ from factdesk.store import Store
 
 MODES = ("hybrid", "dense", "keyword")
 
+# Words that ask about the state of things now rather than at some point in the past.
+_CURRENT_STATE = re.compile(
+    r"\b(now|nowadays|currently|current|latest|newest|most recent|recently|still|remains?|"
+    r"remaining|today|so far|to date|as of|at present|presently|anymore|any more|these days|"
+    r"up to date)\b",
+    re.I,
+)
+
 
 @dataclass(frozen=True)
 class Hit:
-    """A retrieved passage, its fused score in [0, 1] and each side's raw score, if it had one."""
+    """A retrieved passage, its fused score in [0, 1] and each side's raw score, if it had one.
+
+    `recency` is the factor its score was multiplied by for its age (1 when age did not count),
+    so the answer can prefer the newer of two sentences that both answer.
+    """
 
     chunk: Chunk
     score: float
     dense: float | None
     keyword: float | None
+    recency: float = 1.0
 
 
 def normalise(scores: Mapping[str, float]) -> dict[str, float]:
@@ -76,6 +97,31 @@ def keyword_index(store: Store, settings: Settings) -> KeywordIndex:
     return KeywordIndex.load(folder)
 
 
+def asks_about_now(question: str) -> bool:
+    """Whether the question is about the current state, where a newer article beats an older."""
+    return bool(_CURRENT_STATE.search(question))
+
+
+def recency_factors(
+    published: Mapping[str, str | None], half_life_days: float, weight: float
+) -> dict[str, float]:
+    """Each passage's score multiplier for its age relative to the newest dated passage.
+
+    Age is measured from the newest candidate, not from today, so an archive does not fade as a
+    whole and the same index answers the same way next year. Undated passages count as new.
+    """
+    dates = {key: date.fromisoformat(value) for key, value in published.items() if value}
+    if weight <= 0 or len(set(dates.values())) < 2:
+        return dict.fromkeys(published, 1.0)
+    newest = max(dates.values())
+    return {
+        key: 1.0 - weight * (1.0 - 0.5 ** ((newest - dates[key]).days / half_life_days))
+        if key in dates
+        else 1.0
+        for key in published
+    }
+
+
 class Retriever:
     """Finds the passages most likely to answer a question, from both sides of the index.
 
@@ -91,6 +137,7 @@ class Retriever:
         self.candidates = settings.candidates
         self.dense_weight = settings.dense_weight
         self.mode = mode
+        self._recency = (settings.recency_half_life_days, settings.recency_weight)
         self._lock = threading.Lock()
         self._generation: int | None = None
         self.keyword_index = KeywordIndex(None, [])
@@ -124,10 +171,32 @@ class Retriever:
             keyword = dict(self.keyword_index.search(question, pool))
         weight = {"hybrid": self.dense_weight, "dense": 1.0, "keyword": 0.0}[self.mode]
         fused = fuse(dense, keyword, weight)
+        factors = self._age_factors(question, fused, chunks)
+        fused = {key: score * factors.get(key, 1.0) for key, score in fused.items()}
         best = sorted(fused, key=lambda key: (-fused[key], key))[:n]
-        chunks.update((c.id, c) for c in self.store.get([k for k in best if k not in chunks]))
+        self._fetch([key for key in best if key not in chunks], chunks)
         return [
-            Hit(chunks[key], fused[key], dense.get(key), keyword.get(key))
+            Hit(chunks[key], fused[key], dense.get(key), keyword.get(key), factors.get(key, 1.0))
             for key in best
             if key in chunks
         ]
+
+    def applies_recency(self, question: str) -> bool:
+        """Whether age counts for this question; a subclass may decide otherwise (benchmarks
+        measure what applying it to every question would cost)."""
+        return asks_about_now(question)
+
+    def _age_factors(
+        self, question: str, fused: Mapping[str, float], chunks: dict[str, Chunk]
+    ) -> dict[str, float]:
+        """Score multipliers for age; keyword-only candidates are fetched only when it counts."""
+        if not self.applies_recency(question):
+            return {}
+        self._fetch([key for key in fused if key not in chunks], chunks)
+        half_life, weight = self._recency
+        published = {key: chunks[key].published for key in fused if key in chunks}
+        return recency_factors(published, half_life, weight)
+
+    def _fetch(self, ids: list[str], chunks: dict[str, Chunk]) -> None:
+        """Add the passages the dense side did not bring (keyword-only hits) from the store."""
+        chunks.update((chunk.id, chunk) for chunk in self.store.get(ids))

@@ -40,6 +40,7 @@ class DocumentRecord:
     source: str
     title: str
     url: str | None
+    published: str | None
     chunks: int
     complete_hashes: frozenset[str]
     all_hashes: frozenset[str]
@@ -354,6 +355,7 @@ def _node(chunk: Chunk, vector: np.ndarray) -> Any:
             "position": chunk.position,
             "content_hash": chunk.content_hash,
             "chunk_count": chunk.chunk_count,
+            "published": chunk.published or "",
         },
     )
 
@@ -387,6 +389,7 @@ def _chunk_from_metadata(id_: str, text: str, metadata: dict) -> Chunk:
         position=int(metadata["position"]),
         content_hash=metadata["content_hash"],
         chunk_count=int(metadata["chunk_count"]),
+        published=metadata.get("published") or None,
         sentences=tuple(spans),
         sentence_vectors=vectors.reshape(len(spans), -1).astype(np.float32),
     )
@@ -407,6 +410,7 @@ def _record(doc_id: str, items: list[dict]) -> DocumentRecord:
         source=first["source"],
         title=first["title"],
         url=first["url"] or None,
+        published=first.get("published") or None,
         chunks=len(items),
         complete_hashes=frozenset(complete),
         all_hashes=frozenset(by_hash),

@@ -17,7 +17,7 @@ from factdesk.store import DocumentRecord, Store
 
 def render_answer(answer: Answer) -> RenderableType:
     """The answer and how sure the reader is, then one numbered entry per source (or, for a
-    declined question, per related passage): title, file, link and the quote."""
+    declined question, per related passage): title and date, file, link and the quote."""
     parts: list[RenderableType] = []
     if answer.standalone:
         parts.append(Text(f"(read as: {answer.standalone})", style="dim"))
@@ -34,6 +34,8 @@ def render_answer(answer: Answer) -> RenderableType:
         parts.append(Text("\n" + heading, style="underline"))
     for citation in answer.citations:
         heading = Text.assemble((f"[{citation.n}] ", "bold cyan"), (citation.title, "bold"))
+        if citation.published:
+            heading.append(f" ({citation.published})")
         heading.append(f"  {citation.source}:{citation.start}-{citation.end}", style="dim")
         heading.append(f"  score {citation.score:.2f}", style="dim")
         parts.append(heading)
@@ -60,7 +62,12 @@ def render_status(
     if not documents:
         hint = Text("The index is empty: run `factdesk index` (or just `factdesk ask`).")
         return Group(overview, Text(), hint)
-    table = Table("Title", "Source", "Chunks", box=None, header_style="bold")
+    table = Table("Title", "Published", "Source", "Chunks", box=None, header_style="bold")
     for document in documents:
-        table.add_row(Text(document.title), Text(document.source), str(document.chunks))
+        table.add_row(
+            Text(document.title),
+            document.published or "—",
+            Text(document.source),
+            str(document.chunks),
+        )
     return Group(overview, Text(), table)

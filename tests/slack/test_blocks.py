@@ -55,6 +55,15 @@ def test_answer_then_one_block_per_citation_then_question_and_buttons():
     assert "few dozen" in message.text and "[1] Russia Withdraws Advisers" in message.text
 
 
+def test_citation_shows_its_publication_date_beside_the_title():
+    dated = replace(CITATION, published="2024-06-03")
+    message = render_answer(replace(ANSWER, citations=[dated]), answer_id="a1")
+    assert message.blocks[1]["text"]["text"].startswith(
+        "*[1]* <https://example.com/a?x=1&amp;y=2|Russia Withdraws Advisers> (2024-06-03)\n"
+    )
+    assert "[1] Russia Withdraws Advisers (2024-06-03) (https://" in message.text
+
+
 def test_decline_says_not_found_plainly():
     message = render_answer(Answer("Who won?", False, NOT_FOUND), answer_id="a2")
     assert message.blocks[0]["text"]["text"] == NOT_FOUND

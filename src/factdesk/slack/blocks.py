@@ -77,7 +77,8 @@ def render_answer(
 
 
 def _citation_text(citation: Citation) -> str:
-    header = f"*[{citation.n}]* {_link(citation)}\n"
+    dated = f" ({citation.published})" if citation.published else ""
+    header = f"*[{citation.n}]* {_link(citation)}{dated}\n"
     quote = " ".join(citation.quote.split())
     return header + "> " + escape_within(quote, MAX_TEXT - len(header) - 2)
 
@@ -122,6 +123,8 @@ def _fallback(answer: Answer, citations: list[Citation]) -> str:
     lines = [answer.answer]
     for citation in citations:
         source = citation.title or citation.source
+        if citation.published:
+            source += f" ({citation.published})"
         lines.append(f"[{citation.n}] {source}" + (f" ({citation.url})" if citation.url else ""))
     return escape_within("\n".join(lines), MAX_TEXT)
 
