@@ -71,6 +71,20 @@ class FakeAnswerer:
         return Answer(question, True, f"{quote} [1]", [citation])
 
 
+class SlowAnswerer:
+    """An answerer that takes as long as the test wants: until `release` is set."""
+
+    def __init__(self, answerer) -> None:
+        self.answerer = answerer
+        self.release = threading.Event()
+
+    streams = False
+
+    def ask(self, question: str, history=(), top_k: int | None = None, on_text=None):
+        assert self.release.wait(10)
+        return self.answerer.ask(question, history, top_k)
+
+
 @pytest.fixture
 def fake_answerer() -> FakeAnswerer:
     return FakeAnswerer()

@@ -133,3 +133,17 @@ def test_a_retry_after_a_restart_is_not_answered_again(
     fake_api.wait_for("chat.postMessage", count=2)
     again.drain()
     assert [c.body["channel"] for c in fake_api.calls_to("chat.postMessage")] == ["C5", "C6"]
+
+
+def test_an_event_is_refused_while_redis_is_unreachable(serve_app, fake_answerer, fake_api):
+    """Slack gets a 500 and re-sends the event later, rather than the bot answering without
+    knowing whether another host already has."""
+    from factdesk.slack.redis_memory import open_client
+    from tests.slack.conftest import free_port
+
+    down = open_client(f"redis://127.0.0.1:{free_port()}/0")
+    running = serve_app(fake_answerer, memory=RedisMemory(down, "test-down:"))
+    reply = running.slack.event(event_callback(app_mention("How many advisers?")))
+    assert reply.status == 500 and reply.seconds < 3
+    running.drain()
+    assert fake_api.calls_to("chat.postMessage") == []

@@ -16,7 +16,7 @@ import pytest
 from factdesk.errors import StoreUnavailableError
 from factdesk.slack import create_app, server
 from factdesk.slack.health import LOADING
-from tests.slack.conftest import ServerThread
+from tests.slack.conftest import ServerThread, SlowAnswerer
 from tests.slack.fake_slack import SIGNING_SECRET
 from tests.slack.payloads import (
     SlackSender,
@@ -165,20 +165,6 @@ def test_ignored_events_are_still_acknowledged(running, fake_answerer, fake_api)
         assert running.slack.event(event_callback(event)).status == 200
     running.drain()
     assert fake_answerer.questions == []
-
-
-class SlowAnswerer:
-    """An answerer that takes as long as the test wants: until `release` is set."""
-
-    def __init__(self, answerer) -> None:
-        self.answerer = answerer
-        self.release = threading.Event()
-
-    streams = False
-
-    def ask(self, question: str, history=(), top_k: int | None = None, on_text=None):
-        assert self.release.wait(10)
-        return self.answerer.ask(question, history, top_k)
 
 
 def test_requests_are_acknowledged_before_the_answer_is_computed(

@@ -48,9 +48,7 @@ class RedisMemory:
         the password a URL may hold) when it does not."""
         import redis
 
-        client = redis.Redis.from_url(
-            url, socket_timeout=5, socket_connect_timeout=5, health_check_interval=30
-        )
+        client = open_client(url)
         try:
             client.ping()
         except redis.RedisError as exc:
@@ -93,6 +91,22 @@ class RedisMemory:
 
     def _key(self, kind: str, *parts: str) -> str:
         return self._prefix + ":".join((kind, *parts))
+
+
+def open_client(url: str):
+    """A client that gives up within about a second: the duplicate check runs before every
+    acknowledgement, which Slack wants within 3 s (redis-py's default retries take longer)."""
+    import redis
+    from redis.backoff import ExponentialBackoff
+    from redis.retry import Retry
+
+    return redis.Redis.from_url(
+        url,
+        socket_timeout=1,
+        socket_connect_timeout=1,
+        health_check_interval=30,
+        retry=Retry(ExponentialBackoff(cap=0.2, base=0.05), 2),
+    )
 
 
 def describe(url: str) -> str:
