@@ -23,6 +23,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -204,7 +206,7 @@ def bot_process(
 ) -> Iterator[tuple[subprocess.Popen, str]]:
     """`factdesk slack --http` on a free port, its index built from seeds/ in `workdir`.
 
-    Yields the process once it listens, and the URL Slack would post to.
+    Yields the process once it is ready, and the URL Slack would post to.
     """
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FACTDESK_", "SLACK_"))}
@@ -227,7 +229,7 @@ def bot_process(
             stderr=subprocess.STDOUT,
         )
     try:
-        wait_until_listening(process, port, log)
+        wait_until_ready(process, port, log)
         yield process, f"http://127.0.0.1:{port}/slack/events"
     finally:
         process.terminate()
@@ -244,17 +246,24 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def wait_until_listening(process: subprocess.Popen, port: int, log: Path) -> None:
-    """The bot listens once the model and index are loaded; fail with its output if it dies."""
+def wait_until_ready(process: subprocess.Popen, port: int, log: Path) -> None:
+    """Until GET /healthz answers 200 (it answers 503 while the model and index load); a bot
+    from before /healthz, which listened only once loaded, is ready when it answers anything
+    else. Fail with its output if it dies."""
     deadline = time.monotonic() + START_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"factdesk slack exited early:\n{log.read_text()}")
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5):
                 return
+        except urllib.error.HTTPError as error:
+            if error.code != 503:
+                return
+        except OSError:
+            pass
         time.sleep(0.02)
-    raise RuntimeError(f"factdesk slack did not listen within {START_SECONDS:.0f} s")
+    raise RuntimeError(f"factdesk slack was not ready within {START_SECONDS:.0f} s")
 
 
 def peak_rss_mb(pid: int) -> float | None:

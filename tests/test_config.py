@@ -38,3 +38,41 @@ def test_invalid_setting_names_the_variable(monkeypatch):
     monkeypatch.setenv("FACTDESK_TOP_K", "lots")
     with pytest.raises(ConfigError, match="FACTDESK_TOP_K"):
         load_settings(_env_file=None)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["ask", "How many advisers remain?"],
+        ["chat"],
+        ["index"],
+        ["status"],
+        ["eval"],
+        ["slack"],
+        ["slack", "--http"],
+        ["feedback"],
+    ],
+)
+def test_an_invalid_log_level_is_one_error_line_from_every_command(
+    args, tmp_path, monkeypatch, capsys
+):
+    """Checked when the settings are read, before any command does anything (loads a model,
+    sets up logging): one line naming the variable and exit status 2, never a traceback."""
+    from factdesk import cli
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FACTDESK_LOG_LEVEL", "verbose")
+    monkeypatch.setattr("sys.argv", ["factdesk", *args])
+    with pytest.raises(SystemExit) as exit_:
+        cli.main()
+    assert exit_.value.code == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: Invalid setting FACTDESK_LOG_LEVEL")
+    assert "Traceback" not in captured.err and captured.out == ""
+    assert not (tmp_path / "index").exists()
+
+
+def test_the_log_level_is_read_in_any_case(monkeypatch):
+    monkeypatch.setenv("FACTDESK_LOG_LEVEL", " debug")
+    assert load_settings(_env_file=None).log_level == "DEBUG"

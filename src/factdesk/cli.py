@@ -484,12 +484,18 @@ def _gates(limits: dict[str, float | None]) -> dict[str, dict[str, float | None]
 
 @cli.command()
 @click.option("--http", is_flag=True, help="Serve the Events API over HTTP instead of Socket Mode.")
+@click.option(
+    "--host",
+    help="With --http, the address to listen on [FACTDESK_HTTP_HOST, else 127.0.0.1; "
+    "0.0.0.0 in a container].",
+)
 @click.option("--port", type=click.IntRange(1, 65535), default=3000, show_default=True)
-def slack(http: bool, port: int) -> int:
-    """Run the Slack bot (Socket Mode unless --http); Ctrl-C stops it."""
+def slack(http: bool, host: str | None, port: int) -> int:
+    """Run the Slack bot (Socket Mode unless --http); SIGTERM or Ctrl-C stops it, once the
+    answers in flight are posted."""
     from factdesk.slack import run
 
-    run(load_settings(), http=http, port=port)
+    run(load_settings(), http=http, port=port, host=host)
     return 0
 
 

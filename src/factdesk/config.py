@@ -73,6 +73,12 @@ class Settings(BaseSettings):
         default=None, validation_alias="SLACK_SIGNING_SECRET"
     )
     slack_api_url: str = Field(default=DEFAULT_SLACK_API_URL, validation_alias="SLACK_API_URL")
+    # HTTP mode: the address `factdesk slack --http` listens on (loopback unless told otherwise;
+    # 0.0.0.0 in a container, where the port is published by the container runtime).
+    http_host: str = Field(default="127.0.0.1", min_length=1)
+    # Bots on several hosts: a Redis server holding the events seen and the thread memory, so
+    # that no event is answered twice whichever host receives it. Unset: SQLite beside the index.
+    redis_url: str | None = Field(default=None, pattern=r"^(redis|rediss|unix)://\S+$")
 
     # Conversations: how long a direct-message exchange counts as one conversation.
     conversation_minutes: float = Field(default=30.0, gt=0)
@@ -84,17 +90,23 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr | None = None
     llm_timeout: float = Field(default=20.0, gt=0, le=600)
 
-    log_level: str = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
     @field_validator("chroma_host", mode="before")
     @classmethod
     def _blank_host_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("llm_url", "llm_model", "llm_api_key", mode="before")
+    @field_validator("llm_url", "llm_model", "llm_api_key", "redis_url", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_in_any_case(cls, value: object) -> object:
+        """`info` is as good as `INFO`; anything else is refused before logging is set up."""
+        return value.strip().upper() if isinstance(value, str) else value
 
     @property
     def uses_llm(self) -> bool:

@@ -76,6 +76,11 @@ class Service:
         """Whether answers can arrive piece by piece (only an LLM's do)."""
         return self.llm is not None
 
+    def check_store(self) -> None:
+        """Raises StoreUnavailableError when the index cannot be reached now (a health check:
+        one cheap read, the same one every question starts with)."""
+        self.answerer.retriever.store.generation()
+
     def ask(
         self,
         question: str,

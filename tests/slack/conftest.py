@@ -6,12 +6,17 @@ the seed article (`seed_answerer`, loaded once per session by tests/conftest.py)
 
 from __future__ import annotations
 
+import shutil
+import socket
+import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import uvicorn
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
@@ -19,8 +24,9 @@ from factdesk.answers import NOT_FOUND, Answer, Citation
 from factdesk.config import Settings
 from factdesk.errors import QuestionError
 from factdesk.slack import create_app
-from factdesk.slack.server import EVENTS_PATH, SlackHTTPServer
-from factdesk.slack.store import Store, store_path
+from factdesk.slack.health import Health, Probe
+from factdesk.slack.server import EVENTS_PATH, HEALTH_PATH, SlackServer, config
+from factdesk.slack.store import BotStore, store_path
 from tests.slack.fake_slack import APP_TOKEN, BOT_TOKEN, BOT_USER_ID, SIGNING_SECRET, FakeSlackAPI
 from tests.slack.payloads import SlackSender
 
@@ -65,6 +71,20 @@ class FakeAnswerer:
         return Answer(question, True, f"{quote} [1]", [citation])
 
 
+class SlowAnswerer:
+    """An answerer that takes as long as the test wants: until `release` is set."""
+
+    def __init__(self, answerer) -> None:
+        self.answerer = answerer
+        self.release = threading.Event()
+
+    streams = False
+
+    def ask(self, question: str, history=(), top_k: int | None = None, on_text=None):
+        assert self.release.wait(10)
+        return self.answerer.ask(question, history, top_k)
+
+
 @pytest.fixture
 def fake_answerer() -> FakeAnswerer:
     return FakeAnswerer()
@@ -90,8 +110,8 @@ def slack_settings(tmp_path: Path, fake_api: FakeSlackAPI) -> Settings:
 
 
 @pytest.fixture
-def store(slack_settings: Settings) -> Store:
-    return Store(store_path(slack_settings))
+def store(slack_settings: Settings) -> BotStore:
+    return BotStore(store_path(slack_settings))
 
 
 @pytest.fixture
@@ -113,6 +133,46 @@ def answerer(request: pytest.FixtureRequest):
     return Service(request.getfixturevalue("seed_answerer"))
 
 
+class ServerThread:
+    """`factdesk slack --http`'s server (uvicorn and SlackServer) on a free loopback port, in a
+    thread of the test process. It cannot receive signals there: `stop` does what SIGTERM
+    does."""
+
+    def __init__(self, load: Callable[[Health], App]) -> None:
+        self.asgi = SlackServer(load)
+        self.server = uvicorn.Server(config(self.asgi, "127.0.0.1", 0))
+        self.asgi.stop_server = self.stop
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            assert self.thread.is_alive() and time.monotonic() < deadline, "server did not start"
+            time.sleep(0.01)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        self.base = f"http://127.0.0.1:{port}"
+
+    @property
+    def url(self) -> str:
+        return self.base + EVENTS_PATH
+
+    @property
+    def health_url(self) -> str:
+        return self.base + HEALTH_PATH
+
+    def wait_until_loaded(self) -> None:
+        deadline = time.monotonic() + 10
+        while self.asgi.app is None:
+            assert time.monotonic() < deadline, f"not loaded: {self.asgi.load_error!r}"
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+
+    def join(self, timeout: float = 30) -> None:
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), "the server did not stop"
+
+
 @dataclass
 class RunningApp:
     """A bot served over HTTP on loopback, and a way to post to it as Slack would."""
@@ -120,6 +180,7 @@ class RunningApp:
     app: App
     slack: SlackSender
     url: str
+    server: ServerThread | None = field(default=None, repr=False)
 
     def drain(self) -> None:
         """Wait until every answer the app started has been posted (and stop taking more)."""
@@ -128,20 +189,60 @@ class RunningApp:
 
 @pytest.fixture
 def serve_app(slack_settings: Settings) -> Iterator[Callable[..., RunningApp]]:
-    """Start the bot over HTTP with a given answerer; stopped after the test."""
-    servers: list[SlackHTTPServer] = []
+    """Start the bot over HTTP with a given answerer; stopped after the test. `probes` are what
+    /healthz checks; other keywords go to `create_app`."""
+    servers: list[ServerThread] = []
 
-    def start(answerer, settings: Settings = slack_settings) -> RunningApp:
-        app = create_app(settings, answerer)
-        server = SlackHTTPServer(app, ("127.0.0.1", 0))
-        threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
+    def start(
+        answerer, settings: Settings = slack_settings, probes: list[Probe] = (), **options
+    ) -> RunningApp:
+        def load(health: Health) -> App:
+            app = create_app(settings, answerer, on_refused=health.refuse, **options)
+            health.loaded(probes)
+            return app
+
+        server = ServerThread(load)
         servers.append(server)
-        url = f"http://127.0.0.1:{server.server_port}{EVENTS_PATH}"
-        return RunningApp(app=app, slack=SlackSender(url, SIGNING_SECRET), url=url)
+        server.wait_until_loaded()
+        slack = SlackSender(server.url, SIGNING_SECRET)
+        return RunningApp(app=server.asgi.app, slack=slack, url=server.url, server=server)
 
     yield start
     for server in servers:
-        server.shutdown()
-        server.server_close()
+        server.stop()
+    for server in servers:
+        server.join()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory) -> Iterator[str]:
+    """A real redis-server (Debian's package) on a free loopback port, for the session."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed (apt-get install redis-server; .ci/run does)")
+    port = free_port()
+    folder = tmp_path_factory.mktemp("redis")
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while not listening(port):
+        assert process.poll() is None and time.monotonic() < deadline, "redis-server did not start"
+        time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}/0"
+    process.terminate()
+    process.wait(timeout=10)

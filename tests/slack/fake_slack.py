@@ -146,8 +146,8 @@ def _handler_for(api: FakeSlackAPI) -> type[BaseHTTPRequestHandler]:
             raw = self.rfile.read(int(self.headers.get("Content-Length", "0"))).decode()
             if self.path.startswith("/api/"):
                 method = self.path.removeprefix("/api/").partition("?")[0]
-            elif self.path.startswith("/response/"):
-                method = "response_url"
+            elif self.path.startswith(("/response/", "/commands/", "/actions/")):
+                method = "response_url"  # Slack's are hooks.slack.com/commands/... and /actions/...
             else:
                 self.send_error(404)
                 return

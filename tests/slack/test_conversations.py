@@ -14,7 +14,7 @@ from factdesk.slack.blocks import LLM_NOTE, MAX_BLOCKS, MAX_TEXT, WRITING, rende
 from factdesk.slack.events import handle_app_mention, handle_message
 from factdesk.slack.feedback import render_summary, summarize
 from factdesk.slack.replies import Replier
-from factdesk.slack.store import Store
+from factdesk.slack.store import BotStore
 from factdesk.slack.streaming import DraftUpdater
 from tests.slack.payloads import app_mention, event_callback, message
 
@@ -152,7 +152,7 @@ def test_follow_up_and_llm_answers_stay_within_slacks_limits():
     assert "withheld (unsupported figure)" in json.dumps(withheld.blocks)
 
 
-def test_feedback_is_reported_by_mode(store: Store, slack_settings):
+def test_feedback_is_reported_by_mode(store: BotStore, slack_settings):
     llm = store.save_answer(llm_answer(), channel="C1", user="U1")
     quoted = store.save_answer(llm_answer(mode="extractive"), channel="C1", user="U1")
     store.record_vote(llm, llm_answer(), user="U1", channel="C1", vote="up")

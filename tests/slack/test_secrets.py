@@ -98,6 +98,8 @@ def test_nothing_the_app_logs_or_sends_holds_a_secret(
     mention(1)
     secret_api.refuse_once("chat.postMessage", "invalid_auth")
     mention(2)
+    secret_api.refuse_once("chat.postMessage", "channel_not_found")  # logged with a traceback
+    mention(3)
     secret_api.refuse_once("chat.postMessage", "internal_error", status=500)
     slack.event(event_callback(app_mention("How many advisers remain?")))
     slack.form(slash_command("How many advisers remain?", secret_api.response_url()))
@@ -108,7 +110,8 @@ def test_nothing_the_app_logs_or_sends_holds_a_secret(
         create_app(rejected, answerer)
 
     logs = all_logs.getvalue()
-    assert "invalid_auth" in logs and "HTTP Error 500" in logs and "Traceback" in logs
+    assert "Slack refused the bot token (invalid_auth)" in logs and "HTTP Error 500" in logs
+    assert "channel_not_found" in logs and "Traceback" in logs
     assert "slack_sdk" in logs and "DEBUG" in logs
     sent = json.dumps([call.body for call in secret_api.calls])
     output = capfd.readouterr()

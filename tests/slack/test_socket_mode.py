@@ -1,9 +1,18 @@
 """Socket Mode end to end: Bolt's built-in client on a local websocket server, real answers."""
 
+import logging
+import os
+import signal
+import threading
+import time
+
 import pytest
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 
+from factdesk.errors import ConfigError
+from factdesk.slack import app as slack_app
 from factdesk.slack import create_app
+from tests.slack.conftest import SlowAnswerer
 from tests.slack.fake_slack import APP_TOKEN, FakeSocketMode
 from tests.slack.payloads import app_mention, event_callback
 
@@ -51,3 +60,51 @@ def test_an_event_is_acknowledged_by_envelope_and_answered_once(
         socket_mode.close()  # closing from the server's side spares the client a read timeout
         handler.close()
     assert fake_api.calls_to("apps.connections.open")
+
+
+def test_a_refused_token_ends_socket_mode_with_an_error(
+    socket_mode, fake_api, slack_settings, fake_answerer, monkeypatch, caplog
+):
+    """`invalid_auth` on a post: logged as an error, and `factdesk slack` ends with a one-line
+    error (exit status 2) instead of failing one message at a time unseen."""
+    monkeypatch.setattr(slack_app, "load_service", lambda *args, **kwargs: fake_answerer)
+    fake_api.refuse_once("chat.postMessage", "invalid_auth")
+    payload = event_callback(app_mention("How many advisers remain?"), event_id="Ev0REFUSED")
+    sender = threading.Thread(target=socket_mode.send, args=(envelope("env-9", payload),))
+    sender.start()
+    try:
+        with pytest.raises(ConfigError, match=r"^Slack refused SLACK_BOT_TOKEN \(invalid_auth\)"):
+            slack_app.run_socket_mode(slack_settings, APP_TOKEN)
+    finally:
+        sender.join()
+        socket_mode.close()
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert errors == ["Slack refused the bot token (invalid_auth): set a valid SLACK_BOT_TOKEN"]
+    assert ConfigError.exit_code == 2
+
+
+def test_sigterm_lets_the_answers_in_flight_finish(
+    socket_mode, fake_api, slack_settings, fake_answerer, monkeypatch
+):
+    """SIGTERM while an answer is being computed: the bot stops taking events, posts the answer,
+    and returns normally (exit status 0)."""
+    slow = SlowAnswerer(fake_answerer)
+    monkeypatch.setattr(slack_app, "load_service", lambda *args, **kwargs: slow)
+    payload = event_callback(app_mention("How many advisers remain?", channel="C4"))
+
+    def deliver_then_stop() -> None:
+        socket_mode.send(envelope("env-5", payload))
+        socket_mode.wait_for_ack("env-5")
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.5)
+        slow.release.set()
+
+    sender = threading.Thread(target=deliver_then_stop)
+    sender.start()
+    try:
+        slack_app.run_socket_mode(slack_settings, APP_TOKEN)
+    finally:
+        sender.join()
+        socket_mode.close()
+    (posted,) = fake_api.calls_to("chat.postMessage")
+    assert posted.body["channel"] == "C4"

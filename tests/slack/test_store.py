@@ -4,7 +4,7 @@ import sqlite3
 from rich.console import Console
 
 from factdesk.slack.feedback import render_summary, summarize
-from factdesk.slack.store import FeedbackSummary, QuestionVotes, Store, Votes, store_path
+from factdesk.slack.store import BotStore, FeedbackSummary, QuestionVotes, Votes, store_path
 
 
 def test_store_lives_beside_the_index(slack_settings, store):
@@ -24,7 +24,7 @@ def test_answers_round_trip(store, fake_answerer):
 def test_threads_are_remembered_across_store_instances(store):
     store.remember_thread("C1", "1.0")
     store.remember_thread("C1", "1.0")
-    again = Store(store.path)
+    again = BotStore(store.path)
     assert again.is_bot_thread("C1", "1.0")
     assert not again.is_bot_thread("C2", "1.0")
 

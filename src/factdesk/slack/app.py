@@ -7,17 +7,19 @@ environment, no globals), so tests build as many apps as they like, pointed at a
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
+from logging import Logger
 from urllib.error import URLError
 
 from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.error import BoltError
 from slack_bolt.middleware.request_verification import RequestVerification
-from slack_sdk import WebClient
-from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
-from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
+from slack_sdk.errors import SlackApiError
 
 from factdesk.config import Settings
 from factdesk.errors import ConfigError, FactdeskError
@@ -28,37 +30,129 @@ from factdesk.slack.commands import COMMAND, handle_command, handle_share
 from factdesk.slack.dedupe import skip_seen_events
 from factdesk.slack.events import handle_app_mention, handle_message
 from factdesk.slack.feedback import handle_vote
+from factdesk.slack.health import Health, Probe
+from factdesk.slack.pool import AnswerPool
 from factdesk.slack.replies import Answering, Replier
-from factdesk.slack.store import Store, store_path
+from factdesk.slack.store import BotStore, Memory, store_path
+from factdesk.slack.webapi import Responder, create_client
 
 logger = logging.getLogger("factdesk.slack")
 
+# Slack's answers meaning the bot token no longer works: nothing will get through until a person
+# changes it, so the bot says so loudly instead of failing one message at a time.
+TOKEN_REFUSED = {"invalid_auth", "account_inactive", "token_revoked", "token_expired", "not_authed"}
 
-def run(settings: Settings, *, http: bool, port: int) -> None:
-    """Serve Slack until interrupted: Socket Mode, or the Events API over HTTP with `http`.
+OnRefused = Callable[[str], None]
 
-    Every setting is checked before the model loads, and the model and index are loaded before
-    connecting, so the first question is answered as fast as any other.
+
+def run(settings: Settings, *, http: bool, port: int, host: str | None = None) -> None:
+    """Serve Slack until stopped (SIGTERM or Ctrl-C): Socket Mode, or the Events API over HTTP
+    with `http`, on `host` (FACTDESK_HTTP_HOST unless given) and `port`.
+
+    Every setting is checked before the model loads. In Socket Mode the model and index are
+    loaded before connecting; in HTTP mode the server listens at once, answering 503 (and
+    /healthz saying why) until they are loaded. Either way the first question is answered as
+    fast as any other, and answers in flight are finished before the process exits.
     """
     tokens.bot_token(settings)
     app_token = None if http else tokens.app_token(settings)
     if http:
         tokens.signing_secret(settings)
     tokens.keep_tokens_out_of_logs(settings)
-    answerer = load_service(settings, notify=logger.info)
-    app = create_app(settings, answerer)
     if app_token is None:
-        server.serve(app, port=port)
+        server.serve(lambda health: load_app(settings, health), host or settings.http_host, port)
     else:
-        SocketModeHandler(app, app_token).start()
+        run_socket_mode(settings, app_token)
 
 
-def create_app(settings: Settings, answerer: Answering) -> App:
+def load_app(settings: Settings, health: Health) -> App:
+    """Load the answerer and build the app; `health` learns what to probe, and when Slack
+    refuses the token."""
+    answerer = load_service(settings, notify=logger.info)
+    memory = open_memory(settings)
+    app = create_app(settings, answerer, memory=memory, on_refused=health.refuse)
+    probes: list[Probe] = [(settings.store_description, answerer.check_store)]
+    if settings.redis_url:
+        probes.append(("Redis", memory.ping))
+    health.loaded(probes)
+    return app
+
+
+def run_socket_mode(settings: Settings, app_token: str) -> None:
+    """Connect to Slack over a websocket until SIGTERM, Ctrl-C or a refused token; then let the
+    answers in flight finish. A refused token ends in an error (a non-zero exit)."""
+    answerer = load_service(settings, notify=logger.info)
+    stop = _Stop()
+    app = create_app(settings, answerer, on_refused=stop.refused)
+    handler = SocketModeHandler(app, app_token)
+    with stop.on_signals():
+        try:
+            handler.connect()
+        except SlackApiError as exc:
+            raise ConfigError(
+                f"SLACK_APP_TOKEN was refused by Slack ({exc.response.get('error')}): set an "
+                "app-level token with the connections:write scope (see bot/README.md)."
+            ) from None
+        logger.info("Connected to Slack in Socket Mode")
+        stop.wait()
+    handler.close()
+    server.finish_answers(app)
+    if stop.error is not None:
+        raise ConfigError(
+            f"Slack refused SLACK_BOT_TOKEN ({stop.error}): set a valid Bot User OAuth Token "
+            "(see bot/README.md)."
+        )
+
+
+class _Stop:
+    """What ends Socket Mode: a signal, or Slack refusing the token (from a handler thread)."""
+
+    def __init__(self) -> None:
+        self.error: str | None = None
+        self._event = threading.Event()
+
+    def refused(self, error: str) -> None:
+        self.error = error
+        self._event.set()
+
+    def wait(self) -> None:
+        while not self._event.wait(0.5):  # a timeout, so signals are handled promptly
+            pass
+
+    @contextmanager
+    def on_signals(self) -> Iterator[None]:
+        stopping = {signal.SIGTERM, signal.SIGINT}
+        previous = {sig: signal.signal(sig, lambda *_: self._event.set()) for sig in stopping}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def open_memory(settings: Settings) -> Memory | None:
+    """Redis when FACTDESK_REDIS_URL is set; else None, for the SQLite database."""
+    if not settings.redis_url:
+        return None
+    from factdesk.slack.redis_memory import RedisMemory
+
+    return RedisMemory.connect(settings.redis_url)
+
+
+def create_app(
+    settings: Settings,
+    answerer: Answering,
+    *,
+    memory: Memory | None = None,
+    on_refused: OnRefused | None = None,
+) -> App:
     """A Bolt app answering with `answerer` (a `Service`), talking to the Web API at
-    `settings.slack_api_url`.
+    `settings.slack_api_url`, remembering events and threads in `memory` (by default the
+    SQLite database beside the index).
 
     Bolt calls `auth.test` here, to learn the bot's own user id; a rejected token or an
-    unreachable API is reported as a user-facing error.
+    unreachable API is reported as a user-facing error. Later, a call Slack refuses for the token
+    is logged as an error and reported to `on_refused`.
     """
     secret = settings.slack_signing_secret
     signing_secret = secret.get_secret_value() if secret is not None else ""
@@ -70,6 +164,7 @@ def create_app(settings: Settings, answerer: Answering) -> App:
             signing_secret=signing_secret,
             request_verification_enabled=False,
             before_authorize=StrictRequestVerification(signing_secret),
+            listener_executor=AnswerPool(),
         )
     except BoltError as exc:
         raise ConfigError(
@@ -83,11 +178,13 @@ def create_app(settings: Settings, answerer: Answering) -> App:
 
     replier = Replier(
         answerer=answerer,
-        store=Store(store_path(settings)),
+        store=BotStore(store_path(settings)),
+        memory=memory,
         dm_window=timedelta(minutes=settings.conversation_minutes),
     )
-    app.use(skip_seen_events(replier.seen))
-    app.use(provide(replier))
+    app.use(skip_seen_events(replier.memory))
+    app.use(provide(replier, settings))
+    app.error(report_errors(on_refused))
     app.event("app_mention")(handle_app_mention)
     app.event("message")(handle_message)
     app.command(COMMAND)(handle_command)
@@ -97,28 +194,33 @@ def create_app(settings: Settings, answerer: Answering) -> App:
     return app
 
 
-def create_client(settings: Settings) -> WebClient:
-    """The Web API client: retries on connection errors, Slack's 500/503 and rate limits
-    (honouring Retry-After), so a busy or flaky moment delays answers instead of losing them."""
-    return WebClient(
-        token=tokens.bot_token(settings),
-        base_url=settings.slack_api_url.rstrip("/") + "/",
-        retry_handlers=[
-            ConnectionErrorRetryHandler(max_retry_count=2),
-            RateLimitErrorRetryHandler(max_retry_count=3),
-            ServerErrorRetryHandler(max_retry_count=2),
-        ],
-    )
-
-
-def provide(replier: Replier) -> Callable[..., None]:
-    """A middleware making the replier available to every handler as its `replier` argument."""
+def provide(replier: Replier, settings: Settings) -> Callable[..., None]:
+    """A middleware making the replier available to every handler as its `replier` argument,
+    and `respond` go through SLACK_API_URL with retries (see webapi.Responder)."""
 
     def provide_replier(context: BoltContext, next_: Callable[[], None]) -> None:
         context["replier"] = replier
+        if context.response_url:
+            context["respond"] = Responder(context.response_url, settings)
         next_()
 
     return provide_replier
+
+
+def report_errors(on_refused: OnRefused | None) -> Callable[..., None]:
+    """Bolt's error handler: a token Slack refuses is an error someone must act on (and is
+    reported to `on_refused`); anything else is logged with its traceback, as Bolt does."""
+
+    def report_error(error: Exception, logger: Logger) -> None:
+        code = error.response.get("error") if isinstance(error, SlackApiError) else None
+        if code in TOKEN_REFUSED:
+            logger.error("Slack refused the bot token (%s): set a valid SLACK_BOT_TOKEN", code)
+            if on_refused is not None:
+                on_refused(code)
+            return
+        logger.exception("Failed to handle a Slack request: %s", error)
+
+    return report_error
 
 
 class StrictRequestVerification(RequestVerification):

@@ -63,5 +63,5 @@ def handle_share(
         logger.warning("Could not share an answer in %s: %s", channel, exc.response.get("error"))
         respond(text=CANNOT_POST, response_type="ephemeral", replace_original=False)
         return
-    replier.store.remember_thread(channel, posted["ts"])
+    replier.memory.remember_thread(channel, posted["ts"])
     respond(delete_original=True)

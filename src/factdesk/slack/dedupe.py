@@ -2,58 +2,34 @@
 
 Slack re-sends an event when it thinks the first delivery failed (`X-Slack-Retry-Num` over HTTP,
 `retry_attempt` in Socket Mode, both with the same `event_id`), and one message can arrive as two
-events (an `app_mention` and a `message` for the same `ts`). The keys live in memory for an hour,
-longer than Slack's last retry (about 30 minutes after the first attempt), so a restart forgets
-them; that is the price of never dropping an event the previous process did not get to.
+events (an `app_mention` and a `message` for the same `ts`). The keys are kept where the bot's
+memory is (SQLite beside the index, or Redis for bots on several hosts) for an hour, longer than
+Slack goes on retrying: so a retry that reaches a restarted bot, or another bot process, is still
+recognised.
+
+The key is taken when the event arrives, before it is acknowledged: a process killed between the
+two (a matter of microseconds) would lose that event, a price worth paying against answering
+twice, which everyone in the channel sees.
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import OrderedDict
 from collections.abc import Callable
 from logging import Logger
+from typing import Protocol
 
 from slack_bolt import BoltResponse
 
-DEFAULT_TTL_SECONDS = 3600.0
-DEFAULT_MAX_KEYS = 10_000
+
+class SeenKeys(Protocol):
+    """Anything that says, atomically across threads and processes, whether a key is new."""
+
+    def first_time(self, key: str) -> bool: ...
 
 
-class SeenKeys:
-    """A bounded, expiring set of keys; `first_time` is atomic across threads."""
-
-    def __init__(
-        self,
-        ttl: float = DEFAULT_TTL_SECONDS,
-        max_keys: int = DEFAULT_MAX_KEYS,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._ttl = ttl
-        self._max_keys = max_keys
-        self._clock = clock
-        self._seen: OrderedDict[str, float] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def first_time(self, key: str) -> bool:
-        """True the first time a key is offered (within the TTL), False ever after."""
-        now = self._clock()
-        with self._lock:
-            self._forget_older_than(now - self._ttl)
-            if key in self._seen:
-                return False
-            self._seen[key] = now
-            if len(self._seen) > self._max_keys:
-                self._seen.popitem(last=False)
-            return True
-
-    def _forget_older_than(self, cutoff: float) -> None:
-        while self._seen:
-            key, seen_at = next(iter(self._seen.items()))
-            if seen_at > cutoff:
-                return
-            del self._seen[key]
+def event_key(event_id: str) -> str:
+    """The identity of one event, shared by its retries."""
+    return f"event:{event_id}"
 
 
 def message_key(channel: str, ts: str) -> str:
@@ -68,7 +44,7 @@ def skip_seen_events(seen: SeenKeys) -> Callable[..., BoltResponse | None]:
         body: dict, next_: Callable[[], None], logger: Logger
     ) -> BoltResponse | None:
         event_id = body.get("event_id")
-        if event_id is None or seen.first_time(f"event:{event_id}"):
+        if event_id is None or seen.first_time(event_key(event_id)):
             return next_()
         logger.info("Skipping event %s: already received", event_id)
         return BoltResponse(status=200, body="")

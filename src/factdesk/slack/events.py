@@ -53,7 +53,7 @@ def handle_message(event: dict, client: WebClient, context: BoltContext, replier
     is_follow_up = (
         thread_ts is not None
         and thread_ts != ts
-        and replier.store.is_bot_thread(channel, thread_ts)
+        and replier.memory.is_bot_thread(channel, thread_ts)
         and looks_like_question(question)
     )
     if not (is_dm or is_follow_up) or not replier.first_time(channel, ts):

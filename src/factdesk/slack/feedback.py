@@ -16,7 +16,7 @@ from slack_sdk import WebClient
 from factdesk.config import Settings
 from factdesk.slack.blocks import GONE, VOTE_UP, render_answer
 from factdesk.slack.replies import Replier
-from factdesk.slack.store import FeedbackSummary, Store, Vote, store_path
+from factdesk.slack.store import BotStore, FeedbackSummary, Vote, store_path
 
 
 def handle_vote(
@@ -57,7 +57,7 @@ def summarize(settings: Settings, limit: int = 10) -> FeedbackSummary:
     path = store_path(settings)
     if not path.exists():
         return FeedbackSummary(answers=0, up=0, down=0, most_down=[])
-    return Store(path).summarize(limit)
+    return BotStore(path).summarize(limit)
 
 
 def render_summary(summary: FeedbackSummary) -> RenderableType:

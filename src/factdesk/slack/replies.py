@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
 
@@ -24,8 +24,8 @@ from factdesk.answers import Answer
 from factdesk.conversation import MAX_TURNS, Turn
 from factdesk.errors import QuestionError
 from factdesk.slack.blocks import APOLOGY, WRITING, Message, notice, render_answer
-from factdesk.slack.dedupe import SeenKeys, message_key
-from factdesk.slack.store import Store
+from factdesk.slack.dedupe import message_key
+from factdesk.slack.store import BotStore, Memory
 from factdesk.slack.streaming import DraftUpdater
 
 logger = logging.getLogger(__name__)
@@ -54,17 +54,27 @@ class Answering(Protocol):
 
 @dataclass
 class Replier:
-    """Answers questions and posts the replies; one per app, shared by every handler."""
+    """Answers questions and posts the replies; one per app, shared by every handler.
+
+    `store` keeps the answers (for their buttons) and the votes; `memory` the deliveries seen,
+    the bot's threads and the conversations: the same SQLite database unless the bots share a
+    Redis server.
+    """
 
     answerer: Answering
-    store: Store
-    seen: SeenKeys = field(default_factory=SeenKeys)
+    store: BotStore
+    memory: Memory | None = None
     dm_window: timedelta = timedelta(minutes=30)
     update_seconds: float = 1.0
 
+    def __post_init__(self) -> None:
+        if self.memory is None:
+            self.memory = self.store
+
     def first_time(self, channel: str, ts: str) -> bool:
-        """False when this message has already been taken up, by this or another event."""
-        return self.seen.first_time(message_key(channel, ts))
+        """False when this message has already been taken up, by this or another event (or
+        another bot process)."""
+        return self.memory.first_time(message_key(channel, ts))
 
     def compose(
         self, question: str, *, channel: str, user: str | None, shareable: bool = False
@@ -87,9 +97,9 @@ class Replier:
         computed are already recognised.
         """
         if thread_ts is not None:
-            self.store.remember_thread(channel, thread_ts)
+            self.memory.remember_thread(channel, thread_ts)
         within = None if thread_ts else self.dm_window
-        history = self.store.history(channel, thread_ts, MAX_TURNS, within)
+        history = self.memory.history(channel, thread_ts, MAX_TURNS, within)
         if self.answerer.streams and question:
             answer = self._reply_streaming(client, channel, thread_ts, user, question, history)
         else:
@@ -98,7 +108,7 @@ class Replier:
                 channel=channel, thread_ts=thread_ts, text=message.text, blocks=message.blocks
             )
         if answer is not None:
-            self.store.save_turn(
+            self.memory.save_turn(
                 channel, thread_ts, answer.question, answer.answer if answer.answered else ""
             )
 

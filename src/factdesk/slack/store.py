@@ -5,29 +5,39 @@
 - `votes`: 👍/👎 feedback, one row per person and answer, with the question, the answer and its
   sources copied in, so the feedback stays readable whatever happens to the index;
 - `turns`: each question answered and the answer given, by conversation (a thread, or a direct
-  message channel outside threads), so follow-ups are read with what came before.
+  message channel outside threads), so follow-ups are read with what came before;
+- `seen`: the events and messages already taken up (see dedupe.py), until they expire.
 
 Each call opens its own connection: handlers run on several threads, and SQLite's own locking
-is all the coordination they need.
+(in WAL mode, so readers never wait for the writer) is all the coordination they need, between
+threads and between bot processes on one host alike. Bots on several hosts keep `threads`,
+`turns` and `seen` in Redis instead (redis_memory.py); both satisfy `Memory`.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, Protocol
 
 from factdesk.answers import Answer, Citation
 from factdesk.config import Settings
 from factdesk.conversation import Turn
 
 FILENAME = "feedback.sqlite3"
+
+# An event's id is kept longer than Slack goes on re-sending it (its last retry comes about
+# 5 minutes after the first attempt; a delivery it times out on is counted as one more).
+SEEN_SECONDS = 3600.0
+# Threads, and the exchanges follow-ups are read with, are forgotten after this long.
+THREAD_SECONDS = 30 * 86400.0
 
 Vote = Literal["up", "down"]
 
@@ -55,6 +65,11 @@ CREATE TABLE IF NOT EXISTS turns (
     answer TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS turns_by_conversation ON turns (channel, thread_ts, created_at);
+CREATE TABLE IF NOT EXISTS seen (
+    key TEXT PRIMARY KEY,
+    expires_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS seen_by_expiry ON seen (expires_at);
 CREATE TABLE IF NOT EXISTS votes (
     answer_id TEXT NOT NULL REFERENCES answers (id),
     user TEXT NOT NULL,
@@ -120,19 +135,75 @@ def store_path(settings: Settings) -> Path:
     return settings.index_dir / FILENAME
 
 
-class Store:
-    """The bot's SQLite database; safe to share between threads."""
+class Memory(Protocol):
+    """What the bot must remember between events, wherever it is kept: the deliveries already
+    taken up, the threads it answers in, and each conversation's exchanges."""
 
-    def __init__(self, path: Path) -> None:
+    def first_time(self, key: str) -> bool: ...
+
+    def remember_thread(self, channel: str, thread_ts: str) -> None: ...
+
+    def is_bot_thread(self, channel: str, thread_ts: str) -> bool: ...
+
+    def save_turn(
+        self, channel: str, thread_ts: str | None, question: str, answer: str
+    ) -> None: ...
+
+    def history(
+        self, channel: str, thread_ts: str | None, limit: int, within: timedelta | None = None
+    ) -> list[Turn]: ...
+
+
+class BotStore:
+    """The bot's SQLite database; safe to share between threads and processes.
+
+    (Named apart from `factdesk.store.Store`, the passages collection, which it has nothing to
+    do with.)
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        seen_seconds: float = SEEN_SECONDS,
+        thread_seconds: float = THREAD_SECONDS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.path = path
+        self._seen_seconds = seen_seconds
+        self._thread_seconds = thread_seconds
+        self._clock = clock
         path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(sqlite3.connect(path)) as connection:
+        with closing(sqlite3.connect(path, timeout=10)) as connection:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.executescript(_SCHEMA)
+        self.forget_old_threads()
+
+    def first_time(self, key: str) -> bool:
+        """True the first time a key is offered (until it expires), False ever after, whichever
+        thread or process offered it first: the insert is atomic, and the file outlives the
+        process."""
+        now = self._clock()
+        with self._transaction() as db:
+            db.execute("DELETE FROM seen WHERE expires_at <= ?", (now,))
+            inserted = db.execute(
+                "INSERT OR IGNORE INTO seen VALUES (?, ?)", (key, now + self._seen_seconds)
+            )
+            return inserted.rowcount == 1
+
+    def forget_old_threads(self) -> None:
+        """Drop threads and exchanges older than `thread_seconds` (done at start-up)."""
+        cutoff = _iso(self._clock() - self._thread_seconds)
+        with self._transaction() as db:
+            db.execute("DELETE FROM threads WHERE created_at < ?", (cutoff,))
+            db.execute("DELETE FROM turns WHERE created_at < ?", (cutoff,))
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One connection per call. synchronous=NORMAL is WAL's recommended setting: a commit
+        survives the process crashing, and only a power cut can lose the last few, while a
+        commit no longer waits for the disk (events are checked here before every ack)."""
         with closing(sqlite3.connect(self.path, timeout=10)) as connection, connection:
+            connection.execute("PRAGMA synchronous=NORMAL")
             yield connection
 
     def save_answer(
@@ -255,3 +326,7 @@ def _from_json(text: str) -> Answer:
 
 def _now(precise: bool = False) -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds" if precise else "seconds")
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
