@@ -7,7 +7,7 @@ SCIFACT ?= ../shared/data/scifact
 Q ?= How many advisers remain?
 export Q
 
-.PHONY: install ask chat index status slack eval test lint format bench bench-scifact bench-load clean
+.PHONY: install ask chat index status slack eval test test-fast lint docs format bench bench-scifact bench-load reader clean
 
 # torch goes in first, pinned to the CPU build: unpinned, it would pull a multi-GB CUDA build.
 $(STAMP): pyproject.toml
@@ -41,9 +41,21 @@ eval: install
 test: install
 	$(BIN)/python -m pytest
 
+# The inner loop: everything but the tests that load the real models or start servers.
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow" -q
+
+DOCS := README.md .env.example
+
 lint: install
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/cog --check $(DOCS)
+	$(BIN)/mypy
+
+# Regenerate the parts of the README and .env.example that come from the code.
+docs: install
+	$(BIN)/cog -r $(DOCS)
 
 format: install
 	$(BIN)/ruff format src tests benchmarks
@@ -54,6 +66,11 @@ bench: install
 
 bench-scifact: install
 	$(BIN)/python benchmarks/scifact.py --data $(SCIFACT) --out benchmarks/results/scifact.json
+
+# Train the reader again from the SQuAD articles (about an hour on 2 cores); see its model card.
+reader: install
+	$(BIN)/python -m pip install --quiet -e '.[dev,train]'
+	$(BIN)/python benchmarks/train_reader.py --data ../shared/data/squad --out build/reader
 
 bench-load: install
 	$(BIN)/python benchmarks/load.py --events 500 --senders 20 --out benchmarks/results/load.json

@@ -237,8 +237,10 @@ def _best_balanced(best: list[tuple[float, bool]]) -> tuple[float, float]:
     return top
 
 
-def train(pairs: list[Pair], out: Path, epochs: float, batch: int, lr: float) -> Path:
-    """Fine-tune the bundled MiniLM as a one-logit CrossEncoder; returns the saved folder."""
+def train(pairs: list[Pair], out: Path, epochs: float, batch: int, lr: float, layers: int) -> Path:
+    """Fine-tune the bundled MiniLM, cut to its first `layers` layers, as a one-logit
+    CrossEncoder; returns the saved folder. Fewer layers read faster: with 4 of 6, a question's
+    dozen candidate sentences take about two thirds of the time."""
     import torch
     from datasets import Dataset
     from sentence_transformers.cross_encoder import (
@@ -250,6 +252,9 @@ def train(pairs: list[Pair], out: Path, epochs: float, batch: int, lr: float) ->
 
     torch.manual_seed(SEED)
     model = CrossEncoder(bundled_model_path(), num_labels=1, max_length=MAX_LENGTH, device="cpu")
+    encoder = model.model.base_model.encoder
+    encoder.layer = encoder.layer[:layers]
+    model.model.config.num_hidden_layers = layers
     dataset = Dataset.from_dict(
         {
             "question": [p.question for p in pairs],
@@ -308,7 +313,11 @@ def export_onnx(folder: Path, out: Path) -> tuple[Path, Path]:
         )
     int8 = out / "reader-int8.onnx"
     quantize_dynamic(
-        str(fp32), str(int8), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gather"]
+        str(fp32),
+        str(int8),
+        weight_type=QuantType.QInt8,
+        op_types_to_quantize=["MatMul", "Gather"],  # Gather: the word embeddings, half the size
+        per_channel=True,
     )
     shutil.copy(folder / "tokenizer.json", out / "tokenizer.json")
     return fp32, int8
@@ -345,11 +354,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True, help="folder of the SQuAD files")
     parser.add_argument("--out", type=Path, required=True, help="folder for the model and figures")
-    parser.add_argument("--epochs", type=float, default=1.0)
+    parser.add_argument("--epochs", type=float, default=3.0)
+    parser.add_argument("--layers", type=int, default=4, help="of the base model's 6 [4]")
     parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=4e-5)
+    parser.add_argument("--lr", type=float, default=5e-5)
     parser.add_argument("--limit", type=int, help="train on this many pairs only (a smoke test)")
     parser.add_argument("--trained", type=Path, help="skip training: use this trained model folder")
+    parser.add_argument(
+        "--trained-seconds", type=float, default=0.0, help="with --trained: how long it took"
+    )
     args = parser.parse_args()
     prepare_runtime()
     started = time.perf_counter()
@@ -370,8 +383,8 @@ def main() -> None:
     kinds = Counter(p.kind for p in pairs)
     print(f"training pairs: {len(pairs)} {dict(kinds)}", flush=True)
 
-    trained = args.trained or train(pairs, args.out, args.epochs, args.batch, args.lr)
-    train_seconds = time.perf_counter() - started
+    trained = args.trained or train(pairs, args.out, args.epochs, args.batch, args.lr, args.layers)
+    train_seconds = args.trained_seconds or time.perf_counter() - started
     print(f"trained in {train_seconds:.0f} s", flush=True)
     fp32, int8 = export_onnx(trained, args.out)
 
@@ -425,7 +438,13 @@ def main() -> None:
         "shipped": "int8" if shipped == int8 else "fp32",
         "test": test,
         "splits": {"tune": sorted(TUNE), "test": sorted(TEST)},
-        "recipe": {"epochs": args.epochs, "batch": args.batch, "lr": args.lr, "seed": SEED},
+        "recipe": {
+            "epochs": args.epochs,
+            "layers": args.layers,
+            "batch": args.batch,
+            "lr": args.lr,
+            "seed": SEED,
+        },
     }
     write_config(package, version, threshold, figures=report)
     write_model_card(package, report)

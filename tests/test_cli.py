@@ -131,7 +131,7 @@ def test_ask_json_lines_may_carry_their_history(env):
         ]
     )
     result = run("ask", "--json", "-", env=env, stdin=lines)
-    assert result.returncode == 1, result.stderr  # two lines were refused
+    assert result.returncode == 2, result.stderr  # two lines were refused: bad input
     alone, in_context, bad_history, bad_json = map(json.loads, result.stdout.splitlines())
     assert alone["standalone_question"] is None and alone["mode"] == "extractive"
     assert in_context["question"] == "What did he say?"

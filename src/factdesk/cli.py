@@ -21,9 +21,7 @@ from rich.console import Console
 
 from factdesk import __version__
 from factdesk.config import Settings, load_settings
-from factdesk.errors import FactdeskError
-
-EXIT_SKIPPED = 6  # `factdesk index` indexed what it could but skipped some files or feed items
+from factdesk.errors import ExitCode, FactdeskError
 
 stdout = Console(highlight=False)
 stderr = Console(stderr=True, highlight=False)
@@ -39,7 +37,7 @@ def main() -> None:
         _fail(exc.format_message(), exc.exit_code)
     except (click.Abort, KeyboardInterrupt, EOFError):
         stderr.print()
-        sys.exit(130)
+        sys.exit(ExitCode.INTERRUPTED)
     except FactdeskError as exc:
         _fail(str(exc), exc.exit_code)
     sys.exit(code if isinstance(code, int) else 0)
@@ -129,7 +127,7 @@ def _index_once(settings: Settings, targets: list[str], indexer, rebuild: bool) 
     for line in report.skipped_lines():
         stderr.print(f"Warning: {line}", markup=False, soft_wrap=True)
     stdout.print(report.summary(), markup=False, soft_wrap=True)
-    return EXIT_SKIPPED if report.skipped else 0
+    return ExitCode.SKIPPED if report.skipped else ExitCode.OK
 
 
 def _index_every(settings: Settings, targets: list[str], indexer, seconds: float) -> int:
@@ -147,7 +145,7 @@ def _index_every(settings: Settings, targets: list[str], indexer, seconds: float
                 stderr.print(f"Error: {exc}", markup=False, soft_wrap=True)
     except KeyboardInterrupt:
         stderr.print("Stopped.", markup=False)
-    return 0
+    return ExitCode.OK
 
 
 @contextmanager
@@ -193,7 +191,7 @@ def ask(question: str, top_k: int | None, as_json: bool) -> int:
     if question == "-":
         return _ask_batch(service, top_k, as_json)
     _answer_and_print(service, question, [], top_k, as_json)
-    return 0
+    return ExitCode.OK
 
 
 def _load_service(settings: Settings):
@@ -203,10 +201,11 @@ def _load_service(settings: Settings):
 
 
 def _ask_batch(service, top_k: int | None, as_json: bool) -> int:
-    """Answer each stdin line with the already loaded model; errors are reported per line."""
+    """Answer each stdin line with the already loaded model; errors are reported per line, and
+    the first one's exit status is the run's."""
     from factdesk.conversation import parse_request
 
-    failures = 0
+    status = ExitCode.OK
     for line in sys.stdin:
         if not line.strip():
             continue
@@ -215,14 +214,14 @@ def _ask_batch(service, top_k: int | None, as_json: bool) -> int:
             question, history = parse_request(line)
             _answer_and_print(service, question, history, top_k, as_json)
         except FactdeskError as exc:
-            failures += 1
+            status = status or exc.exit_code
             if as_json:
                 click.echo(
                     json.dumps({"question": question, "error": str(exc)}, ensure_ascii=False)
                 )
             else:
                 stderr.print(f"Error: {exc}", markup=False)
-    return 1 if failures else 0
+    return status
 
 
 def _answer_and_print(service, question: str, history, top_k: int | None, as_json: bool):
@@ -282,7 +281,7 @@ def chat(top_k: int | None) -> int:
             question = input("? ")
         except EOFError:
             stderr.print()
-            return 0
+            return ExitCode.OK
         if question.strip() == NEW_CONVERSATION:
             session.clear()
             stderr.print("New conversation.", markup=False)
@@ -309,10 +308,7 @@ def status() -> int:
     exists = store.exists()
     documents = store.documents() if exists else []
     stdout.print(render_status(settings, store, documents, exists))
-    return 0
-
-
-EXIT_GATE_FAILED = 7  # `factdesk eval` measured a figure past one of its --min-*/--max-* limits
+    return ExitCode.OK
 
 
 @cli.command("eval")
@@ -397,7 +393,7 @@ def evaluate(
     failures = evaluation.failed_gates(report.figures(), **_gates(limits))
     for failure in failures:
         stderr.print(f"Failed: {failure}", markup=False, soft_wrap=True)
-    return EXIT_GATE_FAILED if failures else 0
+    return ExitCode.GATE_FAILED if failures else ExitCode.OK
 
 
 def _evaluate_questions(settings: Settings, path: Path | None, top_k: int | None, reader):
@@ -445,7 +441,7 @@ def _evaluate_conversations(
     )
     for failure in failures:
         stderr.print(f"Failed: {failure}", markup=False, soft_wrap=True)
-    return EXIT_GATE_FAILED if failures else 0
+    return ExitCode.GATE_FAILED if failures else ExitCode.OK
 
 
 def _evaluate_squad(settings: Settings, path: Path, top_k: int | None, reader):
@@ -496,7 +492,7 @@ def slack(http: bool, host: str | None, port: int) -> int:
     from factdesk.slack import run
 
     run(load_settings(), http=http, port=port, host=host)
-    return 0
+    return ExitCode.OK
 
 
 @cli.command()
@@ -505,4 +501,4 @@ def feedback() -> int:
     from factdesk.slack.feedback import render_summary, summarize
 
     stdout.print(render_summary(summarize(load_settings())))
-    return 0
+    return ExitCode.OK

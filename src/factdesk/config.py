@@ -1,13 +1,14 @@
 """One settings object for the whole product, read from the environment and `.env`.
 
-Every setting is documented in `.env.example`. The object is created once by the entry point
-(CLI or bot) and passed explicitly to everything that needs it.
+Every setting carries its description here; `.env.example` and the README's settings table are
+generated from them (see docs.py). The object is created once by the entry point (CLI or bot)
+and passed explicitly to everything that needs it.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -28,69 +29,194 @@ class Settings(BaseSettings):
         populate_by_name=True,
     )
 
-    # Where articles come from and where the index lives.
-    seeds_dir: Path = Path("seeds")
-    index_dir: Path = Path("index")
+    seeds_dir: Path = Field(
+        default=Path("seeds"),
+        description="Folder `factdesk index` reads when given no path, and that `ask` indexes "
+        "when the index is empty.",
+    )
+    index_dir: Path = Field(
+        default=Path("index"),
+        description="Folder of the embedded Chroma store (also holds the index lock, the "
+        "keyword index and the bot's database).",
+    )
     collection: str = Field(
-        default="factdesk", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{1,52}[A-Za-z0-9]$"
+        default="factdesk",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{1,52}[A-Za-z0-9]$",
+        description="Chroma collection name (letters, digits, dots, dashes, underscores; "
+        "3-54 characters).",
     )
-    chroma_host: str | None = None
-    chroma_port: int = Field(default=8000, ge=1, le=65535)
+    chroma_host: str | None = Field(
+        default=None,
+        description="Use a Chroma server instead of the embedded store: its host (empty: the "
+        "embedded store). Chroma's server has no authentication: keep it on 127.0.0.1, or "
+        "behind an authenticating proxy (see README, Reliability).",
+    )
+    chroma_port: int = Field(default=8000, ge=1, le=65535, description="The Chroma server's port.")
+    max_file_mb: float = Field(
+        default=5.0,
+        gt=0,
+        description="Files and fetched pages or feeds larger than this (in MB) are skipped "
+        "with a warning.",
+    )
+    cache_dir: Path | None = Field(
+        default=None,
+        description="Folder for the embedding model exported to ONNX on first use (and, with "
+        "a Chroma server, its keyword index). Empty: $XDG_CACHE_HOME/factdesk, else "
+        "~/.cache/factdesk.",
+    )
 
-    # Exported models and, for a Chroma server, its keyword index; empty means ~/.cache/factdesk.
-    cache_dir: Path | None = None
+    fetch_timeout: float = Field(
+        default=20.0,
+        gt=0,
+        le=600,
+        description="Seconds a request may take (connecting, waiting for and reading the "
+        "page); slower ones fail.",
+    )
+    fetch_retries: int = Field(
+        default=3,
+        ge=0,
+        le=10,
+        description="Retries of a request answered 429 or 5xx: after the server's Retry-After, "
+        "else 1, 2, 4 ... s.",
+    )
 
-    # Model and chunking. Changing any of these requires `factdesk index --rebuild`.
-    model_path: str | None = None
-    embedding_precision: Literal["fp32", "int8"] = "fp32"
-    chunk_tokens: int = Field(default=200, ge=32, le=250)
-    chunk_overlap_tokens: int = Field(default=48, ge=0, le=128)
-    max_file_mb: float = Field(default=5.0, gt=0)
+    model_path: str | None = Field(
+        default=None,
+        description="Folder of a sentence-transformers model; empty: the bundled all-MiniLM-L6-v2.",
+    )
+    embedding_precision: Literal["fp32", "int8"] = Field(
+        default="fp32",
+        description="fp32 (the same vectors as sentence-transformers) or int8 (faster to "
+        "index, a little less accurate; see README, Quality and speed).",
+    )
+    chunk_tokens: int = Field(
+        default=200,
+        ge=32,
+        le=250,
+        description="Word pieces per passage, title included (the model reads at most 256, "
+        "markers included).",
+    )
+    chunk_overlap_tokens: int = Field(
+        default=48,
+        ge=0,
+        le=128,
+        description="Word pieces of whole sentences repeated at the start of the next passage.",
+    )
 
-    # Fetching article URLs and feeds.
-    fetch_timeout: float = Field(default=20.0, gt=0, le=600)
-    fetch_retries: int = Field(default=3, ge=0, le=10)
+    top_k: int = Field(default=3, ge=1, le=20, description="Passages cited per answer.")
+    candidates: int = Field(
+        default=50,
+        ge=1,
+        le=1000,
+        description="Candidates each side (dense, keyword) contributes before fusion.",
+    )
+    dense_weight: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="Weight of the dense side in the fused score (the keyword side gets the "
+        "rest); tuned on SciFact's train claims.",
+    )
+    bm25_k1: float = Field(default=0.9, gt=0.0, description="BM25 k1 of the keyword side.")
+    bm25_b: float = Field(default=0.4, ge=0.0, le=1.0, description="BM25 b of the keyword side.")
+    min_confidence: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="Below this reader confidence (the probability that the best sentence "
+        "answers the question) factdesk declines. Empty: the threshold tuned with the reader "
+        "on held-out SQuAD articles (see its model card). Lower answers more often, and is "
+        "wrong more often.",
+    )
+    recency_weight: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="On questions about the current state (now, still, remain, latest...), "
+        "the share of its score an older article's passage can lose (0: recency off).",
+    )
+    recency_half_life_days: float = Field(
+        default=90.0,
+        gt=0,
+        description="Days of age over which an older passage loses half of that share.",
+    )
+    max_question_chars: int = Field(
+        default=2000, ge=10, description="Questions longer than this are cut, with a warning."
+    )
+    threads: int | None = Field(
+        default=None, ge=1, description="Threads for the models (empty: one per core)."
+    )
+    conversation_minutes: float = Field(
+        default=30.0,
+        gt=0,
+        description="A direct message to the bot is read as a follow-up to the exchanges of "
+        "the last this many minutes.",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        default="INFO",
+        description="DEBUG, INFO, WARNING, ERROR or CRITICAL (any other value is refused).",
+    )
 
-    # Retrieval and answers.
-    top_k: int = Field(default=3, ge=1, le=20)
-    candidates: int = Field(default=50, ge=1, le=1000)
-    dense_weight: float = Field(default=0.5, ge=0.0, le=1.0)
-    bm25_k1: float = Field(default=0.9, gt=0.0)
-    bm25_b: float = Field(default=0.4, ge=0.0, le=1.0)
-    # Below this reader confidence factdesk declines; unset, the threshold tuned with the reader.
-    min_confidence: float | None = Field(default=None, ge=0.0, le=1.0)
-    # Recency: on questions about the current state, older articles' passages lose up to
-    # `recency_weight` of their score, half of it per `recency_half_life_days` of age.
-    recency_half_life_days: float = Field(default=90.0, gt=0)
-    recency_weight: float = Field(default=0.5, ge=0.0, le=1.0)
-    max_question_chars: int = Field(default=2000, ge=10)
-    threads: int | None = Field(default=None, ge=1)
+    llm_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://\S+/v1/?$",
+        description="Base URL of an OpenAI-compatible API, ending in /v1: Ollama "
+        "(http://127.0.0.1:11434/v1), vLLM, a llama.cpp server, OpenAI. Every LLM answer is "
+        "checked against the passages it cites; one that fails, or comes too late, is "
+        "withheld and the quoted answer given instead.",
+    )
+    llm_model: str | None = Field(
+        default=None, description="The model name the endpoint knows. Needed with the URL."
+    )
+    llm_api_key: SecretStr | None = Field(
+        default=None,
+        description="API key, if the endpoint wants one. A secret: never printed or logged.",
+    )
+    llm_timeout: float = Field(
+        default=20.0,
+        gt=0,
+        le=600,
+        description="Seconds a question may wait for the LLM in all (condensing a follow-up "
+        "and answering), after which the quoted answer is given.",
+    )
 
-    # Slack. Tokens are secrets: they are never printed or logged.
-    slack_bot_token: SecretStr | None = Field(default=None, validation_alias="SLACK_BOT_TOKEN")
-    slack_app_token: SecretStr | None = Field(default=None, validation_alias="SLACK_APP_TOKEN")
+    slack_bot_token: SecretStr | None = Field(
+        default=None,
+        validation_alias="SLACK_BOT_TOKEN",
+        description="Bot User OAuth Token (OAuth & Permissions in the app's settings). "
+        "Always needed by `factdesk slack`.",
+    )
+    slack_app_token: SecretStr | None = Field(
+        default=None,
+        validation_alias="SLACK_APP_TOKEN",
+        description="App-level token with the connections:write scope (Basic Information > "
+        "App-Level Tokens). Needed in Socket Mode, the default.",
+    )
     slack_signing_secret: SecretStr | None = Field(
-        default=None, validation_alias="SLACK_SIGNING_SECRET"
+        default=None,
+        validation_alias="SLACK_SIGNING_SECRET",
+        description="Signing Secret (Basic Information > App Credentials). Needed by "
+        "`factdesk slack --http`, which refuses every request not signed with it.",
     )
-    slack_api_url: str = Field(default=DEFAULT_SLACK_API_URL, validation_alias="SLACK_API_URL")
-    # HTTP mode: the address `factdesk slack --http` listens on (loopback unless told otherwise;
-    # 0.0.0.0 in a container, where the port is published by the container runtime).
-    http_host: str = Field(default="127.0.0.1", min_length=1)
-    # Bots on several hosts: a Redis server holding the events seen and the thread memory, so
-    # that no event is answered twice whichever host receives it. Unset: SQLite beside the index.
-    redis_url: str | None = Field(default=None, pattern=r"^(redis|rediss|unix)://\S+$")
-
-    # Conversations: how long a direct-message exchange counts as one conversation.
-    conversation_minutes: float = Field(default=30.0, gt=0)
-
-    # An optional LLM behind an OpenAI-compatible API (unset: extractive answers only). The key
-    # is a secret: it is never printed or logged.
-    llm_url: str | None = Field(default=None, pattern=r"^https?://\S+/v1/?$")
-    llm_model: str | None = None
-    llm_api_key: SecretStr | None = None
-    llm_timeout: float = Field(default=20.0, gt=0, le=600)
-
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    slack_api_url: str = Field(
+        default=DEFAULT_SLACK_API_URL,
+        validation_alias="SLACK_API_URL",
+        description="Base URL of the Slack Web API: change it only for a proxy (or a fake "
+        "Slack in tests); response_url replies go to its host too.",
+    )
+    http_host: str = Field(
+        default="127.0.0.1",
+        min_length=1,
+        description="The address `factdesk slack --http` listens on (`--host` overrides it). "
+        "Loopback: put an HTTPS reverse proxy in front; in a container, 0.0.0.0.",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        pattern=r"^(redis|rediss|unix)://\S+$",
+        description="Bots on several hosts: redis://host:6379/0 keeps the events received and "
+        "the thread memory in Redis, so no event is answered twice whichever host gets it. "
+        "Empty: SQLite beside the index, enough for any number of bot processes on one host.",
+    )
 
     @field_validator("chroma_host", mode="before")
     @classmethod
@@ -130,12 +256,29 @@ class Settings(BaseSettings):
         return f"embedded Chroma at {self.index_dir}"
 
 
-def load_settings(**overrides: object) -> Settings:
+# Headings of the generated docs (.env.example, README): the first setting of each group.
+SECTIONS = {
+    "seeds_dir": "Articles and index",
+    "fetch_timeout": "Fetching article URLs and feeds (`factdesk index URL ...`)",
+    "model_path": "Model and chunking (changing these requires `factdesk index --rebuild`)",
+    "top_k": "Retrieval and answers",
+    "llm_url": "Optional LLM answers (unset: answers are quoted from the articles)",
+    "slack_bot_token": "Slack (tokens are secrets: keep them in .env, never in git)",
+}
+
+
+def env_name(name: str) -> str:
+    """The environment variable of a setting."""
+    alias = Settings.model_fields[name].validation_alias
+    return alias if isinstance(alias, str) else f"FACTDESK_{name.upper()}"
+
+
+def load_settings(**overrides: Any) -> Settings:
     """Build settings from the environment, `.env` and overrides, as a user-facing error if bad."""
     try:
         return Settings(**overrides)
     except ValidationError as exc:
         first = exc.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else "settings"
-        name = f"FACTDESK_{field.upper()}" if field in Settings.model_fields else field
+        name = env_name(field) if field in Settings.model_fields else field
         raise ConfigError(f"Invalid setting {name}: {first['msg']}") from None

@@ -209,8 +209,8 @@ def decode_html(raw: bytes, declared: str | None = None, default: str | None = N
             return raw.decode(codec, errors="replace")
     meta = _META_CHARSET.search(raw[:4096])
     for label in (declared, meta.group(1).decode("ascii") if meta else None):
-        if codec := _codec(label):
-            return raw.decode(codec, errors="replace")
+        if chosen := _codec(label):
+            return raw.decode(chosen, errors="replace")
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -6,35 +6,71 @@ do about it. The CLI prints it on one line and exits non-zero; the bot turns it 
 
 from __future__ import annotations
 
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Every status `factdesk` exits with; the README's table is generated from `MEANINGS`."""
+
+    OK = 0
+    FAILURE = 1
+    BAD_INPUT = 2
+    STORE_UNAVAILABLE = 3
+    INCOMPATIBLE_INDEX = 4
+    INDEX_BUSY = 5
+    SKIPPED = 6
+    GATE_FAILED = 7
+    FETCH_FAILED = 8
+    INTERRUPTED = 130
+
+
+MEANINGS = {
+    ExitCode.OK: "success",
+    ExitCode.FAILURE: "unexpected failure (a bug: the message says what failed)",
+    ExitCode.BAD_INPUT: (
+        "bad input: an empty question, an unknown option, a missing path, a malformed question "
+        "file, an invalid setting, or a token Slack refused"
+    ),
+    ExitCode.STORE_UNAVAILABLE: "Chroma cannot be reached or opened (the message names where)",
+    ExitCode.INCOMPATIBLE_INDEX: (
+        "the index was built with another model, chunking or schema: run `factdesk index --rebuild`"
+    ),
+    ExitCode.INDEX_BUSY: "another `factdesk index` is running on this index",
+    ExitCode.SKIPPED: "`index` indexed what it could but skipped files or feed items (named)",
+    ExitCode.GATE_FAILED: "`eval` measured a figure past one of its `--min-*`/`--max-*` limits",
+    ExitCode.FETCH_FAILED: "`index` was given a URL or feed that cannot be fetched at all",
+    ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",
+}
+
 
 class FactdeskError(Exception):
     """Base of every error whose message is meant for users."""
 
-    exit_code = 1
+    exit_code = ExitCode.FAILURE
 
 
 class ConfigError(FactdeskError):
     """A setting is missing or invalid."""
 
-    exit_code = 2
+    exit_code = ExitCode.BAD_INPUT
 
 
 class QuestionError(FactdeskError):
     """The question cannot be answered as asked (empty, for instance)."""
 
-    exit_code = 2
+    exit_code = ExitCode.BAD_INPUT
 
 
 class QuestionFileError(FactdeskError):
     """A question file (JSONL or SQuAD) is missing, unreadable or malformed."""
 
-    exit_code = 2
+    exit_code = ExitCode.BAD_INPUT
 
 
 class SourceError(FactdeskError):
     """The articles to index cannot be read at all (a missing path, for instance)."""
 
-    exit_code = 2
+    exit_code = ExitCode.BAD_INPUT
 
 
 class FetchError(FactdeskError):
@@ -44,22 +80,22 @@ class FetchError(FactdeskError):
     run before anything is indexed, as a missing path does.
     """
 
-    exit_code = 8
+    exit_code = ExitCode.FETCH_FAILED
 
 
 class StoreUnavailableError(FactdeskError):
     """The Chroma store cannot be reached or opened."""
 
-    exit_code = 3
+    exit_code = ExitCode.STORE_UNAVAILABLE
 
 
 class IncompatibleIndexError(FactdeskError):
     """The index was built with another model or chunking; mixing vectors would be wrong."""
 
-    exit_code = 4
+    exit_code = ExitCode.INCOMPATIBLE_INDEX
 
 
 class IndexBusyError(FactdeskError):
     """Another `factdesk index` run holds the index."""
 
-    exit_code = 5
+    exit_code = ExitCode.INDEX_BUSY

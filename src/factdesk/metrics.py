@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Hashable, Mapping, Sequence
+from typing import Any
 
 Ranking = Sequence[Hashable]
-Qrels = Mapping[Hashable, int]
+Qrels = Mapping[Any, int]  # ids as the ranking has them (str, int...) -> grade
 
 
 def rank(run: Mapping[Hashable, float]) -> list[Hashable]:

@@ -26,7 +26,7 @@ from factdesk.store import Store
 if TYPE_CHECKING:
     from factdesk.embeddings import Embedder
     from factdesk.grounding import Claim
-    from factdesk.llm import LLM, Budget, OnText
+    from factdesk.llm import LLM, Budget, LLMFailure, OnText
     from factdesk.reader import Reader
 
 logger = logging.getLogger("factdesk.service")
@@ -92,7 +92,8 @@ class Service:
         text as it streams, a sentence at a time and only sentences that passed the check; the
         returned answer is the one to show in the end."""
         text, _ = clean_question(question, self.answerer.settings.max_question_chars)
-        budget, failures = self._budget(), []
+        budget = self._budget()
+        failures: list[LLMFailure] = []
         query = build_query(text, history, self._condenser(budget, failures))
         answer = self.answerer.answer(question, top_k, query)
         if query.reading != text:
@@ -101,7 +102,7 @@ class Service:
             return answer
         if failures and failures[-1].reason in _ENDPOINT_DOWN:
             return _withhold(answer, failures[-1].reason, str(failures[-1]))
-        return self._llm_answer(answer, query.reading, budget, on_text)
+        return self._llm_answer(self.llm, answer, query.reading, budget, on_text)
 
     def _budget(self) -> Budget | None:
         from factdesk.llm import Budget
@@ -109,13 +110,14 @@ class Service:
         return Budget.of(self.llm.timeout) if self.llm else None
 
     def _condenser(self, budget: Budget | None, failures: list) -> Condense | None:
-        if self.llm is None or budget is None:
+        llm = self.llm
+        if llm is None or budget is None:
             return None
         from factdesk.llm import LLMFailure
 
         def condense(question: str, history: Sequence[Turn]) -> str | None:
             try:
-                return self.llm.condense(question, history, budget)
+                return llm.condense(question, history, budget)
             except LLMFailure as exc:
                 failures.append(exc)
                 logger.warning("LLM condense step failed (%s): %s", exc.reason, exc)
@@ -124,7 +126,12 @@ class Service:
         return condense
 
     def _llm_answer(
-        self, extractive: Answer, reading: str, budget: Budget, on_text: OnText | None
+        self,
+        llm: LLM,
+        extractive: Answer,
+        reading: str,
+        budget: Budget,
+        on_text: OnText | None,
     ) -> Answer:
         """The LLM's answer if it passes the check, else the extractive one, marked withheld."""
         from factdesk import grounding
@@ -136,7 +143,7 @@ class Service:
         embedder = self.answerer.embedder
         stream = grounding.CheckedStream(passages, embedder, on_text) if on_text else None
         try:
-            text = self.llm.answer(reading, passages, budget, stream)
+            text = llm.answer(reading, passages, budget, stream)
         except LLMFailure as exc:
             return _withhold(extractive, exc.reason, str(exc))
         if is_refusal(text):
@@ -201,7 +208,9 @@ def load_llm(settings: Settings) -> LLM | None:
 
 
 def _reader(reader: Reader | str | None, settings: Settings) -> Reader | None:
-    if reader == NO_READER:
+    if isinstance(reader, str):
+        if reader != NO_READER:
+            raise ValueError(f"reader must be a Reader, None or {NO_READER!r}")
         return None
     if reader is None:
         from factdesk.reader import Reader

@@ -93,7 +93,8 @@ def load_squad(path: Path) -> SquadSet:
 
 
 def _parse(name: str, data: dict) -> SquadSet:
-    paragraphs, questions = [], []
+    paragraphs: list[Paragraph] = []
+    questions: list[SquadQuestion] = []
     for article in data["data"]:
         title = str(article["title"])
         for number, entry in enumerate(article["paragraphs"]):

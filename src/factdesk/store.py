@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 
@@ -202,7 +202,7 @@ class Store:
 
     def chunks(self) -> list[Chunk]:
         """All passages, in a stable order, for the keyword index."""
-        result = []
+        result: list[Chunk] = []
         for batch in self._pages(include=["metadatas", "documents"]):
             rows = zip(batch["ids"], batch["documents"], batch["metadatas"], strict=True)
             result.extend(_chunk_from_metadata(*row) for row in rows)
@@ -212,8 +212,8 @@ class Store:
     def _pages(self, include: list[str]) -> Iterator[dict]:
         offset = 0
         while True:
-            page = self._call(
-                lambda start=offset: self.collection.get(
+            page: dict = self._call(
+                lambda start=offset: self.collection.get(  # type: ignore[misc]
                     include=include, limit=_BATCH, offset=start
                 )
             )
@@ -287,7 +287,7 @@ class Store:
         )
 
     def delete_document(self, doc_id: str) -> None:
-        self._call(lambda: self._vector_store().delete(ref_doc_id=doc_id))
+        self._call(lambda: self.collection.delete(where={"document_id": doc_id}))
 
     def delete_other_versions(self, doc_id: str, keep_hash: str) -> None:
         where = {"$and": [{"document_id": doc_id}, {"content_hash": {"$ne": keep_hash}}]}
@@ -314,7 +314,9 @@ def _connect(settings: Settings) -> Any:
     try:
         if settings.uses_chroma_server:
             return chromadb.HttpClient(
-                host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings
+                host=str(settings.chroma_host),
+                port=settings.chroma_port,
+                settings=chroma_settings,
             )
         Path(settings.index_dir).mkdir(parents=True, exist_ok=True)
         return chromadb.PersistentClient(path=str(settings.index_dir), settings=chroma_settings)
@@ -445,10 +447,10 @@ def _embedding_function_class() -> type:
         def build_from_config(config: dict[str, Any]) -> PrecomputedEmbedding:
             return PrecomputedEmbedding()
 
-        def default_space(self) -> str:
+        def default_space(self) -> Literal["cosine"]:
             return "cosine"
 
-        def supported_spaces(self) -> list[str]:
+        def supported_spaces(self) -> list[Literal["cosine", "l2", "ip"]]:
             return ["cosine"]
 
     return PrecomputedEmbedding

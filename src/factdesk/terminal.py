@@ -30,8 +30,8 @@ def render_answer(answer: Answer) -> RenderableType:
         )
         parts.append(Text(note, style="dim"))
     if answer.citations:
-        heading = f"Sources (confidence {answer.confidence:.2f})" if answer.answered else ""
-        parts.append(Text("\n" + heading, style="underline"))
+        title = f"Sources (confidence {answer.confidence:.2f})" if answer.answered else ""
+        parts.append(Text("\n" + title, style="underline"))
     for citation in answer.citations:
         heading = Text.assemble((f"[{citation.n}] ", "bold cyan"), (citation.title, "bold"))
         if citation.published:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from logging import Logger
+from typing import TYPE_CHECKING
 from urllib.error import URLError
 
 from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
@@ -35,6 +36,9 @@ from factdesk.slack.pool import AnswerPool
 from factdesk.slack.replies import Answering, Replier
 from factdesk.slack.store import BotStore, Memory, store_path
 from factdesk.slack.webapi import Responder, create_client
+
+if TYPE_CHECKING:
+    from factdesk.slack.redis_memory import RedisMemory
 
 logger = logging.getLogger("factdesk.slack")
 
@@ -72,7 +76,7 @@ def load_app(settings: Settings, health: Health) -> App:
     memory = open_memory(settings)
     app = create_app(settings, answerer, memory=memory, on_refused=health.refuse)
     probes: list[Probe] = [(settings.store_description, answerer.check_store)]
-    if settings.redis_url:
+    if memory is not None:
         probes.append(("Redis", memory.ping))
     health.loaded(probes)
     return app
@@ -130,7 +134,7 @@ class _Stop:
                 signal.signal(sig, handler)
 
 
-def open_memory(settings: Settings) -> Memory | None:
+def open_memory(settings: Settings) -> RedisMemory | None:
     """Redis when FACTDESK_REDIS_URL is set; else None, for the SQLite database."""
     if not settings.redis_url:
         return None
@@ -179,7 +183,7 @@ def create_app(
     replier = Replier(
         answerer=answerer,
         store=BotStore(store_path(settings)),
-        memory=memory,
+        shared_memory=memory,
         dm_window=timedelta(minutes=settings.conversation_minutes),
     )
     app.use(skip_seen_events(replier.memory))

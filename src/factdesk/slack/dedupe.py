@@ -45,7 +45,8 @@ def skip_seen_events(seen: SeenKeys) -> Callable[..., BoltResponse | None]:
     ) -> BoltResponse | None:
         event_id = body.get("event_id")
         if event_id is None or seen.first_time(event_key(event_id)):
-            return next_()
+            next_()
+            return None
         logger.info("Skipping event %s: already received", event_id)
         return BoltResponse(status=200, body="")
 

@@ -62,15 +62,17 @@ def summarize(settings: Settings, limit: int = 10) -> FeedbackSummary:
 
 def render_summary(summary: FeedbackSummary) -> RenderableType:
     """The summary as rich renders it: a totals line, then the least helpful questions."""
-    totals = Text(f"{summary.answers} answers posted · {summary.up} 👍 · {summary.down} 👎")
+    totals: RenderableType = Text(
+        f"{summary.answers} answers posted · {summary.up} 👍 · {summary.down} 👎"
+    )
     modes = Table(title="By mode", title_justify="left")
     modes.add_column("Mode")
     modes.add_column("Answers", justify="right")
     modes.add_column("👍", justify="right")
     modes.add_column("👎", justify="right")
-    for row in summary.by_mode:
-        label = "LLM (checked)" if row.mode == "llm" else row.mode
-        modes.add_row(label, str(row.answers), str(row.up), str(row.down))
+    for mode in summary.by_mode:
+        label = "LLM (checked)" if mode.mode == "llm" else mode.mode
+        modes.add_row(label, str(mode.answers), str(mode.up), str(mode.down))
     if summary.by_mode:
         totals = Group(totals, modes)
     if not summary.most_down:

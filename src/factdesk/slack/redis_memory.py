@@ -15,6 +15,7 @@ import json
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 from factdesk.conversation import Turn
@@ -43,7 +44,7 @@ class RedisMemory:
         self._clock = clock
 
     @classmethod
-    def connect(cls, url: str, prefix: str = PREFIX, **options: float) -> RedisMemory:
+    def connect(cls, url: str, prefix: str = PREFIX, **options: Any) -> RedisMemory:
         """Connect and check the server answers; a user-facing error naming the server (never
         the password a URL may hold) when it does not."""
         import redis

@@ -57,19 +57,19 @@ class Replier:
     """Answers questions and posts the replies; one per app, shared by every handler.
 
     `store` keeps the answers (for their buttons) and the votes; `memory` the deliveries seen,
-    the bot's threads and the conversations: the same SQLite database unless the bots share a
-    Redis server.
+    the bot's threads and the conversations: the same SQLite database, unless the bots share a
+    Redis server (`shared_memory`).
     """
 
     answerer: Answering
     store: BotStore
-    memory: Memory | None = None
+    shared_memory: Memory | None = None
     dm_window: timedelta = timedelta(minutes=30)
     update_seconds: float = 1.0
 
-    def __post_init__(self) -> None:
-        if self.memory is None:
-            self.memory = self.store
+    @property
+    def memory(self) -> Memory:
+        return self.shared_memory or self.store
 
     def first_time(self, channel: str, ts: str) -> bool:
         """False when this message has already been taken up, by this or another event (or

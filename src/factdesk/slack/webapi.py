@@ -56,7 +56,7 @@ class Responder(Respond):
     def __init__(self, response_url: str, settings: Settings) -> None:
         super().__init__(response_url=rebase(response_url, settings.slack_api_url))
 
-    def __call__(  # the keywords the bot uses; Bolt's `respond` takes a few more
+    def __call__(  # type: ignore[override]  # the keywords the bot uses; Bolt's take more
         self,
         text: str = "",
         blocks: list | None = None,
@@ -64,7 +64,7 @@ class Responder(Respond):
         replace_original: bool | None = None,
         delete_original: bool | None = None,
     ) -> WebhookResponse:
-        client = WebhookClient(url=self.response_url, retry_handlers=retry_handlers())
+        client = WebhookClient(url=str(self.response_url), retry_handlers=retry_handlers())
         return client.send(
             text=text,
             blocks=blocks,
