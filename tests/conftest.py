@@ -64,6 +64,24 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def run_factdesk(
+    *args: str, env: dict, cwd: Path = REPO, stdin: str | None = None, timeout: float = 300
+):
+    """The real `factdesk` command in a subprocess, the way people run it."""
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "factdesk", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=timeout,
+    )
+
+
 class ChromaServer:
     """A real `chroma run` on a free loopback port, which tests can stop and start again."""
 

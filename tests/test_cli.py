@@ -12,20 +12,12 @@ import time
 
 import pytest
 
-from .conftest import REPO, SEEDS, free_port
+from .conftest import REPO, SEEDS, free_port, run_factdesk
 from .newsserver import BOILERPLATE, HARBOUR_TITLE, NewsServer, Response, fixed, news_site, rss
 
 
 def run(*args: str, env: dict, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "factdesk", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=REPO,
-        timeout=300,
-    )
+    return run_factdesk(*args, env=env, stdin=stdin)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from dataclasses import replace
@@ -30,13 +29,13 @@ from factdesk.evaluation import (
     failed_gates,
     holds_evidence,
     load_questions,
-    normalise,
+    normalise_text,
     squad_normalise,
 )
 from factdesk.reports import render_evaluation
 from factdesk.squad import Paragraph, SquadQuestion
 
-from .conftest import SEED_QUESTIONS, SEEDS
+from .conftest import SEED_QUESTIONS, SEEDS, run_factdesk
 
 EXIT_GATE_FAILED = 7
 
@@ -109,7 +108,7 @@ def test_evidence_matches_regardless_of_whitespace_quotes_and_case():
     assert holds_evidence(passage, ["IT'S OVER"])
     assert holds_evidence(passage, ["no such thing", "few dozen"])
     assert not holds_evidence(passage, ["a few hundred"])
-    assert normalise("  A\t“B”  ‘c’ ") == "a \"b\" 'c'"
+    assert normalise_text("  A\t“B”  ‘c’ ") == "a \"b\" 'c'"
 
 
 # -- figures and gates ---------------------------------------------------------------------
@@ -229,25 +228,13 @@ def test_evaluate_asks_every_question_through_the_real_answerer(seed_answerer):
 
 
 def run_eval(*args: str, cwd: Path, index_dir: Path) -> subprocess.CompletedProcess:
-    env = os.environ | {
-        "FACTDESK_INDEX_DIR": str(index_dir),
-        "FACTDESK_SEEDS_DIR": str(SEEDS),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "factdesk", "eval", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    env = os.environ | {"FACTDESK_INDEX_DIR": str(index_dir), "FACTDESK_SEEDS_DIR": str(SEEDS)}
+    return run_factdesk("eval", *args, env=env, cwd=cwd, timeout=600)
 
 
 @pytest.mark.slow
 def test_eval_command_passes_its_gates_on_the_seed_questions(tmp_path):
-    (tmp_path / "tests").mkdir()
-    shutil.copy(SEED_QUESTIONS, tmp_path / "tests" / "seed_questions.jsonl")  # the default file
-    result = run_eval(
+    result = run_eval(  # from a folder of its own: the default file is the project's
         "--json",
         "--min-hit1", "0.9",
         "--min-hit3", "1",
@@ -259,7 +246,7 @@ def test_eval_command_passes_its_gates_on_the_seed_questions(tmp_path):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert report["questions_file"] == "tests/seed_questions.jsonl"
+    assert report["questions_file"] == str(SEED_QUESTIONS)
     assert report["top_k"] == 5
     figures = report["figures"]
     assert figures["questions"] == len(load_questions(SEED_QUESTIONS))
@@ -293,11 +280,18 @@ def test_eval_command_reports_malformed_lines_without_a_traceback(tmp_path):
     assert "Traceback" not in result.stderr
 
 
-def test_eval_command_without_the_default_question_file_says_what_to_do(tmp_path):
-    result = run_eval(cwd=tmp_path, index_dir=tmp_path / "i")
-    assert result.returncode == 2
-    assert "pass --questions FILE" in result.stderr
-    assert "Traceback" not in result.stderr
+def test_eval_command_without_the_default_question_file_says_what_to_do(
+    tmp_path, monkeypatch, capsys
+):
+    from factdesk import cli, evaluation
+
+    monkeypatch.setattr(evaluation, "DEFAULT_QUESTIONS", tmp_path / "absent.jsonl")
+    monkeypatch.setenv("FACTDESK_INDEX_DIR", str(tmp_path / "i"))
+    monkeypatch.setattr(sys, "argv", ["factdesk", "eval"])
+    with pytest.raises(SystemExit) as exited:
+        cli.main()
+    assert exited.value.code == 2
+    assert "pass --questions FILE" in capsys.readouterr().err
     assert not (tmp_path / "i").exists()  # failed before opening (or creating) the index
 
 

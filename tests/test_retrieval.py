@@ -1,12 +1,12 @@
 import pytest
 
-from factdesk.retrieval import asks_about_now, fuse, normalise, recency_factors
+from factdesk.retrieval import asks_about_now, fuse, min_max, recency_factors
 
 
 def test_normalise_min_max():
-    assert normalise({"a": 2.0, "b": 4.0, "c": 3.0}) == {"a": 0.0, "b": 1.0, "c": 0.5}
-    assert normalise({"a": 0.3}) == {"a": 1.0}
-    assert normalise({}) == {}
+    assert min_max({"a": 2.0, "b": 4.0, "c": 3.0}) == {"a": 0.0, "b": 1.0, "c": 0.5}
+    assert min_max({"a": 0.3}) == {"a": 1.0}
+    assert min_max({}) == {}
 
 
 def test_fuse_weights_each_side_and_missing_side_counts_zero():

@@ -316,7 +316,7 @@ def status() -> int:
     "--questions",
     "questions_file",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="JSONL question file [default: tests/seed_questions.jsonl].",
+    help="JSONL question file [default: the project's tests/seed_questions.jsonl].",
 )
 @click.option(
     "--conversations",
@@ -330,7 +330,12 @@ def status() -> int:
     type=click.Path(dir_okay=False, path_type=Path),
     help="A SQuAD v1.1/v2.0 JSON file, run end to end in a scratch index.",
 )
-@click.option("--top-k", type=click.IntRange(1, 20), default=None, help="Passages cited [5].")
+@click.option(
+    "--top-k",
+    type=click.IntRange(1, 20),
+    default=None,
+    help="Passages cited [5; FACTDESK_TOP_K with --squad].",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the figures and misses as JSON.")
 @click.option("--baseline", is_flag=True, help="Answer without the reader, for comparison.")
 @click.option("--min-hit1", type=click.FloatRange(0, 1), help="Least hit@1 to pass.")
@@ -405,7 +410,7 @@ def _evaluate_questions(settings: Settings, path: Path | None, top_k: int | None
         path = evaluation.DEFAULT_QUESTIONS
         if not path.exists():
             raise QuestionFileError(
-                f"No {path} here: run from the project folder or pass --questions FILE."
+                "This installation has no tests/seed_questions.jsonl: pass --questions FILE."
             )
     questions = evaluation.load_questions(path)  # fails before the model loads
     answerer = load_answerer(settings, notify=_notify, reader=reader)

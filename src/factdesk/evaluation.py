@@ -25,7 +25,8 @@ from factdesk.errors import QuestionFileError
 from factdesk.metrics import hit_at_k, mrr_at_k
 from factdesk.squad import SquadQuestion, SquadSet
 
-DEFAULT_QUESTIONS = Path("tests/seed_questions.jsonl")
+# The project's own question file, wherever `factdesk eval` is run from (in a source checkout).
+DEFAULT_QUESTIONS = Path(__file__).resolve().parents[2] / "tests" / "seed_questions.jsonl"
 HIT_DEPTHS = (1, 3, 5)
 # Every figure a report holds, with the name people read; the keys are also the JSON keys.
 FIGURES = {
@@ -132,14 +133,14 @@ def _problems_message(path: Path, problems: list[str]) -> str:
     return "\n  ".join(lines)
 
 
-def normalise(text: str) -> str:
+def normalise_text(text: str) -> str:
     """Text as a reader compares it: whitespace, curly or straight quotes and case do not count."""
     return " ".join(text.translate(_QUOTES).split()).casefold()
 
 
 def holds_evidence(text: str, evidence: Sequence[str]) -> bool:
-    normalised = normalise(text)
-    return any(normalise(item) in normalised for item in evidence)
+    normalised = normalise_text(text)
+    return any(normalise_text(item) in normalised for item in evidence)
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,7 @@ class Hit:
     recency: float = 1.0
 
 
-def normalise(scores: Mapping[str, float]) -> dict[str, float]:
+def min_max(scores: Mapping[str, float]) -> dict[str, float]:
     """Min-max to [0, 1]; a lone candidate (or all equal) scores 1."""
     if not scores:
         return {}
@@ -67,7 +67,7 @@ def fuse(
     dense: Mapping[str, float], keyword: Mapping[str, float], dense_weight: float
 ) -> dict[str, float]:
     """Weighted sum of normalised scores over the union of both candidate lists."""
-    dense_norm, keyword_norm = normalise(dense), normalise(keyword)
+    dense_norm, keyword_norm = min_max(dense), min_max(keyword)
     return {
         key: dense_weight * dense_norm.get(key, 0.0)
         + (1 - dense_weight) * keyword_norm.get(key, 0.0)

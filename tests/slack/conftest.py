@@ -27,6 +27,7 @@ from factdesk.slack import create_app
 from factdesk.slack.health import Health, Probe
 from factdesk.slack.server import EVENTS_PATH, HEALTH_PATH, SlackServer, config
 from factdesk.slack.store import BotStore, store_path
+from tests.conftest import free_port
 from tests.slack.fake_slack import APP_TOKEN, BOT_TOKEN, BOT_USER_ID, SIGNING_SECRET, FakeSlackAPI
 from tests.slack.payloads import SlackSender
 
@@ -212,12 +213,6 @@ def serve_app(slack_settings: Settings) -> Iterator[Callable[..., RunningApp]]:
         server.stop()
     for server in servers:
         server.join()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def listening(port: int) -> bool:

@@ -4,7 +4,6 @@ token."""
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import SEEDS, free_port
 from tests.slack.fake_slack import BOT_TOKEN, SIGNING_SECRET
 from tests.slack.payloads import SlackSender, app_mention, event_callback
 
 pytestmark = pytest.mark.slow
 
-SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 START_SECONDS = 120
 
 
@@ -38,12 +37,6 @@ def factdesk_slack(tmp_path: Path, args: list[str], **env: str) -> subprocess.Po
         stderr=subprocess.STDOUT,
         text=True,
     )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def health(port: int) -> int | None:

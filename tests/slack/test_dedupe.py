@@ -139,7 +139,7 @@ def test_an_event_is_refused_while_redis_is_unreachable(serve_app, fake_answerer
     """Slack gets a 500 and re-sends the event later, rather than the bot answering without
     knowing whether another host already has."""
     from factdesk.slack.redis_memory import open_client
-    from tests.slack.conftest import free_port
+    from tests.conftest import free_port
 
     down = open_client(f"redis://127.0.0.1:{free_port()}/0")
     running = serve_app(fake_answerer, memory=RedisMemory(down, "test-down:"))
