@@ -187,3 +187,31 @@ def test_every_spaces_runs_start_to_start_and_never_bursts():
     now[0] += 1.0
     assert next(runs) == 4
     assert waits == [7.0, 0.0, 9.0]
+
+
+def test_every_passage_keeps_its_sentences_and_their_vectors(settings, embedder, folder):
+    Indexer(settings, embedder).index_paths([folder])
+    for chunk in Store(settings, fingerprint(settings)).chunks():
+        texts = [chunk.text[start:end] for start, end in chunk.sentences]
+        assert texts and all(text.strip() for text in texts)
+        assert chunk.sentence_vectors.shape == (len(texts), embedder.dimensions)
+        cosines = (chunk.sentence_vectors * embedder.embed(texts)).sum(axis=1)
+        assert cosines.min() > 0.999  # stored as float16
+
+
+def test_the_keyword_index_is_saved_per_generation_and_old_ones_pruned(settings, embedder, folder):
+    from factdesk.retrieval import Retriever
+
+    indexer = Indexer(settings, embedder)
+    indexer.index_paths([folder])
+    root = Store(settings, fingerprint(settings)).keyword_root
+    (first,) = [p for p in root.iterdir() if p.is_dir()]
+    retriever = Retriever(Store(settings, fingerprint(settings)), settings)
+    assert retriever.size == 3
+    for n in range(3):
+        (folder / f"new{n}.txt").write_text(ARTICLE.format(n=n + 10), encoding="utf-8")
+        indexer.index_paths([folder])
+    saved = sorted(p.name for p in root.iterdir() if p.is_dir())
+    assert len(saved) == 2 and first.name not in saved
+    hits = retriever.retrieve("voted 12 times", embedder.embed_one("voted 12 times"), 1)
+    assert retriever.size == 6 and "12 times" in hits[0].chunk.text
