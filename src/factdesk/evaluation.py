@@ -206,9 +206,7 @@ class Report:
         )
         figures["declined_unanswerable"] = _mean([not o.answer.answered for o in unanswerable])
         figures["wrongly_declined"] = _mean([not o.answer.answered for o in answerable])
-        latencies = [o.seconds * 1000 for o in self.outcomes]
-        figures["latency_median_ms"] = round(statistics.median(latencies), 1)
-        figures["latency_p95_ms"] = round(float(np.percentile(latencies, 95)), 1)
+        figures |= latency_figures([o.seconds for o in self.outcomes])
         return figures
 
     def to_dict(self) -> dict:
@@ -219,6 +217,15 @@ class Report:
             "figures": self.figures(),
             "misses": [_miss(outcome) for outcome in self.misses],
         }
+
+
+def latency_figures(seconds: Sequence[float]) -> dict[str, float | int | None]:
+    """Median and 95th percentile, in milliseconds."""
+    milliseconds = [s * 1000 for s in seconds]
+    return {
+        "latency_median_ms": round(statistics.median(milliseconds), 1),
+        "latency_p95_ms": round(float(np.percentile(milliseconds, 95)), 1),
+    }
 
 
 def _mean(values: Sequence[float | bool]) -> float | None:
@@ -352,7 +359,6 @@ class SquadReport:
         unanswerable = [o for o in self.outcomes if not o.question.answerable]
         span = _mean([o.correct for o in answerable])
         declined = _mean([o.correct for o in unanswerable])
-        latencies = [o.seconds * 1000 for o in self.outcomes]
         return {
             "questions": len(self.outcomes),
             "answerable": len(answerable),
@@ -367,9 +373,7 @@ class SquadReport:
                 if span is not None and declined is not None
                 else None
             ),
-            "latency_median_ms": round(statistics.median(latencies), 1),
-            "latency_p95_ms": round(float(np.percentile(latencies, 95)), 1),
-        }
+        } | latency_figures([o.seconds for o in self.outcomes])
 
     def to_dict(self) -> dict:
         """The JSON of `factdesk eval --squad --json`: figures and every miss."""
