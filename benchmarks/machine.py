@@ -6,6 +6,7 @@ import datetime
 import json
 import os
 import platform
+import sys
 from pathlib import Path
 
 from rich.console import Console, RenderableType
@@ -38,7 +39,8 @@ def _cpu_model() -> str:
 
 def publish(result: dict, rendered: RenderableType, out: Path | None) -> None:
     """Print a benchmark's table and, when asked, write its figures as JSON."""
-    Console(highlight=False).print(rendered)
+    # Rich wraps at 80 columns when not writing to a terminal: a saved table should not wrap.
+    Console(highlight=False, width=None if sys.stdout.isatty() else 160).print(rendered)
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

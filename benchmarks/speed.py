@@ -148,7 +148,9 @@ def warm(settings: Settings, embedder: Embedder, claims: list[str]) -> dict:
     """Per-question latency in this process, with the reader and with the pre-rank alone,
     asked in turn so both see the same machine."""
     answerers = {
-        "reader": load_answerer(settings, embedder=embedder),
+        "reader": load_answerer(
+            settings.model_copy(update={"reader": "trained"}), embedder=embedder
+        ),
         "pre-rank only": load_answerer(settings, embedder=embedder, reader=NO_READER),
     }
     seconds: dict[str, list[float]] = {name: [] for name in answerers}

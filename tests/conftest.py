@@ -41,9 +41,18 @@ def seed_settings(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def seed_answerer(seed_settings, embedder):
+    """The answerer as shipped (default settings) over the seed article."""
     from factdesk.service import load_answerer
 
     return load_answerer(seed_settings, embedder=embedder)
+
+
+@pytest.fixture(scope="session")
+def reader_answerer(seed_settings, seed_answerer, embedder):
+    """The answerer with the trained reader (`FACTDESK_READER=trained`) over the same index."""
+    from factdesk.service import load_answerer
+
+    return load_answerer(seed_settings.model_copy(update={"reader": "trained"}), embedder=embedder)
 
 
 @pytest.fixture(scope="session")

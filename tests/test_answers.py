@@ -60,8 +60,6 @@ def test_top_k_limits_citations(seed_answerer):
         "?!?!...",
         "'; DROP TABLE chunks; --",
         "$(rm -rf /) && echo",
-        "¿Cuántos asesores quedan?",
-        "Сколько советников осталось?",
         "x" * 100_000,
     ],
 )
@@ -69,6 +67,16 @@ def test_odd_questions_are_declined_without_error(seed_answerer, question):
     answer = seed_answerer.answer(question)
     assert not answer.answered and answer.answer.startswith(NOT_FOUND)
     assert 0 <= answer.confidence < seed_answerer.min_confidence
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("question", ["¿Cuántos asesores quedan?", "Сколько советников осталось?"])
+def test_questions_in_other_languages_are_declined_by_the_reader(reader_answerer, question):
+    """The articles are English; an English-only reader must not guess. (Without the reader,
+    a foreign question's cosine can pass 0.22 and a sentence is quoted: one reason the reader
+    exists.)"""
+    answer = reader_answerer.answer(question)
+    assert not answer.answered and answer.confidence < reader_answerer.min_confidence
 
 
 @pytest.mark.slow
@@ -86,7 +94,7 @@ def test_json_shape(seed_answerer):
         "citations",
     }
     assert data["mode"] == "extractive" and data["llm_withheld"] is None
-    assert 0 <= data["confidence"] <= 1 and data["reader"] == seed_answerer.reader.version
+    assert 0 <= data["confidence"] <= 1 and data["reader"] is None  # no reader by default
     assert set(data["citations"][0]) == {
         "n",
         "quote",

@@ -8,6 +8,7 @@ index is relevant enough it says so instead of quoting something unrelated.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -190,9 +191,14 @@ class Answerer:
         confidence = round(best.probability, 4)
         if best.probability < self.min_confidence:
             return _decline(question, candidates, hits[:top_k], confidence)
-        best = _preferred(candidates, query, self.min_confidence)
+        best = _preferred(candidates, query, self.min_confidence, self._strength)
         chosen = _choose(best, candidates, self.min_confidence)
         return _compose(question, chosen, candidates, hits[:top_k], confidence)
+
+    def _strength(self, sentence: _Sentence) -> float:
+        """How well a sentence answers: the reader's probability, or without a reader the
+        pre-rank score (cosine alone only decides whether to answer at all, as it did before)."""
+        return sentence.probability if self.reader else sentence.score
 
     def _read(self, question: str, ranked: list[_Sentence], cited: list[Hit]) -> list[_Sentence]:
         """The pre-rank's best sentences, and the best of every passage that may be cited,
@@ -247,12 +253,17 @@ def _fits_answer_type(question: str, sentence: str) -> bool:
     )
 
 
-def _preferred(candidates: list[_Sentence], query: Query, threshold: float) -> _Sentence:
+def _preferred(
+    candidates: list[_Sentence],
+    query: Query,
+    threshold: float,
+    strength: Callable[[_Sentence], float],
+) -> _Sentence:
     """Among the sentences the reader accepts, the one wanted most: a newer article's on a
     current-state question (`hit.recency` is 1 on all others), and in a conversation what was
     not quoted yet. The decision to answer at all is the reader's alone."""
     accepted = [c for c in candidates if c.probability >= threshold]
-    return max(accepted, key=lambda c: c.probability * c.hit.recency * query.weight(_text(c)))
+    return max(accepted, key=lambda c: strength(c) * c.hit.recency * query.weight(_text(c)))
 
 
 def _text(sentence: _Sentence) -> str:

@@ -119,14 +119,22 @@ class Settings(BaseSettings):
     )
     bm25_k1: float = Field(default=0.9, gt=0.0, description="BM25 k1 of the keyword side.")
     bm25_b: float = Field(default=0.4, ge=0.0, le=1.0, description="BM25 b of the keyword side.")
+    reader: Literal["none", "trained"] = Field(
+        default="none",
+        description="What picks the quote and decides whether to answer: `none`, the pre-rank "
+        "(sentence cosine, shared rare words, answer-type cue; declines below a cosine of "
+        "0.22), or `trained`, the cross-encoder shipped in the package. The trained reader "
+        "declines more unanswerable questions but, so far, too many answerable ones: see its "
+        "model card before switching.",
+    )
     min_confidence: float | None = Field(
         default=None,
         ge=0.0,
         le=1.0,
-        description="Below this reader confidence (the probability that the best sentence "
-        "answers the question) factdesk declines. Empty: the threshold tuned with the reader "
-        "on held-out SQuAD articles (see its model card). Lower answers more often, and is "
-        "wrong more often.",
+        description="Below this confidence factdesk declines: with the trained reader, the "
+        "probability that the best sentence answers the question (empty: the threshold tuned on "
+        "held-out SQuAD articles, see its model card); without it, the best sentence's cosine "
+        "(empty: 0.22). Lower answers more often, and is wrong more often.",
     )
     recency_weight: float = Field(
         default=0.5,

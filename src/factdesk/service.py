@@ -212,6 +212,8 @@ def _reader(reader: Reader | str | None, settings: Settings) -> Reader | None:
         if reader != NO_READER:
             raise ValueError(f"reader must be a Reader, None or {NO_READER!r}")
         return None
+    if reader is None and settings.reader == NO_READER:
+        return None
     if reader is None:
         from factdesk.reader import Reader
 
