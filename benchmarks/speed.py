@@ -42,7 +42,7 @@ import machine
 import scifact
 from factdesk.config import Settings
 from factdesk.embeddings import Embedder
-from factdesk.service import NO_READER, load_answerer
+from factdesk.service import NO_READER, TRAINED_READER, load_answerer
 
 REPO = Path(__file__).resolve().parents[1]
 PREVIOUS = "571abe6"  # the first round's last commit: torch on the question path
@@ -148,9 +148,7 @@ def warm(settings: Settings, embedder: Embedder, claims: list[str]) -> dict:
     """Per-question latency in this process, with the reader and with the pre-rank alone,
     asked in turn so both see the same machine."""
     answerers = {
-        "reader": load_answerer(
-            settings.model_copy(update={"reader": "trained"}), embedder=embedder
-        ),
+        "reader": load_answerer(settings, embedder=embedder, reader=TRAINED_READER),
         "pre-rank only": load_answerer(settings, embedder=embedder, reader=NO_READER),
     }
     seconds: dict[str, list[float]] = {name: [] for name in answerers}

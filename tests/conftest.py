@@ -50,9 +50,9 @@ def seed_answerer(seed_settings, embedder):
 @pytest.fixture(scope="session")
 def reader_answerer(seed_settings, seed_answerer, embedder):
     """The answerer with the trained reader (`FACTDESK_READER=trained`) over the same index."""
-    from factdesk.service import load_answerer
+    from factdesk.service import TRAINED_READER, load_answerer
 
-    return load_answerer(seed_settings.model_copy(update={"reader": "trained"}), embedder=embedder)
+    return load_answerer(seed_settings, embedder=embedder, reader=TRAINED_READER)
 
 
 @pytest.fixture(scope="session")
@@ -150,6 +150,6 @@ def chroma_server(tmp_path):
 def baseline_answerer(seed_settings, seed_answerer, embedder):
     """The answerer without a reader over the same index: deterministic sentence choice, for
     tests of what is built around the answer (LLM checks, conversations) rather than the reader."""
-    from factdesk.service import load_answerer
+    from factdesk.service import NO_READER, load_answerer
 
-    return load_answerer(seed_settings, embedder=embedder, reader="none")
+    return load_answerer(seed_settings, embedder=embedder, reader=NO_READER)

@@ -259,9 +259,9 @@ def _preferred(
     threshold: float,
     strength: Callable[[_Sentence], float],
 ) -> _Sentence:
-    """Among the sentences the reader accepts, the one wanted most: a newer article's on a
-    current-state question (`hit.recency` is 1 on all others), and in a conversation what was
-    not quoted yet. The decision to answer at all is the reader's alone."""
+    """Among the sentences at or above the threshold, the one wanted most by `strength`: a
+    newer article's on a current-state question (`hit.recency` is 1 on all others), and in a
+    conversation what was not quoted yet. Whether to answer at all was decided before."""
     accepted = [c for c in candidates if c.probability >= threshold]
     return max(accepted, key=lambda c: strength(c) * c.hit.recency * query.weight(_text(c)))
 

@@ -337,7 +337,11 @@ def status() -> int:
     help="Passages cited [5; FACTDESK_TOP_K with --squad].",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the figures and misses as JSON.")
-@click.option("--baseline", is_flag=True, help="Answer without the reader, for comparison.")
+@click.option(
+    "--baseline",
+    is_flag=True,
+    help="Answer without a reader whatever FACTDESK_READER says, for comparison.",
+)
 @click.option("--min-hit1", type=click.FloatRange(0, 1), help="Least hit@1 to pass.")
 @click.option("--min-hit3", type=click.FloatRange(0, 1), help="Least hit@3 to pass.")
 @click.option("--min-hit5", type=click.FloatRange(0, 1), help="Least hit@5 to pass.")
@@ -378,11 +382,12 @@ def evaluate(
     """
     from factdesk import evaluation
     from factdesk.reports import render_evaluation
+    from factdesk.service import NO_READER
 
     if sum(bool(f) for f in (questions_file, squad_file, conversations_file)) > 1:
         raise click.UsageError("Give one of --questions, --squad or --conversations.")
     settings = load_settings()
-    reader = "none" if baseline else None
+    reader = NO_READER if baseline else None
     if conversations_file:
         return _evaluate_conversations(
             settings, conversations_file, top_k, reader, as_json, limits["min_follow_ups"]

@@ -9,7 +9,6 @@ every setting with its default and description from `config.Settings`, and the e
 from __future__ import annotations
 
 import textwrap
-from pathlib import Path
 
 import click
 
@@ -80,8 +79,6 @@ def _default(value: object) -> str:
         return ""
     if isinstance(value, float):
         return f"{value:g}"
-    if isinstance(value, Path):
-        return str(value)
     return str(value)
 
 

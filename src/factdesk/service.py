@@ -34,7 +34,10 @@ logger = logging.getLogger("factdesk.service")
 # Failures that mean the endpoint is unusable right now: after one, no second call is tried.
 _ENDPOINT_DOWN = {"timeout", "unreachable"}
 
-NO_READER = "none"  # pass as `reader` for the answerer without one (a baseline for evaluations)
+# What `reader` may name, as FACTDESK_READER does: no reader (the default, and the baseline of
+# evaluations) or the trained one shipped in the package.
+NO_READER = "none"
+TRAINED_READER = "trained"
 
 
 def load_answerer(
@@ -208,17 +211,17 @@ def load_llm(settings: Settings) -> LLM | None:
 
 
 def _reader(reader: Reader | str | None, settings: Settings) -> Reader | None:
-    if isinstance(reader, str):
-        if reader != NO_READER:
-            raise ValueError(f"reader must be a Reader, None or {NO_READER!r}")
+    """A loaded reader as given; else what `reader` or, when None, FACTDESK_READER names."""
+    choice = settings.reader if reader is None else reader
+    if not isinstance(choice, str):
+        return choice
+    if choice == NO_READER:
         return None
-    if reader is None and settings.reader == NO_READER:
-        return None
-    if reader is None:
+    if choice == TRAINED_READER:
         from factdesk.reader import Reader
 
         return Reader(threads=settings.threads)
-    return reader
+    raise ValueError(f"reader must be a Reader, None, {NO_READER!r} or {TRAINED_READER!r}")
 
 
 @contextmanager
