@@ -87,7 +87,7 @@ def run_socket_mode(settings: Settings, app_token: str) -> None:
     answers in flight finish. A refused token ends in an error (a non-zero exit)."""
     answerer = load_service(settings, notify=logger.info)
     stop = _Stop()
-    app = create_app(settings, answerer, on_refused=stop.refused)
+    app = create_app(settings, answerer, memory=open_memory(settings), on_refused=stop.refused)
     handler = SocketModeHandler(app, app_token)
     with stop.on_signals():
         try:
