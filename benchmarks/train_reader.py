@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from factdesk.embeddings import bundled_model_path, prepare_runtime
-from factdesk.evaluation import best_threshold
+from factdesk.evaluation import balanced_threshold, best_threshold
 from factdesk.keyword import terms
 from factdesk.sentences import split_sentences
 from factdesk.squad import SquadQuestion, SquadSet, load_squad, write_squad
@@ -210,7 +210,7 @@ def validation_figures(score, groups) -> dict[str, float]:
 
     `score(question, sentences)` returns probabilities. The decision threshold here is the one
     that maximises balanced correct decisions on these very questions, so the figure compares
-    models; the product's threshold is chosen end to end (see choose_threshold).
+    models; the product's threshold is chosen end to end (see evaluation.best_threshold).
     """
     best, top1 = [], []
     for question, sentences, answer in groups:
@@ -218,26 +218,16 @@ def validation_figures(score, groups) -> dict[str, float]:
         best.append((float(probabilities.max()), question.answerable))
         if question.answerable:
             top1.append(int(np.argmax(probabilities)) == answer)
-    balanced, threshold = _best_balanced(best)
+    threshold, balanced = balanced_threshold(
+        [(p, True) for p, answerable in best if answerable],
+        [p for p, answerable in best if not answerable],
+    )
     return {
         "answer_sentence_first": round(float(np.mean(top1)), 4),
         "balanced_correct": round(balanced, 4),
         "at_threshold": round(threshold, 4),
         "questions": len(groups),
     }
-
-
-def _best_balanced(best: list[tuple[float, bool]]) -> tuple[float, float]:
-    answerable = sorted(p for p, a in best if a)
-    unanswerable = sorted(p for p, a in best if not a)
-    if not unanswerable:
-        return float("nan"), 0.0
-    top = (0.0, 0.0)
-    for threshold in sorted({p for p, _ in best}):
-        kept = 1 - np.searchsorted(answerable, threshold) / len(answerable)
-        declined = np.searchsorted(unanswerable, threshold) / len(unanswerable)
-        top = max(top, ((kept + declined) / 2, threshold))
-    return top
 
 
 def train(pairs: list[Pair], out: Path, epochs: float, batch: int, lr: float, layers: int) -> Path:

@@ -424,7 +424,16 @@ def best_threshold(outcomes: Sequence[SquadOutcome]) -> tuple[float, float]:
     answerable = [
         (o.answer.confidence, o.quotes_an_answer) for o in outcomes if o.question.answerable
     ]
-    unanswerable = sorted(o.answer.confidence for o in outcomes if not o.question.answerable)
+    unanswerable = [o.answer.confidence for o in outcomes if not o.question.answerable]
+    return balanced_threshold(answerable, unanswerable)
+
+
+def balanced_threshold(
+    answerable: Sequence[tuple[float, bool]], unanswerable: Sequence[float]
+) -> tuple[float, float]:
+    """The lowest threshold with the best balanced correct rate: answerable questions count
+    when their confidence reaches it and their answer is right, unanswerable ones when their
+    confidence stays below it. Returns (threshold, balanced correct rate)."""
     if not answerable or not unanswerable:
         raise ValueError("choosing a threshold needs answerable and unanswerable questions")
     best = (-1.0, 0.0)
