@@ -7,10 +7,9 @@ environment, no globals), so tests build as many apps as they like, pointed at a
 from __future__ import annotations
 
 import logging
-import signal
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import timedelta
 from logging import Logger
 from typing import TYPE_CHECKING
@@ -123,15 +122,8 @@ class _Stop:
         while not self._event.wait(0.5):  # a timeout, so signals are handled promptly
             pass
 
-    @contextmanager
-    def on_signals(self) -> Iterator[None]:
-        stopping = {signal.SIGTERM, signal.SIGINT}
-        previous = {sig: signal.signal(sig, lambda *_: self._event.set()) for sig in stopping}
-        try:
-            yield
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+    def on_signals(self) -> AbstractContextManager[None]:
+        return server.on_stop_signals(lambda *_: self._event.set())
 
 
 def open_memory(settings: Settings) -> RedisMemory | None:

@@ -18,7 +18,7 @@ import logging
 import signal
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 import uvicorn
 from slack_bolt import App, BoltRequest, BoltResponse
@@ -71,16 +71,20 @@ def config(app: SlackServer, host: str, port: int) -> uvicorn.Config:
 
 
 @contextmanager
-def _signals_end_the_server() -> Iterator[None]:
-    """uvicorn turns SIGTERM and SIGINT into a graceful stop, then raises the signal again once
-    stopped, to the handler it found: here one that lets the process end normally (exit 0)."""
-    stopping = (signal.SIGTERM, signal.SIGINT)
-    previous = {sig: signal.signal(sig, lambda *_: None) for sig in stopping}
+def on_stop_signals(handler: Callable[..., None]) -> Iterator[None]:
+    """SIGTERM and SIGINT call `handler` inside the block; the handlers found are put back."""
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         yield
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        for sig, found in previous.items():
+            signal.signal(sig, found)
+
+
+def _signals_end_the_server() -> AbstractContextManager[None]:
+    """uvicorn turns SIGTERM and SIGINT into a graceful stop, then raises the signal again once
+    stopped, to the handler it found: here one that lets the process end normally (exit 0)."""
+    return on_stop_signals(lambda *_: None)
 
 
 def finish_answers(app: App) -> None:
