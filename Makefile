@@ -38,12 +38,13 @@ slack: install
 eval: install
 	$(BIN)/factdesk eval
 
+# One pytest worker per core: most slow tests wait on subprocesses and servers.
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist worksteal
 
 # The inner loop: everything but the tests that load the real models or start servers.
 test-fast: install
-	$(BIN)/python -m pytest -m "not slow" -q
+	$(BIN)/python -m pytest -n auto -m "not slow" -q
 
 DOCS := README.md .env.example
 

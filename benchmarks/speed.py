@@ -16,8 +16,8 @@ What runs, on this machine, in one go:
 
 The previous path is the code at `--previous` (a git revision, default: the first round's last
 commit), extracted to a scratch folder and run the same way with PYTHONPATH pointing at it: its
-cold start, warm questions (on a SciFact index of its own) and bot. `--docs`, `--questions` and
-`--bot-events` take a slice, for a smoke test.
+cold start, warm questions (on a SciFact index of its own) and bot. `--docs`, `--claims`,
+`--questions` and `--bot-events` take a slice, for a smoke test.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -214,7 +215,7 @@ def ratio(new: float, old: float) -> float:
 
 
 def run(args: argparse.Namespace, scratch: Path) -> dict:
-    dataset = scifact.load(args.data, "test", limit_docs=args.docs)
+    dataset = scifact.load(args.data, "test", limit_docs=args.docs, limit_queries=args.claims)
     claims = list(dataset.queries.values())[: args.questions]
     previous = extract(args.previous, scratch / "previous")
     result: dict = {"previous": args.previous, "abstracts": len(dataset.corpus)}
@@ -226,10 +227,8 @@ def run(args: argparse.Namespace, scratch: Path) -> dict:
         "previous": cold_start(scratch / "seed-previous", scratch, previous, args.cold_runs),
     }
     result["bot"] = {
-        "now": load.idle_bot(_bot_folder(scratch / "bot-now", None), args.bot_events),
-        "previous": load.idle_bot(
-            _bot_folder(scratch / "bot-previous", previous), args.bot_events, previous
-        ),
+        "now": load.idle_bot(_bot_folder(scratch, "now"), args.bot_events),
+        "previous": load.idle_bot(_bot_folder(scratch, "previous"), args.bot_events, previous),
     }
     index_previous(dataset, scratch / "scifact-previous", previous)
     result["warm_previous"] = warm_previous(
@@ -251,11 +250,11 @@ def run(args: argparse.Namespace, scratch: Path) -> dict:
     return result
 
 
-def _bot_folder(folder: Path, pythonpath: str | None) -> Path:
-    """A folder with a seed index already built, so the bot's start measures loading only."""
-    folder.mkdir(parents=True)
-    env = environment(folder / "index", pythonpath)
-    subprocess.run(factdesk("index"), env=env, cwd=folder, check=True, capture_output=True)
+def _bot_folder(scratch: Path, side: str) -> Path:
+    """A folder holding a copy of the seed index the cold runs built, so the bot's start
+    measures loading only."""
+    folder = scratch / f"bot-{side}"
+    shutil.copytree(scratch / f"seed-{side}", folder / "index")
     return folder
 
 
@@ -356,6 +355,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--previous", default=PREVIOUS, help=f"git revision [{PREVIOUS}]")
     parser.add_argument("--cold-runs", type=int, default=COLD_RUNS, help="cold runs [5]")
     parser.add_argument("--docs", type=int, help="index only this many abstracts (a slice)")
+    parser.add_argument(
+        "--claims", type=int, help="keep only this many SciFact claims, and their abstracts"
+    )
     parser.add_argument("--questions", type=int, default=WARM_QUESTIONS, help="warm claims [300]")
     parser.add_argument("--bot-events", type=int, default=20, help="events sent to the bot [20]")
     args = parser.parse_args(argv)

@@ -156,15 +156,18 @@ class NewsServer:
 def _handler(server: NewsServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            # In flight until the response starts: once its last byte is out, the client may
+            # send its next request before this thread runs again, and that is no overlap.
             server._enter(self.path, dict(self.headers.items()))
             try:
                 route = server.routes.get(self.path)
-                self._answer(route(server) if route else Response(b"Not found", 404))
+                response = route(server) if route else Response(b"Not found", 404)
+                time.sleep(response.delay)
             finally:
                 server._leave()
+            self._answer(response)
 
         def _answer(self, response: Response) -> None:
-            time.sleep(response.delay)
             self.send_response(response.status)
             self.send_header("Content-Type", response.content_type)
             if response.content_length:

@@ -139,7 +139,7 @@ def test_scifact_with_synthetic_dates_compares_recency(tmp_path, data):
 def test_speed_benchmark_on_a_slice(tmp_path, data):
     out = tmp_path / "speed.json"
     result = run_script(
-        "speed.py", data, "--docs", "20", "--questions", "3", "--cold-runs", "1",
+        "speed.py", data, "--docs", "20", "--claims", "3", "--questions", "3", "--cold-runs", "1",
         "--bot-events", "2", "--out", str(out), cwd=tmp_path,
     )  # fmt: skip
     results = json.loads(out.read_text())
