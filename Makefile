@@ -38,7 +38,7 @@ slack: install
 eval: install
 	$(BIN)/factdesk eval
 
-# One pytest worker per core: most slow tests wait on subprocesses and servers.
+# One pytest worker per core: the suite is CPU-bound (real model, subprocesses, servers).
 test: install
 	$(BIN)/python -m pytest -n auto --dist worksteal
 
