@@ -42,6 +42,21 @@ def test_a_thread_follow_up_is_asked_with_the_thread_so_far(replier, client, con
     assert [p["thread_ts"] for p in posted(fake_api)] == [mention["ts"], mention["ts"]]
 
 
+def test_the_turn_is_saved_before_the_answer_appears(replier, client, context, store):
+    """A follow-up sent the moment the answer shows must find it in the thread's history."""
+    saved_when_shown = []
+    post = client.chat_postMessage
+
+    def post_and_look(**message):
+        saved_when_shown.append(store.history(message["channel"], message["thread_ts"], 3))
+        return post(**message)
+
+    client.chat_postMessage = post_and_look
+    mention = app_mention("how many advisers remain?", channel="C8")
+    handle_app_mention(event=mention, client=client, context=context, replier=replier)
+    assert [t.question for t in saved_when_shown[0]] == ["how many advisers remain?"]
+
+
 def test_threads_do_not_share_history(replier, client, context):
     one, two = app_mention("how many advisers?"), app_mention("advisers today?")
     for event in (one, two):
@@ -113,6 +128,24 @@ def test_an_llm_answer_streams_into_a_placeholder_then_is_replaced(
     texts = json.dumps(final["blocks"])
     assert LLM_NOTE in texts and "factdesk_vote_up" in texts and "just a few dozen" in texts
     assert store.history(event["channel"], event["ts"], 3)[0].answer.startswith("Rostec now")
+
+
+def test_a_streamed_turn_is_saved_before_the_final_answer_replaces_the_placeholder(
+    store, client, context
+):
+    replier = Replier(answerer=StreamingAnswerer(llm_answer()), store=store, update_seconds=60)
+    event = app_mention("how many advisers remain?")
+    saved_when_final = []
+    update = client.chat_update
+
+    def update_and_look(**message):
+        saved_when_final.append(store.history(event["channel"], event["ts"], 3))
+        return update(**message)
+
+    client.chat_update = update_and_look
+    handle_app_mention(event=event, client=client, context=context, replier=replier)
+    assert saved_when_final[0] == []  # the draft: nothing to remember yet
+    assert saved_when_final[-1][0].answer.startswith("Rostec now")
 
 
 def test_drafts_are_updated_at_most_once_per_interval(client, fake_api):

@@ -94,19 +94,23 @@ class Replier:
         """Answer in a thread, or at the top of a direct message when `thread_ts` is None.
 
         The thread is remembered first, so that follow-ups asked while the answer is being
-        computed are already recognised.
+        computed are already recognised; the turn is saved before the answer is shown, so that
+        a follow-up sent the moment it appears is read with it.
         """
         if thread_ts is not None:
             self.memory.remember_thread(channel, thread_ts)
         within = None if thread_ts else self.dm_window
         history = self.memory.history(channel, thread_ts, MAX_TURNS, within)
         if self.answerer.streams and question:
-            answer = self._reply_streaming(client, channel, thread_ts, user, question, history)
-        else:
-            answer, message = self._answer(question, channel=channel, user=user, history=history)
-            client.chat_postMessage(
-                channel=channel, thread_ts=thread_ts, text=message.text, blocks=message.blocks
-            )
+            self._reply_streaming(client, channel, thread_ts, user, question, history)
+            return
+        answer, message = self._answer(question, channel=channel, user=user, history=history)
+        self._save_turn(channel, thread_ts, answer)
+        client.chat_postMessage(
+            channel=channel, thread_ts=thread_ts, text=message.text, blocks=message.blocks
+        )
+
+    def _save_turn(self, channel: str, thread_ts: str | None, answer: Answer | None) -> None:
         if answer is not None:
             self.memory.save_turn(
                 channel, thread_ts, answer.question, answer.answer if answer.answered else ""
@@ -120,7 +124,7 @@ class Replier:
         user: str | None,
         question: str,
         history: list[Turn],
-    ) -> Answer | None:
+    ) -> None:
         """Post a placeholder, update it as checked sentences arrive, then replace it."""
         placeholder = notice(WRITING)
         posted = client.chat_postMessage(
@@ -130,10 +134,10 @@ class Replier:
         answer, message = self._answer(
             question, channel=channel, user=user, history=history, on_text=draft
         )
+        self._save_turn(channel, thread_ts, answer)
         client.chat_update(
             channel=channel, ts=posted["ts"], text=message.text, blocks=message.blocks
         )
-        return answer
 
     def _answer(
         self,
