@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import importlib.metadata
 import json
 import os
 import platform
@@ -13,18 +14,27 @@ from rich.console import Console, RenderableType
 
 
 def describe() -> dict[str, object]:
-    """CPU model, core count, Python and torch versions, and when the run happened."""
-    import torch
+    """CPU model, core count, Python and model-runtime versions, and when the run happened.
 
+    Versions come from the installed packages' metadata: importing torch only to ask would add
+    seconds to every benchmark.
+    """
     return {
         "cpu": _cpu_model(),
         "cores": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
         "python": platform.python_version(),
-        "torch": torch.__version__,
+        "onnxruntime": _version("onnxruntime"),
+        "torch": _version("torch"),
         "platform": platform.platform(),
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
+
+
+def _version(package: str) -> str | None:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
 def _cpu_model() -> str:

@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 import functools
+import importlib.util
 import re
+from pathlib import Path
 
 _PARAGRAPH = re.compile(r"[^\n]+")
 
 
 @functools.cache
 def _punkt():
-    """NLTK's pre-trained English Punkt model, from the copy bundled with llama-index (offline)."""
-    from llama_index.core.utils import globals_helper
+    """NLTK's pre-trained English Punkt model, from the copy bundled with llama-index.
 
-    globals_helper.wait_for_nltk_check()
+    Found by path rather than through llama-index's own helper, which imports all of
+    llama-index first (a second of every `factdesk index` start) and downloads what is missing.
+    """
+    import nltk.data
     from nltk.tokenize.punkt import PunktTokenizer
 
+    llama_index_core = importlib.util.find_spec("llama_index.core")
+    folders = llama_index_core.submodule_search_locations if llama_index_core else None
+    if folders:
+        bundled = str(Path(next(iter(folders))) / "_static" / "nltk_cache")
+        if bundled not in nltk.data.path:
+            nltk.data.path.append(bundled)
     return PunktTokenizer("english")
 
 
