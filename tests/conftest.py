@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
+import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -32,6 +35,41 @@ def embedder():
     from factdesk.embeddings import Embedder
 
     return Embedder()
+
+
+class FakeEmbedder:
+    """A deterministic stand-in for the model, as simonw/llm's tests use a fake model: each word
+    is hashed to one of 384 axes, so texts that share words are alike. For tests of what is
+    built around the embedding (indexing, versions, storage); quality tests use the real one."""
+
+    name = "fake-word-hashes"
+    dimensions = 384
+    max_tokens = 256
+
+    def embed(self, texts, batch_size: int = 32):
+        import numpy as np
+
+        vectors = np.zeros((len(texts), self.dimensions), dtype=np.float32)
+        for row, text in enumerate(texts):
+            vectors[row, 0] = 1e-3  # an empty text still gets a direction
+            for start, end in self.token_spans(text):
+                word = text[start:end].lower().encode()
+                vectors[row, zlib.crc32(word) % self.dimensions] += 1.0
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+    def embed_one(self, text: str):
+        return self.embed([text])[0]
+
+    def count_tokens(self, texts) -> list[int]:
+        return [len(self.token_spans(text)) for text in texts]
+
+    def token_spans(self, text: str) -> list[tuple[int, int]]:
+        return [match.span() for match in re.finditer(r"\w+|[^\w\s]", text)]
+
+
+@pytest.fixture(scope="session")
+def fake_embedder() -> FakeEmbedder:
+    return FakeEmbedder()
 
 
 @pytest.fixture(scope="session")
@@ -89,6 +127,33 @@ def run_factdesk(
         cwd=cwd,
         timeout=timeout,
     )
+
+
+@dataclass
+class Ran:
+    """What a `factdesk` command did, run in this process: as a finished subprocess reports."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def invoke_factdesk(*args: str, env: dict[str, str], stdin: str | None = None) -> Ran:
+    """The real `factdesk` command, run in this process as simonw/llm's tests run theirs:
+    a fraction of a second where a new process spends seconds importing and loading models.
+    What only a process shows (signals, kills, what gets imported) uses `run_factdesk`."""
+    from click.testing import CliRunner
+
+    from factdesk.cli import main
+
+    changed = {name: value for name, value in env.items() if os.environ.get(name) != value}
+    # main() always exits, with the status
+    with (
+        CliRunner().isolation(input=stdin, env=changed) as (out, err, _),
+        pytest.raises(SystemExit) as exited,
+    ):
+        main(list(args))
+    return Ran(int(exited.value.code), out.getvalue().decode(), err.getvalue().decode())
 
 
 class ChromaServer:

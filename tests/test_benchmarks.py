@@ -100,7 +100,7 @@ def run_script(name: str, data: Path, *args: str, cwd: Path) -> subprocess.Compl
 def test_scifact_benchmark_on_a_slice(tmp_path, data):
     out = tmp_path / "results" / "scifact.json"
     result = run_script(
-        "scifact.py", data, "--limit-docs", "40", "--limit-queries", "10", "--out", str(out),
+        "scifact.py", data, "--limit-docs", "20", "--limit-queries", "5", "--out", str(out),
         cwd=tmp_path,
     )  # fmt: skip
     results = json.loads(out.read_text())
@@ -111,8 +111,8 @@ def test_scifact_benchmark_on_a_slice(tmp_path, data):
     # Each kept claim's relevant abstracts are in the slice, so a sound pipeline finds most;
     # a chunk-to-abstract mapping bug would score near zero.
     assert results["systems"]["hybrid"]["ndcg@10"] > 0.5
-    assert results["queries"] == 10
-    assert results["documents"] >= 40
+    assert results["queries"] == 5
+    assert results["documents"] >= 20
     assert results["chunks"] >= results["documents"]
     assert results["index_seconds"] > 0
     assert results["split"] == "test"
@@ -123,7 +123,7 @@ def test_scifact_benchmark_on_a_slice(tmp_path, data):
 def test_scifact_with_synthetic_dates_compares_recency(tmp_path, data):
     out = tmp_path / "scifact-dated.json"
     run_script(
-        "scifact.py", data, "--limit-docs", "40", "--limit-queries", "10", "--synthetic-dates",
+        "scifact.py", data, "--limit-docs", "20", "--limit-queries", "5", "--synthetic-dates",
         "--out", str(out), cwd=tmp_path,
     )  # fmt: skip
     results = json.loads(out.read_text())
@@ -138,9 +138,11 @@ def test_scifact_with_synthetic_dates_compares_recency(tmp_path, data):
 
 def test_speed_benchmark_on_a_slice(tmp_path, data):
     out = tmp_path / "speed.json"
+    # The comparison machinery runs against this very revision: the real previous path imports
+    # torch in five processes, which is what the benchmark measures, not what this test checks.
     result = run_script(
-        "speed.py", data, "--docs", "20", "--claims", "3", "--questions", "3", "--cold-runs", "1",
-        "--bot-events", "2", "--out", str(out), cwd=tmp_path,
+        "speed.py", data, "--docs", "5", "--claims", "2", "--questions", "2", "--cold-runs", "1",
+        "--bot-events", "2", "--previous", "HEAD", "--out", str(out), cwd=tmp_path,
     )  # fmt: skip
     results = json.loads(out.read_text())
     for precision in ("fp32", "int8"):
@@ -149,7 +151,7 @@ def test_speed_benchmark_on_a_slice(tmp_path, data):
     assert results["raw_model"]["chunks_per_second"] > 0
     assert set(results["warm"]) == {"reader", "pre-rank only"}
     for warm in [*results["warm"].values(), results["warm_previous"]]:
-        assert warm["questions"] == 3
+        assert warm["questions"] == 2
         assert 0 < warm["median_ms"] <= warm["p95_ms"]
     for side in ("now", "previous"):
         assert results["cold_seed"][side]["peak_rss_mb"] > 0

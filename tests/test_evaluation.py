@@ -6,9 +6,8 @@ questions only show that the command measures and gates through the real pipelin
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
-import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -35,7 +34,7 @@ from factdesk.evaluation import (
 from factdesk.reports import render_evaluation
 from factdesk.squad import Paragraph, SquadQuestion
 
-from .conftest import SEED_QUESTIONS, SEEDS, run_factdesk
+from .conftest import SEED_QUESTIONS, SEEDS, Ran, invoke_factdesk
 
 EXIT_GATE_FAILED = 7
 
@@ -227,9 +226,10 @@ def test_evaluate_asks_every_question_through_the_real_answerer(seed_answerer):
     assert any("few dozen" in c.passage for c in miss.answer.citations)
 
 
-def run_eval(*args: str, cwd: Path, index_dir: Path) -> subprocess.CompletedProcess:
-    env = os.environ | {"FACTDESK_INDEX_DIR": str(index_dir), "FACTDESK_SEEDS_DIR": str(SEEDS)}
-    return run_factdesk("eval", *args, env=env, cwd=cwd, timeout=600)
+def run_eval(*args: str, cwd: Path, index_dir: Path) -> Ran:
+    env = {"FACTDESK_INDEX_DIR": str(index_dir), "FACTDESK_SEEDS_DIR": str(SEEDS)}
+    with contextlib.chdir(cwd):
+        return invoke_factdesk("eval", *args, env=env)
 
 
 @pytest.mark.slow

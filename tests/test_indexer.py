@@ -1,4 +1,5 @@
-"""Incremental indexing against a real embedded Chroma and the real model."""
+"""Incremental indexing against a real embedded Chroma, with a fake model: what is tested here
+is the bookkeeping around the vectors, not their quality."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from factdesk.indexer import Indexer, every, fingerprint, index_lock
 from factdesk.sources import gather
 from factdesk.store import Store
 
-from .conftest import SEEDS, free_port, make_settings
+from .conftest import SEEDS, FakeEmbedder, free_port, make_settings
 from .newsserver import NewsServer, Response, news_site, page
 
 pytestmark = pytest.mark.slow
@@ -35,16 +36,20 @@ def settings(tmp_path: Path):
     return make_settings(tmp_path / "index")
 
 
+def store_of(settings) -> Store:
+    return Store(settings, fingerprint(settings, FakeEmbedder.name))
+
+
 def chunk_ids_by_doc(settings) -> Counter:
-    store = Store(settings, fingerprint(settings))
+    store = store_of(settings)
     return Counter(chunk.doc_id for chunk in store.chunks())
 
 
-def test_incremental_runs_skip_replace_and_remove(settings, embedder, folder):
-    indexer = Indexer(settings, embedder)
+def test_incremental_runs_skip_replace_and_remove(settings, fake_embedder, folder):
+    indexer = Indexer(settings, fake_embedder)
     first = indexer.index_paths([folder])
     assert (first.added, first.updated, first.removed, first.unchanged) == (3, 0, 0, 0)
-    store = Store(settings, fingerprint(settings))
+    store = store_of(settings)
     before = {c.id for c in store.chunks()}
 
     second = indexer.index_paths([folder])
@@ -65,33 +70,31 @@ def test_incremental_runs_skip_replace_and_remove(settings, embedder, folder):
     }
 
 
-def test_three_runs_never_duplicate_chunks(settings, embedder):
-    indexer = Indexer(settings, embedder)
+def test_three_runs_never_duplicate_chunks(settings, fake_embedder):
+    indexer = Indexer(settings, fake_embedder)
     counts = [indexer.index_paths([SEEDS]).chunks for _ in range(3)]
     assert counts[0] == counts[1] == counts[2]
-    store = Store(settings, fingerprint(settings))
+    store = store_of(settings)
     chunks = store.chunks()
     assert len({(c.doc_id, c.start, c.end) for c in chunks}) == len(chunks) == counts[0]
 
 
-def test_rebuild_starts_over_and_keeps_answering(settings, embedder, folder):
-    indexer = Indexer(settings, embedder)
+def test_rebuild_starts_over_and_keeps_answering(settings, fake_embedder, folder):
+    indexer = Indexer(settings, fake_embedder)
     indexer.index_paths([folder])
     report = indexer.index_paths([folder], rebuild=True)
-    assert report.added == 3 and report.chunks == len(
-        Store(settings, fingerprint(settings)).chunks()
-    )
-    names = {c.name for c in Store(settings, fingerprint(settings)).client.list_collections()}
+    assert report.added == 3 and report.chunks == len(store_of(settings).chunks())
+    names = {c.name for c in store_of(settings).client.list_collections()}
     assert names == {settings.collection}
 
 
-def test_unfinished_version_is_completed_by_the_next_run(settings, embedder, folder):
+def test_unfinished_version_is_completed_by_the_next_run(settings, fake_embedder, folder):
     """A run killed after writing part of an article's chunks must not count it as indexed."""
     long_story = " ".join(f"The harbour board met for the {n}th time." for n in range(60))
     (folder / "long.txt").write_text(f"Long story\n\n{long_story}", encoding="utf-8")
-    indexer = Indexer(settings, embedder)
+    indexer = Indexer(settings, fake_embedder)
     indexer.index_paths([folder])
-    store = Store(settings, fingerprint(settings))
+    store = store_of(settings)
     victim = [c for c in store.chunks() if c.doc_id.endswith("long.txt")][-1]
     assert victim.chunk_count > 1
     store.collection.delete(ids=[victim.id])
@@ -100,40 +103,42 @@ def test_unfinished_version_is_completed_by_the_next_run(settings, embedder, fol
     assert victim.id in {c.id for c in store.chunks()}
 
 
-def test_leftover_old_version_is_cleaned(settings, embedder, folder):
-    indexer = Indexer(settings, embedder)
+def test_leftover_old_version_is_cleaned(settings, fake_embedder, folder):
+    indexer = Indexer(settings, fake_embedder)
     indexer.index_paths([folder])
     shutil.copy(folder / "a0.txt", folder / "keep.txt")
     (folder / "a0.txt").write_text("Other headline\n\nDifferent words.", encoding="utf-8")
     indexer.index_paths([folder])
-    docs = {d.doc_id: d for d in Store(settings, fingerprint(settings)).documents()}
+    docs = {d.doc_id: d for d in store_of(settings).documents()}
     assert all(len(d.all_hashes) == 1 for d in docs.values())
 
 
-def test_changed_chunk_settings_are_refused_until_rebuild(settings, embedder, folder, tmp_path):
-    Indexer(settings, embedder).index_paths([folder])
+def test_changed_chunk_settings_are_refused_until_rebuild(
+    settings, fake_embedder, folder, tmp_path
+):
+    Indexer(settings, fake_embedder).index_paths([folder])
     other = make_settings(tmp_path / "index", chunk_tokens=128)
     with pytest.raises(IncompatibleIndexError, match="--rebuild"):
-        Indexer(other, embedder).index_paths([folder])
-    assert Indexer(other, embedder).index_paths([folder], rebuild=True).added == 3
+        Indexer(other, fake_embedder).index_paths([folder])
+    assert Indexer(other, fake_embedder).index_paths([folder], rebuild=True).added == 3
 
 
-def test_second_concurrent_run_is_refused(settings, embedder, folder):
+def test_second_concurrent_run_is_refused(settings, fake_embedder, folder):
     with index_lock(settings), pytest.raises(IndexBusyError, match="already running"):
-        Indexer(settings, embedder).index_paths([folder])
+        Indexer(settings, fake_embedder).index_paths([folder])
 
 
-def test_indexing_another_folder_keeps_existing_documents(settings, embedder, folder):
-    indexer = Indexer(settings, embedder)
+def test_indexing_another_folder_keeps_existing_documents(settings, fake_embedder, folder):
+    indexer = Indexer(settings, fake_embedder)
     indexer.index_paths([folder])
     report = indexer.index_paths([SEEDS])
     assert report.added == 1 and report.removed == 0
     assert len(chunk_ids_by_doc(settings)) == 4
 
 
-def test_web_articles_are_indexed_incrementally_by_canonical_url(settings, embedder, folder):
-    indexer = Indexer(settings, embedder)
-    store = Store(settings, fingerprint(settings))
+def test_web_articles_are_indexed_incrementally_by_canonical_url(settings, fake_embedder, folder):
+    indexer = Indexer(settings, fake_embedder)
+    store = store_of(settings)
     with NewsServer() as server:
         news_site(server)
         feed = [server.url("/feed.xml")]
@@ -189,29 +194,31 @@ def test_every_spaces_runs_start_to_start_and_never_bursts():
     assert waits == [7.0, 0.0, 9.0]
 
 
-def test_every_passage_keeps_its_sentences_and_their_vectors(settings, embedder, folder):
-    Indexer(settings, embedder).index_paths([folder])
-    for chunk in Store(settings, fingerprint(settings)).chunks():
+def test_every_passage_keeps_its_sentences_and_their_vectors(settings, fake_embedder, folder):
+    Indexer(settings, fake_embedder).index_paths([folder])
+    for chunk in store_of(settings).chunks():
         texts = [chunk.text[start:end] for start, end in chunk.sentences]
         assert texts and all(text.strip() for text in texts)
-        assert chunk.sentence_vectors.shape == (len(texts), embedder.dimensions)
-        cosines = (chunk.sentence_vectors * embedder.embed(texts)).sum(axis=1)
+        assert chunk.sentence_vectors.shape == (len(texts), fake_embedder.dimensions)
+        cosines = (chunk.sentence_vectors * fake_embedder.embed(texts)).sum(axis=1)
         assert cosines.min() > 0.999  # stored as float16
 
 
-def test_the_keyword_index_is_saved_per_generation_and_old_ones_pruned(settings, embedder, folder):
+def test_the_keyword_index_is_saved_per_generation_and_old_ones_pruned(
+    settings, fake_embedder, folder
+):
     from factdesk.retrieval import Retriever
 
-    indexer = Indexer(settings, embedder)
+    indexer = Indexer(settings, fake_embedder)
     indexer.index_paths([folder])
-    root = Store(settings, fingerprint(settings)).keyword_root
+    root = store_of(settings).keyword_root
     (first,) = [p for p in root.iterdir() if p.is_dir()]
-    retriever = Retriever(Store(settings, fingerprint(settings)), settings)
+    retriever = Retriever(store_of(settings), settings)
     assert retriever.size == 3
     for n in range(3):
         (folder / f"new{n}.txt").write_text(ARTICLE.format(n=n + 10), encoding="utf-8")
         indexer.index_paths([folder])
     saved = sorted(p.name for p in root.iterdir() if p.is_dir())
     assert len(saved) == 2 and first.name not in saved
-    hits = retriever.retrieve("voted 12 times", embedder.embed_one("voted 12 times"), 1)
+    hits = retriever.retrieve("voted 12 times", fake_embedder.embed_one("voted 12 times"), 1)
     assert retriever.size == 6 and "12 times" in hits[0].chunk.text

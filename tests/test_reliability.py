@@ -20,6 +20,8 @@ from .conftest import REPO, SEEDS, make_settings
 
 pytestmark = pytest.mark.slow
 
+ARTICLES = 300  # two of the indexer's batches of 256 chunks
+
 
 def factdesk(*args: str, env: dict, **kwargs) -> subprocess.Popen:
     return subprocess.Popen(
@@ -34,9 +36,11 @@ def factdesk(*args: str, env: dict, **kwargs) -> subprocess.Popen:
 
 
 def write_articles(folder: Path, count: int) -> None:
+    """Short articles, a chunk each: many of them make a run long enough to interrupt, in
+    several batches, at little embedding cost."""
     folder.mkdir(parents=True, exist_ok=True)
     for n in range(count):
-        body = " ".join(f"Ward {n} reported {k} new bus shelters on Elm Street." for k in range(40))
+        body = " ".join(f"Ward {n} reported {k} new bus shelters on Elm Street." for k in range(3))
         (folder / f"ward{n:03d}.txt").write_text(f"Ward {n} report\n\n{body}", encoding="utf-8")
 
 
@@ -68,13 +72,14 @@ def test_killed_index_run_leaves_previous_index_answerable(tmp_path, embedder):
     settings = make_settings(tmp_path / "index")
     Indexer(settings, embedder).index_paths([SEEDS])
     articles = tmp_path / "articles"
-    write_articles(articles, 120)
+    seed_chunks = Store(settings, fingerprint(settings)).count()
+    write_articles(articles, ARTICLES)
     env = {**os.environ, "FACTDESK_INDEX_DIR": str(settings.index_dir)}
     run = factdesk("index", str(SEEDS), str(articles), env=env)
     store = Store(settings, fingerprint(settings))
     deadline = time.monotonic() + 120
-    while store.count() < 40 and time.monotonic() < deadline and run.poll() is None:
-        time.sleep(0.2)  # wait until it has written part of the new articles
+    while store.count() == seed_chunks and time.monotonic() < deadline and run.poll() is None:
+        time.sleep(0.05)  # wait until it has written its first batch of the new articles
     assert run.poll() is None, "the run finished before it could be killed"
     os.kill(run.pid, signal.SIGKILL)
     run.wait()
@@ -86,7 +91,7 @@ def test_killed_index_run_leaves_previous_index_answerable(tmp_path, embedder):
     _, err = finished.communicate(timeout=300)
     assert finished.returncode == 0, err
     documents = Store(settings, fingerprint(settings)).documents()
-    assert len(documents) == 121
+    assert len(documents) == ARTICLES + 1
     assert all(len(d.complete_hashes) == len(d.all_hashes) == 1 for d in documents)
     chunks = Store(settings, fingerprint(settings)).chunks()
     assert len({(c.doc_id, c.position) for c in chunks}) == len(chunks)
@@ -94,7 +99,7 @@ def test_killed_index_run_leaves_previous_index_answerable(tmp_path, embedder):
 
 def test_concurrent_index_runs_second_refuses(tmp_path):
     articles = tmp_path / "articles"
-    write_articles(articles, 60)
+    write_articles(articles, ARTICLES)
     env = {**os.environ, "FACTDESK_INDEX_DIR": str(tmp_path / "index")}
     first = factdesk("index", str(articles), env=env)
     lock = tmp_path / "index" / ".factdesk.lock"

@@ -11,7 +11,7 @@ import json
 import re
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import ClassVar
@@ -27,10 +27,11 @@ stdout = Console(highlight=False)
 stderr = Console(stderr=True, highlight=False)
 
 
-def main() -> None:
-    """Entry point: run the command and turn every user-facing failure into one line."""
+def main(args: Sequence[str] | None = None) -> None:
+    """Entry point: run the command (from `args`, else the command line) and turn every
+    user-facing failure into one line."""
     try:
-        code = cli.main(prog_name="factdesk", standalone_mode=False)
+        code = cli.main(args=args, prog_name="factdesk", standalone_mode=False)
     except click.UsageError as exc:
         _fail(f"{exc.format_message()} (see `factdesk --help`)", exc.exit_code)
     except click.ClickException as exc:
