@@ -1,5 +1,4 @@
 import re
-import socket
 
 import pytest
 from pydantic import SecretStr
@@ -9,6 +8,7 @@ from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 from factdesk.errors import ConfigError, FactdeskError
 from factdesk.slack import app as slack_app
 from factdesk.slack import create_app, run
+from tests.conftest import free_port
 
 
 def test_the_app_talks_to_the_configured_api_with_retries(slack_settings, fake_answerer, fake_api):
@@ -31,9 +31,7 @@ def test_a_rejected_bot_token_is_a_config_error(slack_settings, fake_answerer):
 
 @pytest.mark.slow  # waits out the connection retries
 def test_an_unreachable_api_is_reported_plainly(slack_settings, fake_answerer):
-    with socket.socket() as unused:
-        unused.bind(("127.0.0.1", 0))
-        port = unused.getsockname()[1]
+    port = free_port()  # nothing listens there
     settings = slack_settings.model_copy(update={"slack_api_url": f"http://127.0.0.1:{port}/api"})
     with pytest.raises(
         FactdeskError,
