@@ -204,6 +204,27 @@ def test_every_passage_keeps_its_sentences_and_their_vectors(settings, fake_embe
         assert cosines.min() > 0.999  # stored as float16
 
 
+def test_a_sentence_shared_by_overlapping_passages_is_embedded_once(settings, tmp_path):
+    class Recording(FakeEmbedder):
+        def __init__(self) -> None:
+            self.texts: list[str] = []
+
+        def embed(self, texts, batch_size: int = 8):
+            self.texts.extend(texts)
+            return super().embed(texts, batch_size)
+
+    article = tmp_path / "long.txt"
+    sentences = [f"Item {n} on the agenda was the harbour plan of ward {n}." for n in range(90)]
+    article.write_text("Council minutes\n\n" + " ".join(sentences), encoding="utf-8")
+    embedder = Recording()
+    Indexer(settings, embedder).index_paths([article])
+    chunks = store_of(settings).chunks()
+    in_passages = [c.text[s:e] for c in chunks for s, e in c.sentences]
+    assert len(chunks) > 1 and len(set(in_passages)) < len(in_passages)  # passages overlap
+    embedded_sentences = [t for t in embedder.texts if t in set(in_passages)]
+    assert sorted(embedded_sentences) == sorted(set(in_passages))
+
+
 def test_the_keyword_index_is_saved_per_generation_and_old_ones_pruned(
     settings, fake_embedder, folder
 ):
