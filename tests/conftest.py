@@ -44,9 +44,8 @@ class FakeEmbedder:
 
     name = "fake-word-hashes"
     dimensions = 384
-    max_tokens = 256
 
-    def embed(self, texts, batch_size: int = 32):
+    def embed(self, texts, batch_size: int = 8):
         import numpy as np
 
         vectors = np.zeros((len(texts), self.dimensions), dtype=np.float32)
@@ -146,10 +145,9 @@ def invoke_factdesk(*args: str, env: dict[str, str], stdin: str | None = None) -
 
     from factdesk.cli import main
 
-    changed = {name: value for name, value in env.items() if os.environ.get(name) != value}
     # main() always exits, with the status
     with (
-        CliRunner().isolation(input=stdin, env=changed) as (out, err, _),
+        CliRunner().isolation(input=stdin, env=env) as (out, err, _),
         pytest.raises(SystemExit) as exited,
     ):
         main(list(args))

@@ -37,8 +37,11 @@ def assert_clean_error(result, code: int, text: str) -> None:
 
 @pytest.mark.slow
 def test_ask_indexes_seeds_first_then_answers(tmp_path):
-    env = {**os.environ, "FACTDESK_INDEX_DIR": str(tmp_path / "index")}
-    env["FACTDESK_SEEDS_DIR"] = str(SEEDS)
+    env = {
+        **os.environ,
+        "FACTDESK_INDEX_DIR": str(tmp_path / "index"),
+        "FACTDESK_SEEDS_DIR": str(SEEDS),
+    }
     result = run_factdesk("ask", "How many advisers remain?", env=env)
     assert result.returncode == 0, result.stderr
     assert "indexing" in result.stderr and "1 added" in result.stderr

@@ -220,9 +220,10 @@ def test_a_sentence_shared_by_overlapping_passages_is_embedded_once(settings, tm
     Indexer(settings, embedder).index_paths([article])
     chunks = store_of(settings).chunks()
     in_passages = [c.text[s:e] for c in chunks for s, e in c.sentences]
-    assert len(chunks) > 1 and len(set(in_passages)) < len(in_passages)  # passages overlap
-    embedded_sentences = [t for t in embedder.texts if t in set(in_passages)]
-    assert sorted(embedded_sentences) == sorted(set(in_passages))
+    distinct = set(in_passages)
+    assert len(chunks) > 1 and len(distinct) < len(in_passages)  # passages overlap
+    embedded_sentences = [t for t in embedder.texts if t in distinct]
+    assert sorted(embedded_sentences) == sorted(distinct)
 
 
 def test_the_keyword_index_is_saved_per_generation_and_old_ones_pruned(

@@ -72,11 +72,11 @@ def test_killed_index_run_leaves_previous_index_answerable(tmp_path, embedder):
     settings = make_settings(tmp_path / "index")
     Indexer(settings, embedder).index_paths([SEEDS])
     articles = tmp_path / "articles"
-    seed_chunks = Store(settings, fingerprint(settings)).count()
+    store = Store(settings, fingerprint(settings))
+    seed_chunks = store.count()
     write_articles(articles, ARTICLES)
     env = {**os.environ, "FACTDESK_INDEX_DIR": str(settings.index_dir)}
     run = factdesk("index", str(SEEDS), str(articles), env=env)
-    store = Store(settings, fingerprint(settings))
     deadline = time.monotonic() + 120
     while store.count() == seed_chunks and time.monotonic() < deadline and run.poll() is None:
         time.sleep(0.05)  # wait until it has written its first batch of the new articles

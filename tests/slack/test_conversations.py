@@ -42,17 +42,23 @@ def test_a_thread_follow_up_is_asked_with_the_thread_so_far(replier, client, con
     assert [p["thread_ts"] for p in posted(fake_api)] == [mention["ts"], mention["ts"]]
 
 
+def history_at_each(call: str, client, store, event: dict) -> list[list[Turn]]:
+    """Make the client note the event's thread history each time it makes `call`, before it."""
+    seen: list[list[Turn]] = []
+    original = getattr(client, call)
+
+    def look_then_call(**message):
+        seen.append(store.history(event["channel"], event["ts"], 3))
+        return original(**message)
+
+    setattr(client, call, look_then_call)
+    return seen
+
+
 def test_the_turn_is_saved_before_the_answer_appears(replier, client, context, store):
     """A follow-up sent the moment the answer shows must find it in the thread's history."""
-    saved_when_shown = []
-    post = client.chat_postMessage
-
-    def post_and_look(**message):
-        saved_when_shown.append(store.history(message["channel"], message["thread_ts"], 3))
-        return post(**message)
-
-    client.chat_postMessage = post_and_look
     mention = app_mention("how many advisers remain?", channel="C8")
+    saved_when_shown = history_at_each("chat_postMessage", client, store, mention)
     handle_app_mention(event=mention, client=client, context=context, replier=replier)
     assert [t.question for t in saved_when_shown[0]] == ["how many advisers remain?"]
 
@@ -135,14 +141,7 @@ def test_a_streamed_turn_is_saved_before_the_final_answer_replaces_the_placehold
 ):
     replier = Replier(answerer=StreamingAnswerer(llm_answer()), store=store, update_seconds=60)
     event = app_mention("how many advisers remain?")
-    saved_when_final = []
-    update = client.chat_update
-
-    def update_and_look(**message):
-        saved_when_final.append(store.history(event["channel"], event["ts"], 3))
-        return update(**message)
-
-    client.chat_update = update_and_look
+    saved_when_final = history_at_each("chat_update", client, store, event)
     handle_app_mention(event=event, client=client, context=context, replier=replier)
     assert saved_when_final[0] == []  # the draft: nothing to remember yet
     assert saved_when_final[-1][0].answer.startswith("Rostec now")
