@@ -59,6 +59,14 @@ class FakeEmbedder:
     def embed_one(self, text: str):
         return self.embed([text])[0]
 
+    def embed_in_context(self, texts, spans, batch_size: int = 8):
+        """Spans get the vectors of their own words, as if read alone."""
+        own = [
+            self.embed([text[start:end] for start, end in text_spans])
+            for text, text_spans in zip(texts, spans, strict=True)
+        ]
+        return self.embed(texts, batch_size), own
+
     def count_tokens(self, texts) -> list[int]:
         return [len(self.token_spans(text)) for text in texts]
 

@@ -124,3 +124,40 @@ def test_newer_figure_wins_when_dated_articles_disagree(dated_settings, embedder
     plain = dated_settings.model_copy(update={"recency_weight": 0.0})
     before = load_answerer(plain, embedder=embedder, reader=NO_READER).answer(question)
     assert "About 300" in before.answer  # without recency the older figure won
+
+
+class _Recording:
+    """The real embedder, noting every batch of texts it is asked to embed."""
+
+    def __init__(self, embedder) -> None:
+        self._embedder = embedder
+        self.batches: list[list[str]] = []
+
+    def embed(self, texts, batch_size: int = 8):
+        self.batches.append(list(texts))
+        return self._embedder.embed(texts, batch_size)
+
+    def __getattr__(self, name):
+        return getattr(self._embedder, name)
+
+
+@pytest.mark.slow
+def test_only_close_calls_embed_sentences_alone(seed_settings, embedder):
+    """Sentence vectors come from the index; the best five are embedded alone only when the
+    decision to answer could go either way."""
+    from factdesk.answers import CONFIRM
+    from factdesk.service import load_answerer
+
+    article = read_article(next(SEEDS.glob("*.txt"))).text
+    recording = _Recording(embedder)
+    answerer = load_answerer(seed_settings, embedder=recording)
+
+    clear = answerer.answer("How many officers does Mark Galeotti believe are in Venezuela?")
+    assert clear.answered and clear.confidence >= answerer.min_confidence + 0.18
+    assert not [t for batch in recording.batches for t in batch if t in article]
+
+    recording.batches.clear()
+    close = answerer.answer("What is the capital of France?")
+    sentences = [batch for batch in recording.batches if all(t in article for t in batch)]
+    assert [len(batch) for batch in sentences] == [CONFIRM]
+    assert not close.answered and close.confidence < answerer.min_confidence

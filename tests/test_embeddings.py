@@ -57,6 +57,30 @@ def test_batches_and_single_texts_agree(embedder):
     assert np.allclose(batch, alone, atol=1e-5)
 
 
+def test_a_sentence_read_in_its_passage_knows_what_it_refers_to(embedder):
+    passage = (
+        "Russia's ambassador to Venezuela, Sergei Melik-Bagdasarov, was asked about the report. "
+        "He said it was false."
+    )
+    spans = [(0, passage.index(" He")), (passage.index("He"), len(passage))]
+    vectors, (in_context,) = embedder.embed_in_context([passage], [spans])
+    alone = embedder.embed([passage[start:end] for start, end in spans])
+    question = embedder.embed_one("What did the ambassador say about the report?")
+    assert np.allclose(vectors[0], embedder.embed_one(passage), atol=1e-5)
+    assert np.allclose(np.linalg.norm(in_context, axis=1), 1.0, atol=1e-5)
+    # each span is still most like its own sentence, and "He" now means the ambassador
+    assert np.argmax(in_context @ alone.T, axis=1).tolist() == [0, 1]
+    assert in_context[1] @ question > alone[1] @ question + 0.03
+
+
+def test_a_span_past_what_the_model_reads_is_embedded_alone(embedder):
+    passage = "word " * 300 + "The harbour reopened in May."
+    spans = [(0, 4), (passage.index("The"), len(passage))]
+    _, (vectors,) = embedder.embed_in_context([passage], [spans])
+    assert vectors[0] @ embedder.embed_one("word") > 0.5
+    assert np.allclose(vectors[1], embedder.embed_one("The harbour reopened in May."), atol=1e-5)
+
+
 def test_int8_is_a_different_model_for_the_index_and_close_to_fp32(embedder):
     int8 = Embedder(precision="int8")
     assert int8.name == model_name(None, "int8") != embedder.name

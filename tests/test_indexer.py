@@ -204,14 +204,20 @@ def test_every_passage_keeps_its_sentences_and_their_vectors(settings, fake_embe
         assert cosines.min() > 0.999  # stored as float16
 
 
-def test_a_sentence_shared_by_overlapping_passages_is_embedded_once(settings, tmp_path):
+def test_passages_and_their_sentences_are_embedded_in_one_pass(settings, tmp_path):
     class Recording(FakeEmbedder):
         def __init__(self) -> None:
-            self.texts: list[str] = []
+            self.alone: list[str] = []
+            self.in_context: list[tuple[str, list[str]]] = []
 
         def embed(self, texts, batch_size: int = 8):
-            self.texts.extend(texts)
+            self.alone.extend(texts)
             return super().embed(texts, batch_size)
+
+        def embed_in_context(self, texts, spans, batch_size: int = 8):
+            for text, own in zip(texts, spans, strict=True):
+                self.in_context.append((text, [text[start:end] for start, end in own]))
+            return FakeEmbedder().embed_in_context(texts, spans, batch_size)
 
     article = tmp_path / "long.txt"
     sentences = [f"Item {n} on the agenda was the harbour plan of ward {n}." for n in range(90)]
@@ -219,11 +225,12 @@ def test_a_sentence_shared_by_overlapping_passages_is_embedded_once(settings, tm
     embedder = Recording()
     Indexer(settings, embedder).index_paths([article])
     chunks = store_of(settings).chunks()
-    in_passages = [c.text[s:e] for c in chunks for s, e in c.sentences]
-    distinct = set(in_passages)
-    assert len(chunks) > 1 and len(distinct) < len(in_passages)  # passages overlap
-    embedded_sentences = [t for t in embedder.texts if t in distinct]
-    assert sorted(embedded_sentences) == sorted(distinct)
+    assert len(chunks) > 1
+    read = dict(embedder.in_context)
+    for chunk in chunks:
+        assert read[chunk.embedding_text] == [chunk.text[s:e] for s, e in chunk.sentences]
+    assert len(embedder.in_context) == len(chunks)
+    assert embedder.alone == []
 
 
 def test_the_keyword_index_is_saved_per_generation_and_old_ones_pruned(

@@ -33,6 +33,16 @@ PASSAGE_WEIGHT = 0.1
 # Passages whose sentences are pre-ranked, and sentences the reader reads (about 10 ms per 10).
 READ_PASSAGES = 5
 PRE_RANK = 12
+# Without a reader, the pre-rank's best sentences are embedded alone, and their cosine to the
+# question decides whether to answer. Sentence vectors made in their passage pick the answer
+# better, but a sentence read alone tells better whether it answers at all: on SQuAD
+# questions whose paragraph was left out of the index, the best cosine separates them from
+# answerable ones with an AUC of 0.742 read alone against 0.684 in context (held-out articles).
+# Only close calls pay for it (30 to 70 ms): when a sentence's cosine in context is this far above
+# the threshold, reading alone changes nothing (SQuAD tune articles: 7,351 such questions, the
+# lowest best cosine alone 0.342 against the threshold's 0.22; held-out articles: 0 of 1,266).
+CONFIRM = 5
+CONFIRM_MARGIN = 0.18
 # The answerer without a reader declines below this sentence cosine (set in the first round).
 BASELINE_COSINE = 0.22
 # A declined question lists, as related reading, passages with a sentence at least this similar
@@ -184,7 +194,7 @@ class Answerer:
         search_vector, vector = query.vectors(self.embedder)
         hits = self.retriever.retrieve(query.search, search_vector, max(top_k, READ_PASSAGES))
         ranked = self._rank_sentences(query.reading, vector, hits)
-        candidates = self._read(query.reading, ranked, hits[:top_k])
+        candidates = self._read(query.reading, vector, ranked, hits[:top_k])
         if not candidates:
             return Answer(question, False, NOT_FOUND)
         best = max(candidates, key=lambda c: c.probability)
@@ -197,22 +207,36 @@ class Answerer:
 
     def _strength(self, sentence: _Sentence) -> float:
         """How well a sentence answers: the reader's probability, or without a reader the
-        pre-rank score (cosine alone only decides whether to answer at all, as it did before)."""
+        pre-rank score (the cosine only decides whether to answer at all)."""
         return sentence.probability if self.reader else sentence.score
 
-    def _read(self, question: str, ranked: list[_Sentence], cited: list[Hit]) -> list[_Sentence]:
+    def _read(
+        self, question: str, vector: np.ndarray, ranked: list[_Sentence], cited: list[Hit]
+    ) -> list[_Sentence]:
         """The pre-rank's best sentences, and the best of every passage that may be cited,
-        with the reader's probability that each answers the question."""
+        with the probability that each answers the question: the reader's, or without one the
+        cosine of the best few read alone (the others count as unread)."""
         keep = ranked[:PRE_RANK]
         for hit in cited:
             best = next((s for s in ranked if s.hit.chunk.id == hit.chunk.id), None)
             if best is not None and best not in keep:
                 keep.append(best)
         if self.reader is None:
-            return [replace(s, probability=s.cosine) for s in keep]
-        texts = [s.hit.chunk.excerpt(s.start, s.end) for s in keep]
-        probabilities = self.reader.score(question, texts)
+            return self._confirmed(vector, keep)
+        probabilities = self.reader.score(question, [_text(s) for s in keep])
         return [replace(s, probability=float(p)) for s, p in zip(keep, probabilities, strict=True)]
+
+    def _confirmed(self, vector: np.ndarray, keep: list[_Sentence]) -> list[_Sentence]:
+        """The best few sentences with their cosine to the question, read alone unless in
+        context one is clearly above the threshold; the others count as unread."""
+        read = keep[:CONFIRM]
+        cosines = [s.cosine for s in read]
+        if max(cosines, default=0.0) < self.min_confidence + CONFIRM_MARGIN:
+            cosines = [float(c) for c in self.embedder.embed([_text(s) for s in read]) @ vector]
+        confirmed = [
+            replace(s, cosine=c, probability=c) for s, c in zip(read, cosines, strict=True)
+        ]
+        return confirmed + [replace(s, cosine=0.0) for s in keep[CONFIRM:]]
 
     def _rank_sentences(
         self, question: str, vector: np.ndarray, hits: list[Hit]

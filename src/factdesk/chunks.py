@@ -40,8 +40,9 @@ class Chunk:
     chunk_count: int
     title_in_text: bool = True
     published: str | None = None  # the article's publication date, ISO 8601
-    # The passage's sentences (spans within `text`) and their unit vectors, computed at index
-    # time so the answer step neither splits nor embeds anything per question.
+    # The passage's sentences (spans within `text`) and their unit vectors (read within the
+    # passage), computed at index time so the answer step neither splits nor embeds them per
+    # question (close calls aside: answers.CONFIRM).
     sentences: tuple[tuple[int, int], ...] = ()
     sentence_vectors: Any = field(default=None, compare=False, repr=False)
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from factdesk.chunks import Chunk, chunk_article
 from factdesk.config import Settings
@@ -25,6 +26,9 @@ from factdesk.errors import IndexBusyError
 from factdesk.retrieval import keyword_index
 from factdesk.sources import is_url
 from factdesk.store import DocumentRecord, IndexFingerprint, Store
+
+if TYPE_CHECKING:
+    import numpy as np
 
 Progress = Callable[[int, int], None]
 _EMBED_BATCH_CHUNKS = 256
@@ -191,10 +195,10 @@ class Indexer:
         if progress:
             progress(0, total)
         for batch in _batches(chunked, _EMBED_BATCH_CHUNKS):
-            chunks = self._with_sentence_vectors(
+            chunks, vectors = self._embedded(
                 [chunk for _, article_chunks in batch for chunk in article_chunks]
             )
-            store.add(chunks, self.embedder.embed([chunk.embedding_text for chunk in chunks]))
+            store.add(chunks, vectors)
             for article, _ in batch:
                 store.delete_other_versions(article.doc_id, article.content_hash)
             done += len(chunks)
@@ -202,20 +206,17 @@ class Indexer:
                 progress(done, total)
         return total
 
-    def _with_sentence_vectors(self, chunks: list[Chunk]) -> list[Chunk]:
-        """Embed every passage's sentences now, once, rather than for every question.
-
-        A sentence in the overlap of two passages is embedded once (an eighth of SciFact's).
-        """
-        texts = [chunk.text[s:e] for chunk in chunks for s, e in chunk.sentences]
-        unique = {text: row for row, text in enumerate(dict.fromkeys(texts))}
-        vectors = self.embedder.embed(list(unique))[[unique[text] for text in texts]]
-        result, used = [], 0
-        for chunk in chunks:
-            count = len(chunk.sentences)
-            result.append(replace(chunk, sentence_vectors=vectors[used : used + count]))
-            used += count
-        return result
+    def _embedded(self, chunks: list[Chunk]) -> tuple[list[Chunk], np.ndarray]:
+        """Embed every passage, and its sentences within it, now, once, rather than for every
+        question: one pass of the model gives both."""
+        texts = [chunk.embedding_text for chunk in chunks]
+        spans = [_sentence_spans(chunk) for chunk in chunks]
+        vectors, sentence_vectors = self.embedder.embed_in_context(texts, spans)
+        chunks = [
+            replace(chunk, sentence_vectors=own)
+            for chunk, own in zip(chunks, sentence_vectors, strict=True)
+        ]
+        return chunks, vectors
 
     def _chunk(self, article: Article) -> list[Chunk]:
         return chunk_article(
@@ -245,6 +246,12 @@ class Indexer:
             else:
                 old.rename(self.settings.collection)
         rebuilding.drop()
+
+
+def _sentence_spans(chunk: Chunk) -> list[tuple[int, int]]:
+    """Where the passage's sentences are in the text the model reads (title first)."""
+    offset = len(chunk.embedding_text) - len(chunk.text)
+    return [(offset + start, offset + end) for start, end in chunk.sentences]
 
 
 def _rebuild_name(settings: Settings) -> str:

@@ -27,7 +27,8 @@ from factdesk.errors import FactdeskError, IncompatibleIndexError, StoreUnavaila
 
 # Bump when what a record holds changes; an index of another schema is refused until rebuilt.
 # 2: flat start/end offsets, and each passage's sentence spans and vectors.
-SCHEMA_VERSION = 2
+# 3: sentence vectors pooled from their passage's pass of the model, not embedded alone.
+SCHEMA_VERSION = 3
 _BATCH = 2000
 T = TypeVar("T")
 
