@@ -12,7 +12,7 @@ import pytest
 from factdesk.errors import FetchError, IncompatibleIndexError, IndexBusyError
 from factdesk.indexer import Indexer, every, fingerprint, index_lock
 from factdesk.sources import gather
-from factdesk.store import Store
+from factdesk.store import SCHEMA_VERSION, Store
 
 from .conftest import SEEDS, FakeEmbedder, free_port, make_settings
 from .newsserver import NewsServer, Response, news_site, page
@@ -121,6 +121,18 @@ def test_changed_chunk_settings_are_refused_until_rebuild(
     with pytest.raises(IncompatibleIndexError, match="--rebuild"):
         Indexer(other, fake_embedder).index_paths([folder])
     assert Indexer(other, fake_embedder).index_paths([folder], rebuild=True).added == 3
+
+
+def test_an_index_of_another_schema_is_refused_until_rebuild(settings, fake_embedder, folder):
+    Indexer(settings, fake_embedder).index_paths([folder])
+    store = store_of(settings)
+    metadata = dict(store.collection.metadata) | {"factdesk_schema": SCHEMA_VERSION - 1}
+    store.collection.modify(metadata=metadata)
+    with pytest.raises(IncompatibleIndexError, match="another version of factdesk") as refused:
+        store_of(settings).check_compatible()
+    assert "settings" not in str(refused.value) and "--rebuild" in str(refused.value)
+    assert Indexer(settings, fake_embedder).index_paths([folder], rebuild=True).added == 3
+    store_of(settings).check_compatible()
 
 
 def test_second_concurrent_run_is_refused(settings, fake_embedder, folder):

@@ -15,7 +15,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -165,11 +165,20 @@ class Store:
     def check_compatible(self) -> None:
         """Refuse to mix vectors: the index must have been built with the current settings."""
         stored = self.stored_fingerprint()
-        if stored is not None and stored != self.fingerprint:
+        if stored is None or stored == self.fingerprint:
+            return
+        if replace(stored, chunker=self.fingerprint.chunker, schema=self.fingerprint.schema) == (
+            self.fingerprint
+        ):
             raise IncompatibleIndexError(
-                f"The index was built with {stored.describe()}, but the settings now ask for "
-                f"{self.fingerprint.describe()}. Run `factdesk index --rebuild` to re-index."
+                f"The index was built by another version of factdesk (chunker v{stored.chunker}, "
+                f"schema v{stored.schema}; this one reads chunker v{self.fingerprint.chunker}, "
+                f"schema v{self.fingerprint.schema}). Run `factdesk index --rebuild` to re-index."
             )
+        raise IncompatibleIndexError(
+            f"The index was built with {stored.describe()}, but the settings now ask for "
+            f"{self.fingerprint.describe()}. Run `factdesk index --rebuild` to re-index."
+        )
 
     def generation(self) -> int:
         """Bumped by every index run that changed something; cheap to poll."""
