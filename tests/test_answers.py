@@ -35,7 +35,7 @@ def test_citations_point_at_exact_places_in_the_article(seed_answerer):
         assert article.text[citation.start : citation.end] == citation.quote
         assert citation.quote in citation.passage
         assert citation.passage in article.text
-        assert citation.source.endswith(".txt") and 0 <= citation.score <= 1
+        assert citation.source.endswith(".txt") and 0 < citation.score <= 1
     markers = [int(n) for n in re.findall(r"\[(\d+)\]", answer.answer)]
     assert markers == sorted(markers) and markers[0] == 1
     for n in markers:

@@ -138,6 +138,7 @@ class _Sentence:
     cosine: float
     score: float
     probability: float = 0.0
+    read: bool = True  # False: not read alone, so `probability` is 0 and only `cosine` is known
 
 
 def clean_question(question: str, max_chars: int) -> tuple[str, list[str]]:
@@ -236,7 +237,7 @@ class Answerer:
         confirmed = [
             replace(s, cosine=c, probability=c) for s, c in zip(read, cosines, strict=True)
         ]
-        return confirmed + [replace(s, cosine=0.0) for s in keep[CONFIRM:]]
+        return confirmed + [replace(s, read=False) for s in keep[CONFIRM:]]
 
     def _rank_sentences(
         self, question: str, vector: np.ndarray, hits: list[Hit]
@@ -371,6 +372,6 @@ def _citation(n: int, group: list[_Sentence]) -> Citation:
         url=chunk.url,
         start=start,
         end=end,
-        score=round(max(s.probability for s in group), 4),
+        score=round(max(s.probability if s.read else s.cosine for s in group), 4),
         published=chunk.published,
     )
