@@ -145,7 +145,7 @@ class _Recording:
 def test_only_close_calls_embed_sentences_alone(seed_settings, embedder):
     """Sentence vectors come from the index; the best five are embedded alone only when the
     decision to answer could go either way."""
-    from factdesk.answers import CONFIRM
+    from factdesk.answers import CONFIRM, CONFIRM_MARGIN
     from factdesk.service import load_answerer
 
     article = read_article(next(SEEDS.glob("*.txt"))).text
@@ -153,7 +153,7 @@ def test_only_close_calls_embed_sentences_alone(seed_settings, embedder):
     answerer = load_answerer(seed_settings, embedder=recording)
 
     clear = answerer.answer("How many officers does Mark Galeotti believe are in Venezuela?")
-    assert clear.answered and clear.confidence >= answerer.min_confidence + 0.18
+    assert clear.answered and clear.confidence >= answerer.min_confidence + CONFIRM_MARGIN
     assert not [t for batch in recording.batches for t in batch if t in article]
 
     recording.batches.clear()
