@@ -142,6 +142,28 @@ class _Recording:
 
 
 @pytest.mark.slow
+def test_the_reader_reads_only_the_pre_ranks_best_few(seed_settings, embedder):
+    """The reader costs about 5 ms a sentence, and on SQuAD's tune articles reading more than
+    the pre-rank's best few picks no better; the cited passages' other sentences stay unread."""
+    from factdesk.answers import READ
+    from factdesk.reader import Reader
+    from factdesk.service import load_answerer
+
+    reader = Reader()
+    asked: list[int] = []
+    score = reader.score
+    reader.score = lambda question, sentences: (
+        asked.append(len(sentences)) or score(question, sentences)
+    )
+    answerer = load_answerer(seed_settings, embedder=embedder, reader=reader)
+
+    answer = answerer.answer("How many officers does Mark Galeotti believe are in Venezuela?")
+    assert asked == [READ]
+    assert answer.answered and len(answer.citations) > 1
+    assert all(0 < citation.score <= 1 for citation in answer.citations)
+
+
+@pytest.mark.slow
 def test_only_close_calls_embed_sentences_alone(seed_settings, embedder):
     """Sentence vectors come from the index; the best five are embedded alone only when the
     decision to answer could go either way."""
