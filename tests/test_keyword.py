@@ -17,6 +17,11 @@ def test_bm25_ranks_rarer_and_repeated_terms_higher():
     assert index.search("nothing matches", 5) == []
 
 
+def test_a_word_repeated_in_the_query_counts_once():
+    index = build(["cancer risk in mice", "cancer cancer trial", "risk of a mouse trial"])
+    assert index.search("cancer cancer cancer risk", 3) == index.search("cancer risk", 3)
+
+
 def test_scores_are_lucene_bm25():
     index = build(["alpha beta", "alpha gamma gamma", "delta"])
     (best, score), *_ = index.search("gamma", 3)
