@@ -34,9 +34,10 @@ PASSAGE_WEIGHT = 0.1
 READ_PASSAGES = 5
 PRE_RANK = 12
 # The reader reads only the pre-rank's best few (about 5 ms each on SciFact). On the SQuAD tune
-# articles, reading the best 3 decides as well as reading more and quotes the answer more often
-# (balanced correct decisions 0.6725 at 3, 0.673 at 4, 0.674 at 5, 0.6646 for all 12 and the
-# best of each cited passage; answer quoted 0.777, 0.775, 0.771, 0.751).
+# articles, reading the best 3 decides as well as reading more (balanced correct decisions, with
+# the threshold chosen again for each: 0.6725 at 3, 0.673 at 4, 0.674 at 5, 0.6646 for all 12
+# and the best of each cited passage); as a choice among the five best, the reader alone picks
+# the answer's sentence less often than the pre-rank (0.697 against 0.752).
 READ = 3
 # Without a reader, the pre-rank's best sentences are embedded alone, and their cosine to the
 # question decides whether to answer. Sentence vectors made in their passage pick the answer

@@ -97,7 +97,7 @@ class KeywordIndex:
             return []
         # Each word once, however often the query repeats it (as a set of terms, like the
         # hand-written BM25 before bm25s): SciFact nDCG@10, hybrid, train claims 0.7312 -> 0.7326
-        # (keyword only 0.6907 -> 0.6982); a claim's repeated words are its topic, not its point.
+        # (keyword only 0.6907 -> 0.6982).
         wanted = self._model.get_tokens_ids(list(dict.fromkeys(terms(query))))
         if not wanted:
             return []
