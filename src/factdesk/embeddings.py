@@ -84,7 +84,6 @@ class Embedder:
         precision: str = "fp32",
         cache_dir: Path | None = None,
     ) -> None:
-        import onnxruntime
         from tokenizers import Tokenizer
 
         prepare_runtime(threads)
@@ -99,13 +98,7 @@ class Embedder:
         self._tokenizer.no_padding()
         self._tokenizer.no_truncation()
         onnx_file = exported_model(folder, precision, cache_dir or default_cache_dir())
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads or 0
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        self._session = onnxruntime.InferenceSession(
-            str(onnx_file), options, providers=["CPUExecutionProvider"]
-        )
+        self._session = cpu_session(onnx_file, threads)
         self._feeds = [i.name for i in self._session.get_inputs()]
         self.dimensions = int(self._session.get_outputs()[0].shape[-1])
         self._lock = threading.Lock()
@@ -197,6 +190,23 @@ class Embedder:
         feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
         (hidden,) = self._session.run(None, {name: feeds[name] for name in self._feeds})
         return hidden, mask
+
+
+def cpu_session(model_file: Path, threads: int | None, spinning: bool = True):
+    """An onnxruntime session on the CPU, quiet, with `threads` (None: one per core) inside each
+    run. `spinning=False` lets those threads sleep between runs, for a model run in short bursts
+    between other work, which spinning threads would take the cores from."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads or 0
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    if not spinning:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return onnxruntime.InferenceSession(
+        str(model_file), options, providers=["CPUExecutionProvider"]
+    )
 
 
 def _mean(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -33,8 +33,9 @@ class Reader:
         model_file: Path | None = None,
         tokenizer_file: Path | None = None,
     ) -> None:
-        import onnxruntime
         from tokenizers import Tokenizer
+
+        from factdesk.embeddings import cpu_session
 
         folder = Path(model_dir or MODEL_DIR)
         config_path = folder / CONFIG_FILE
@@ -45,16 +46,9 @@ class Reader:
         self._tokenizer = Tokenizer.from_file(str(tokenizer_file or folder / TOKENIZER_FILE))
         self._tokenizer.enable_truncation(max_length, strategy="longest_first")
         self._tokenizer.no_padding()
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads or 0
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        # Its few short runs per question sit between Chroma and Python work; threads that spin
-        # waiting for the next run take the cores from them (SciFact warm question 3 ms faster).
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._session = onnxruntime.InferenceSession(
-            str(model_file or folder / MODEL_FILE), options, providers=["CPUExecutionProvider"]
-        )
+        # Its few short runs per question sit between Chroma and Python work, so its threads
+        # sleep between runs (SciFact warm question about 3 ms faster).
+        self._session = cpu_session(model_file or folder / MODEL_FILE, threads, spinning=False)
         self._lock = threading.Lock()
 
     def score(self, question: str, sentences: Sequence[str]) -> np.ndarray:
