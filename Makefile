@@ -11,7 +11,7 @@ export PYTHONDONTWRITEBYTECODE :=
 Q ?= How many advisers remain?
 export Q
 
-.PHONY: install ask chat index status slack eval test test-fast lint docs format bench bench-scifact bench-load reader clean
+.PHONY: install ask chat index status slack eval test test-fast lint docs format bench bench-scifact bench-load bench-conversations reader clean
 
 # torch goes in first, with pip and pinned to the CPU build: unpinned, it would pull a multi-GB
 # CUDA build. The rest goes in with uv (itself from PyPI, through pip): it installs the project
@@ -78,6 +78,13 @@ bench: install
 
 bench-scifact: install
 	$(BIN)/python benchmarks/scifact.py --data $(SCIFACT) --out benchmarks/results/scifact.json
+
+SQUAD ?= ../shared/data/squad
+
+# Follow-ups over held-out SQuAD articles (SPLIT=tune to choose rules on, test to report once).
+SPLIT ?= tune
+bench-conversations: install
+	$(BIN)/python benchmarks/conversations.py --data $(SQUAD) --conversations $(SPLIT) --out benchmarks/results/conversations-$(SPLIT).json
 
 # Train the reader again from the SQuAD articles (about an hour on 2 cores); see its model card.
 reader: install

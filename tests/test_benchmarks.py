@@ -159,3 +159,37 @@ def test_speed_benchmark_on_a_slice(tmp_path, data):
         assert 0 < results["bot"][side]["ack_median_seconds"] < 3
     assert results["machine"]["cores"] >= 1
     assert "Cold `factdesk ask`, seed index" in result.stdout
+
+
+def test_conversations_benchmark_on_a_made_up_article(tmp_path):
+    squad = tmp_path / "squad"
+    squad.mkdir()
+    paragraphs = [
+        "The Glacier Museum opened in Bergen in 1994. Its founder was Ingrid Dahl.",
+        "Ingrid Dahl studied ice cores in Greenland for twenty years before she retired.",
+    ]
+    article = {
+        "title": "Glacier_Museum",
+        "paragraphs": [{"context": p, "qas": []} for p in paragraphs],
+    }
+    (squad / "made-up.json").write_text(json.dumps({"version": "1.1", "data": [article]}))
+    conversation = {
+        "id": "founder",
+        "article": "Glacier_Museum",
+        "turns": [
+            {"question": "Who founded the Glacier Museum?", "evidence": ["Ingrid Dahl"]},
+            {"question": "Where did she study ice cores?", "evidence": ["in Greenland"]},
+        ],
+    }
+    conversations = tmp_path / "made-up.jsonl"
+    conversations.write_text(json.dumps(conversation) + "\n")
+    out = tmp_path / "conversations.json"
+    run_script(
+        "conversations.py", squad, "--conversations", str(conversations), "--out", str(out),
+        cwd=tmp_path,
+    )  # fmt: skip
+    results = json.loads(out.read_text())
+    for side in ("alone", "with_history"):
+        assert results["figures"][side]["follow_ups"] == 1
+        assert results["figures"][side]["first_turns_correct"] == 1.0
+    assert results["machine"]["cores"] >= 1

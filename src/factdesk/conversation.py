@@ -88,10 +88,18 @@ class Query:
     context: tuple[tuple[str, float], ...] = ()
     given: frozenset[str] = field(default_factory=frozenset)
     search_extra: str = ""
+    own: str = ""
 
     @classmethod
     def alone(cls, question: str) -> Query:
         return cls(question, question)
+
+    @property
+    def asked(self) -> str:
+        """What this question itself asks, its pronoun resolved but without the previous
+        question a short follow-up is read with: the words and the kind of answer (a number,
+        a date) the quoted sentence should hold."""
+        return self.own or self.reading
 
     @property
     def search(self) -> str:
@@ -141,7 +149,8 @@ def build_query(question: str, history: Sequence[Turn], condense: Condense | Non
     previous = standalone_history(recent)[-1]
     reading = resolve(question, previous) if dependent else question
     extra = previous if dependent else ""
-    return Query(question, reading, context, given, extra)
+    own = substitute(question, previous) if dependent else question
+    return Query(question, reading, context, given, extra, own)
 
 
 def standalone_history(turns: Sequence[Turn]) -> list[str]:
@@ -172,14 +181,19 @@ def depends_on_history(question: str) -> bool:
 def resolve(question: str, previous: str) -> str:
     """The follow-up with its pronoun replaced by what the previous question was about, and, if
     it is still too short to stand alone, the previous question after it."""
-    referent = referent_of(previous)
-    resolved = question
-    if referent:
-        pattern = _PERSON_PRONOUN if referent.person else _THING_PRONOUN
-        resolved = pattern.sub(lambda m: _substitute(m.group(0), referent.text), question, 1)
+    resolved = substitute(question, previous)
     if resolved == question or len(_own_terms(resolved)) < MIN_OWN_TERMS:
         resolved = f"{resolved.rstrip()} ({previous.strip()})"
     return resolved
+
+
+def substitute(question: str, previous: str) -> str:
+    """The follow-up with its pronoun replaced by what the previous question was about."""
+    referent = referent_of(previous)
+    if not referent:
+        return question
+    pattern = _PERSON_PRONOUN if referent.person else _THING_PRONOUN
+    return pattern.sub(lambda m: _substitute(m.group(0), referent.text), question, 1)
 
 
 @dataclass(frozen=True)
