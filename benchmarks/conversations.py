@@ -19,6 +19,8 @@ import argparse
 import json
 from pathlib import Path
 
+from rich.console import RenderableType
+
 import machine
 from factdesk.config import Settings
 from factdesk.documents import Article
@@ -45,10 +47,12 @@ def articles_of(data: Path, titles: set[str]) -> list[Article]:
     return [found[title] for title in sorted(titles)]
 
 
-def measure(data: Path, path: Path, top_k: int) -> tuple[dict, object]:
+def measure(data: Path, path: Path, top_k: int) -> tuple[dict, RenderableType]:
     """The figures with and without history, and their table."""
     conversations = load_conversations(path)
-    titles = {json.loads(line)["article"] for line in path.read_text().splitlines() if line}
+    titles = {json.loads(line).get("article") for line in path.read_text().splitlines() if line}
+    if None in titles:
+        raise SystemExit(f'{path}: every conversation needs the "article" (a SQuAD title) it is on')
     settings = Settings(_env_file=None)
     with scratch_answerer(settings, articles_of(data, titles), reader="none") as answerer:
         report = evaluate_conversations(Service(answerer), conversations, top_k, str(path))

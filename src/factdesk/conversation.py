@@ -78,9 +78,10 @@ class Turn:
 class Query:
     """What to retrieve and read for a question, given the conversation it was asked in.
 
-    `reading` is what the pre-rank and the reader read; `context` holds earlier turns, most
-    recent first, with their weights in the retrieval vector; `given` holds the sentences the
-    conversation already quoted (normalised), which the answer prefers not to repeat.
+    `reading` is what is embedded to judge sentences and what the reader reads; `own` is the
+    follow-up itself with its pronoun resolved (see `asked`); `context` holds earlier turns,
+    most recent first, with their weights in the retrieval vector; `given` holds the sentences
+    the conversation already quoted (normalised), which the answer prefers not to repeat.
     """
 
     question: str
