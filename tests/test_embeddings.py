@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -97,27 +98,40 @@ def test_the_export_is_made_once_and_reused(embedder):
 
 
 QUESTION_PATH = """
-import sys
-sys.argv = ["factdesk", "ask", "--json", "How many advisers remain?"]
+import io, sys
+sys.argv = ["factdesk", "ask", "--json", {question!r}]
+sys.stdin = io.StringIO({stdin!r})
 from factdesk.cli import main
 try:
     main()
 except SystemExit as exit:
     assert exit.code == 0, exit.code
-heavy = {"torch", "transformers", "sentence_transformers", "llama_index.core"} & set(sys.modules)
-assert not heavy, heavy
+heavy = {{"torch", "transformers", "sentence_transformers", "llama_index.core", "nltk"}}
+assert not heavy & set(sys.modules), heavy & set(sys.modules)
 """
+FOLLOW_UP = {
+    "question": "And now?",
+    "history": [{"question": "How many advisers did Rostec have?", "answer": "1,000. [1]"}],
+}
 
 
-def test_the_question_path_never_imports_torch(seed_settings, seed_answerer):
+@pytest.mark.parametrize(
+    ("question", "stdin"),
+    [("How many advisers remain?", ""), ("-", json.dumps(FOLLOW_UP) + "\n")],
+    ids=["question", "follow-up"],
+)
+def test_the_question_path_never_imports_torch_or_nltk(
+    seed_settings, seed_answerer, question, stdin
+):
+    """Neither torch (seconds) nor NLTK (over a second), even for a follow-up whose history is
+    compared with the passages."""
     env = {
         **os.environ,
         "FACTDESK_INDEX_DIR": str(seed_settings.index_dir),
         "FACTDESK_SEEDS_DIR": str(SEEDS),
     }
-    result = subprocess.run(
-        [sys.executable, "-c", QUESTION_PATH], capture_output=True, text=True, env=env
-    )
+    script = QUESTION_PATH.format(question=question, stdin=stdin)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr
     assert "few dozen" in result.stdout
 

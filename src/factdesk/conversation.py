@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -80,14 +80,14 @@ class Query:
 
     `reading` is what is embedded to judge sentences and what the reader reads; `own` is the
     follow-up itself with its pronoun resolved (see `asked`); `context` holds earlier turns,
-    most recent first, with their weights in the retrieval vector; `given` holds the sentences
-    the conversation already quoted (normalised), which the answer prefers not to repeat.
+    most recent first, with their weights in the retrieval vector; `given` holds what the
+    conversation already quoted (normalised), which the answer prefers not to repeat.
     """
 
     question: str
     reading: str
     context: tuple[tuple[str, float], ...] = ()
-    given: frozenset[str] = field(default_factory=frozenset)
+    given: str = ""
     search_extra: str = ""
     own: str = ""
 
@@ -123,7 +123,8 @@ class Query:
 
     def weight(self, sentence: str) -> float:
         """How much the answer wants this sentence, relative to a new one."""
-        return GIVEN_FACTOR if _normalise(sentence) in self.given else 1.0
+        quoted = self.given and _normalise(sentence) in self.given
+        return GIVEN_FACTOR if quoted else 1.0
 
 
 Condense = Callable[[str, Sequence[Turn]], str | None]
@@ -138,7 +139,7 @@ def build_query(question: str, history: Sequence[Turn], condense: Condense | Non
     recent = list(history)[-MAX_TURNS:]
     if not recent:
         return Query.alone(question)
-    given = frozenset(_sentences_of(turn.answer for turn in recent))
+    given = "\n".join(_normalise(turn.answer) for turn in recent)
     standalone = condense(question, recent) if condense else None
     if standalone:
         return Query(question, standalone, given=given)
@@ -247,16 +248,6 @@ def clean_answer(answer: str) -> str:
     """An earlier answer as context: citation markers removed, cut to MAX_ANSWER_CHARS."""
     text = _SPACE.sub(" ", _MARKERS.sub("", answer or "")).strip()
     return text[:MAX_ANSWER_CHARS]
-
-
-def _sentences_of(answers: Iterable[str]) -> list[str]:
-    from factdesk.sentences import split_sentences
-
-    found = []
-    for answer in answers:
-        text = _MARKERS.sub("", answer or "")
-        found += [_normalise(text[s:e]) for s, e in split_sentences(text)]
-    return found
 
 
 def _normalise(text: str) -> str:
