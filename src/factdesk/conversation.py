@@ -149,9 +149,9 @@ def build_query(question: str, history: Sequence[Turn], condense: Condense | Non
         (_turn_text(turn), first * DECAY**age) for age, turn in enumerate(reversed(recent))
     )
     previous = standalone_history(recent)[-1]
-    reading = resolve(question, previous) if dependent else question
-    extra = previous if dependent else ""
     own = substitute(question, previous) if dependent else question
+    reading = _standing_alone(question, own, previous) if dependent else question
+    extra = previous if dependent else ""
     return Query(question, reading, context, given, extra, own)
 
 
@@ -183,10 +183,15 @@ def depends_on_history(question: str) -> bool:
 def resolve(question: str, previous: str) -> str:
     """The follow-up with its pronoun replaced by what the previous question was about, and, if
     it is still too short to stand alone, the previous question after it."""
-    resolved = substitute(question, previous)
-    if resolved == question or len(_own_terms(resolved)) < MIN_OWN_TERMS:
-        resolved = f"{resolved.rstrip()} ({previous.strip()})"
-    return resolved
+    return _standing_alone(question, substitute(question, previous), previous)
+
+
+def _standing_alone(question: str, substituted: str, previous: str) -> str:
+    """The substituted follow-up, with the previous question after it if it is still too short
+    to stand alone."""
+    if substituted == question or len(_own_terms(substituted)) < MIN_OWN_TERMS:
+        return f"{substituted.rstrip()} ({previous.strip()})"
+    return substituted
 
 
 def substitute(question: str, previous: str) -> str:
