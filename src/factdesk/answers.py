@@ -23,7 +23,7 @@ from factdesk.retrieval import Hit, Retriever
 
 if TYPE_CHECKING:
     from factdesk.embeddings import Embedder
-    from factdesk.reader import Reader
+    from factdesk.reader import Reader, Span
 
 NOT_FOUND = "I couldn't find that in the indexed articles."
 
@@ -47,6 +47,8 @@ PRE_RANK = 12
 # and the best of each cited passage); as a choice among the five best, the reader alone picks
 # the answer's sentence less often than the pre-rank (0.697 against 0.752).
 READ = 3
+# The span reader reads the best few retrieved passages whole (in windows if long).
+SPAN_PASSAGES = 3
 # Without a reader, the pre-rank's best sentences are embedded alone, and their cosine to the
 # question decides whether to answer. Sentence vectors made in their passage pick the answer
 # better, but a sentence read alone tells better whether it answers at all: on SQuAD
@@ -83,6 +85,16 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class ShortAnswer:
+    """The reader's answer: the span's exact characters and their offsets in the article (the
+    same coordinates as the first citation's)."""
+
+    text: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
 class Answer:
     """What factdesk says to a question, in the shape every front end renders."""
 
@@ -100,6 +112,7 @@ class Answer:
     # The question as it was read, when a conversation changed it ("What did he say?" read as
     # "What did Russia's ambassador in Venezuela say?").
     standalone: str | None = None
+    short_answer: ShortAnswer | None = None
 
     def to_dict(self) -> dict:
         """The documented JSON shape of `factdesk ask --json` (warnings go to stderr, not here)."""
@@ -110,6 +123,7 @@ class Answer:
             "answer": self.answer,
             "mode": self.mode,
             "llm_withheld": self.withheld,
+            "short_answer": asdict(self.short_answer) if self.short_answer else None,
             "confidence": self.confidence,
             "reader": self.reader,
             "citations": [asdict(citation) for citation in self.citations],
@@ -127,6 +141,51 @@ class _Sentence:
     score: float
     probability: float = 0.0
     read: bool = True  # False: not read (by the reader, or alone): `probability` is 0
+
+
+@dataclass(frozen=True)
+class _Found:
+    """A span the reader found in a retrieved passage, with its calibrated confidence."""
+
+    hit: Hit
+    span: Span
+    confidence: float
+
+    @property
+    def short_answer(self) -> ShortAnswer:
+        start = self.hit.chunk.start + self.span.start
+        return ShortAnswer(self.span.text, start, start + len(self.span.text))
+
+    @property
+    def bounds(self) -> tuple[int, int]:
+        """The sentence or sentences holding the span (offsets within the passage): the
+        neighbour is quoted only when the span runs into it."""
+        sentences = self.hit.chunk.sentences or ((0, len(self.hit.chunk.text)),)
+        holding = [(a, b) for a, b in sentences if a < self.span.end and b > self.span.start]
+        if not holding:
+            return self.span.start, self.span.end
+        return holding[0][0], holding[-1][1]
+
+    @property
+    def quote(self) -> str:
+        start, end = self.bounds
+        return self.hit.chunk.text[start:end]
+
+    def citation(self, n: int) -> Citation:
+        chunk = self.hit.chunk
+        start, end = (chunk.start + offset for offset in self.bounds)
+        return Citation(
+            n=n,
+            quote=self.quote,
+            passage=chunk.text,
+            source=chunk.source,
+            title=chunk.title,
+            url=chunk.url,
+            start=start,
+            end=end,
+            score=round(self.confidence, 4),
+            published=chunk.published,
+        )
 
 
 def clean_question(question: str, max_chars: int) -> tuple[str, list[str]]:
@@ -183,6 +242,8 @@ class Answerer:
         search_vector, vector = query.vectors(self.embedder)
         hits = self.retriever.retrieve(query.search, search_vector, max(top_k, READ_PASSAGES))
         ranked = self._rank_sentences(query.asked, vector, hits)
+        if self.reader is not None:
+            return self._extract(question, query, ranked, hits, top_k)
         candidates = self._read(query.reading, vector, ranked, hits[:top_k])
         if not candidates:
             return Answer(question, False, NOT_FOUND)
@@ -193,6 +254,38 @@ class Answerer:
         best = _preferred(self._eligible(candidates), query, self._strength)
         chosen = _choose(best, candidates, self.min_confidence)
         return _compose(question, chosen, candidates, hits[:top_k], confidence)
+
+    def _extract(
+        self, question: str, query: Query, ranked: list[_Sentence], hits: list[Hit], top_k: int
+    ) -> Answer:
+        """The reader's short answer from the best passages, with the sentence that holds it;
+        declined when no span beats "no answer" by enough."""
+        assert self.reader is not None
+        passages = hits[:SPAN_PASSAGES]
+        spans = self.reader.read(query.reading, [hit.chunk.text for hit in passages])
+        found = [
+            _Found(passages[span.passage], span, self.reader.confidence(span.margin))
+            for span in spans
+            if span is not None
+        ]
+        unread = [replace(s, read=False) for s in ranked[:PRE_RANK]]
+        if not found:
+            return _decline(question, unread, hits[:top_k], 0.0)
+        best = max(found, key=lambda f: f.confidence)
+        confidence = round(best.confidence, 4)
+        if best.confidence < self.min_confidence:
+            return _decline(question, unread, hits[:top_k], confidence)
+        accepted = [f for f in found if f.confidence >= self.min_confidence]
+        best = max(accepted, key=lambda f: f.confidence * f.hit.recency * query.weight(f.quote))
+        citations = [best.citation(1)]
+        for other in sorted(accepted, key=lambda f: -f.confidence):
+            if other is not best and len(citations) < top_k:
+                citations.append(other.citation(len(citations) + 1))
+        short = best.short_answer
+        text = f"{short.text}: “{citations[0].quote}” [1]"
+        return Answer(
+            question, True, text, citations, confidence=confidence, short_answer=short
+        )
 
     def _eligible(self, candidates: list[_Sentence]) -> list[_Sentence]:
         """The sentences the answer may quote, once it is decided to answer: with a reader,

@@ -23,7 +23,7 @@ from factdesk.answers import Answer, Answerer
 from factdesk.conversation import Turn
 from factdesk.errors import QuestionFileError
 from factdesk.metrics import hit_at_k, mrr_at_k
-from factdesk.squad import SquadQuestion, SquadSet
+from factdesk.squad import SquadQuestion, SquadSet, exact_match, f1_score, squad_normalise
 
 # The project's own question file, wherever `factdesk eval` is run from (in a source checkout).
 DEFAULT_QUESTIONS = Path(__file__).resolve().parents[2] / "tests" / "seed_questions.jsonl"
@@ -299,6 +299,8 @@ SQUAD_FIGURES = {
     "unanswerable": "Unanswerable",
     "hit@1": "Passage [1] is the question's paragraph",
     "span": "Answered with a gold answer in the text",
+    "short_exact_match": "Short answer: exact match",
+    "short_f1": "Short answer: F1",
     "declined_unanswerable": "Declined when unanswerable",
     "wrongly_declined": "Declined when answerable",
     "correct": "Correct decisions (span, or declined)",
@@ -306,16 +308,6 @@ SQUAD_FIGURES = {
     "latency_median_ms": "Latency, median (ms)",
     "latency_p95_ms": "Latency, p95 (ms)",
 }
-_SQUAD_PUNCTUATION = re.compile(r"[^\w\s]")
-_SQUAD_ARTICLES = re.compile(r"\b(a|an|the)\b")
-
-
-def squad_normalise(text: str) -> str:
-    """SQuAD's own answer normalisation: case, punctuation, articles and spacing do not count."""
-    text = _SQUAD_PUNCTUATION.sub(" ", text.translate(_QUOTES).casefold())
-    return " ".join(_SQUAD_ARTICLES.sub(" ", text).split())
-
-
 @dataclass(frozen=True)
 class SquadOutcome:
     """What factdesk did with one SQuAD question."""
@@ -334,6 +326,19 @@ class SquadOutcome:
         """The answer text holds one of the gold answers (whatever the decision threshold)."""
         text = squad_normalise(self.answer.answer)
         return any(f" {squad_normalise(a)} " in f" {text} " for a in self.question.answers)
+
+    @property
+    def short_answer(self) -> str:
+        short = self.answer.short_answer
+        return short.text if short and self.answer.answered else ""
+
+    @property
+    def short_exact_match(self) -> float:
+        return exact_match(self.short_answer, self.question.answers)
+
+    @property
+    def short_f1(self) -> float:
+        return f1_score(self.short_answer, self.question.answers)
 
     @property
     def correct(self) -> bool:
@@ -365,6 +370,8 @@ class SquadReport:
             "unanswerable": len(unanswerable),
             "hit@1": _mean([o.first_passage_is_its_paragraph for o in answerable]),
             "span": span,
+            "short_exact_match": _mean([o.short_exact_match for o in answerable]),
+            "short_f1": _mean([o.short_f1 for o in answerable]),
             "declined_unanswerable": declined,
             "wrongly_declined": _mean([not o.answer.answered for o in answerable]),
             "correct": _mean([o.correct for o in self.outcomes]),

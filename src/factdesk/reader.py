@@ -1,17 +1,20 @@
-"""The reader: how likely a sentence is to answer a question, from a small trained cross-encoder.
+"""The reader: finds the short answer to a question in a passage, or says there is none.
 
-Sentence similarity tells "this sentence is about the question's topic"; it cannot tell "this
-sentence says what was asked". The reader reads question and sentence together and was trained on
-SQuAD for exactly that decision, including questions written to look answerable when they are not
-(see models/reader/MODEL_CARD.md and benchmarks/train_reader.py). It runs with onnxruntime and
-the `tokenizers` tokenizer, so the question path never loads torch.
+Sentence similarity finds the passage about the question; it cannot tell which words answer it,
+or that none do. The reader is a small extractive span model (all-MiniLM-L6-v2 fine-tuned on
+SQuAD, see models/reader/MODEL_CARD.md and benchmarks/train_reader.py): for every word piece of
+the passage it scores how likely the answer starts and ends there, and the [CLS] piece scores
+"no answer". It runs with onnxruntime and the `tokenizers` tokenizer, so the question path never
+loads torch.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,11 +23,26 @@ MODEL_DIR = Path(__file__).resolve().parent / "models" / "reader"
 MODEL_FILE = "reader.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 CONFIG_FILE = "reader.json"
-_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+# A short answer is at most this many word pieces (SQuAD's answers: 99% are under 30).
+MAX_ANSWER_TOKENS = 30
+# Only the best few starts and ends are paired: the best span is among them.
+_TOP = 20
+
+
+@dataclass(frozen=True)
+class Span:
+    """The best answer the reader found in one passage: character offsets into that passage's
+    text, and how far its score beats the passage's "no answer" score (logits)."""
+
+    passage: int
+    start: int
+    end: int
+    text: str
+    margin: float
 
 
 class Reader:
-    """Scores (question, sentence) pairs; load once, share between threads."""
+    """Reads (question, passage) pairs; load once, share between threads."""
 
     def __init__(
         self,
@@ -32,6 +50,7 @@ class Reader:
         threads: int | None = None,
         model_file: Path | None = None,
         tokenizer_file: Path | None = None,
+        threshold: float | None = None,
     ) -> None:
         from tokenizers import Tokenizer
 
@@ -41,38 +60,82 @@ class Reader:
         config_path = folder / CONFIG_FILE
         self.config = json.loads(config_path.read_text()) if config_path.exists() else {}
         self.version = str(self.config.get("version", "unversioned"))
-        self.threshold = float(self.config.get("threshold", 0.5))
-        max_length = int(self.config.get("max_length", 128))
+        # The confidence is a logistic curve over the margin, fitted on held-out articles.
+        calibration = self.config.get("calibration", {"slope": 1.0, "intercept": 0.0})
+        self._slope = float(calibration["slope"])
+        self._intercept = float(calibration["intercept"])
+        self.threshold = float(
+            threshold if threshold is not None else self.config.get("threshold", 0.5)
+        )
+        max_length = int(self.config.get("max_length", 256))
+        stride = int(self.config.get("stride", 64))
         self._tokenizer = Tokenizer.from_file(str(tokenizer_file or folder / TOKENIZER_FILE))
-        self._tokenizer.enable_truncation(max_length, strategy="longest_first")
+        self._tokenizer.enable_truncation(max_length, stride=stride, strategy="only_second")
         self._tokenizer.no_padding()
-        # Its few short runs per question sit between Chroma and Python work, so its threads
-        # sleep between runs (SciFact warm question about 3 ms faster).
+        # A few short runs per question sit between Chroma and Python work: its threads sleep
+        # between runs rather than spin.
         self._session = cpu_session(model_file or folder / MODEL_FILE, threads, spinning=False)
         self._lock = threading.Lock()
 
-    def score(self, question: str, sentences: Sequence[str]) -> np.ndarray:
-        """Probability, for each sentence, that it answers the question.
+    def confidence(self, margin: float) -> float:
+        """The calibrated probability that a span with this margin is the right answer."""
+        z = self._slope * margin + self._intercept
+        return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
 
-        Pairs are read one at a time: the int8 model scales its activations per run, so in a
-        batch a pair's probability moved by up to 0.02 with the other pairs and their padding;
-        alone it is the same whatever else is read, and with no padding 17% faster (SciFact).
+    def read(self, question: str, passages: Sequence[str]) -> list[Span | None]:
+        """Each passage's best span (None where no span fits), read in windows if long.
+
+        Windows are run one at a time, unpadded: the int8 model scales its activations per run,
+        so in a batch a window's scores would move with the others and their padding.
         """
-        if not sentences:
-            return np.zeros(0, dtype=np.float64)
+        if not passages:
+            return []
         with self._lock:  # a fast tokenizer is not safe to share between threads
-            encodings = self._tokenizer.encode_batch([(question, s) for s in sentences])
-        logits = np.array([self._logit(encoding) for encoding in encodings], dtype=np.float64)
-        return 1.0 / (1.0 + np.exp(-logits))
+            encodings = self._tokenizer.encode_batch([(question, p) for p in passages])
+        spans: list[Span | None] = []
+        for number, (encoding, passage) in enumerate(zip(encodings, passages, strict=True)):
+            best: Span | None = None
+            for window in [encoding, *encoding.overflowing]:
+                span = self._best_in(window, passage, number)
+                if span is not None and (best is None or span.margin > best.margin):
+                    best = span
+            spans.append(best)
+        return spans
 
-    def _logit(self, encoding) -> float:
+    def best_span(self, question: str, passages: Sequence[str]) -> Span | None:
+        """The best span over all passages, by margin over "no answer"."""
+        found = [s for s in self.read(question, passages) if s is not None]
+        return max(found, key=lambda s: s.margin, default=None)
+
+    def _best_in(self, window, passage: str, number: int) -> Span | None:
+        context = np.array([s == 1 for s in window.sequence_ids])
+        if not context.any():
+            return None
         feeds = {
-            name: np.array([values], dtype=np.int64)
-            for name, values in (
-                ("input_ids", encoding.ids),
-                ("attention_mask", encoding.attention_mask),
-                ("token_type_ids", encoding.type_ids),
-            )
+            "input_ids": np.array([window.ids], dtype=np.int64),
+            "attention_mask": np.array([window.attention_mask], dtype=np.int64),
+            "token_type_ids": np.array([window.type_ids], dtype=np.int64),
         }
-        (logits,) = self._session.run(["logits"], feeds)
-        return float(logits.reshape(-1)[0])
+        starts, ends = (out[0] for out in self._session.run(["start_logits", "end_logits"], feeds))
+        null = float(starts[0] + ends[0])
+        masked_starts = np.where(context, starts, -np.inf)
+        masked_ends = np.where(context, ends, -np.inf)
+        top_starts = np.argsort(-masked_starts)[:_TOP]
+        top_ends = np.argsort(-masked_ends)[:_TOP]
+        best, best_score = None, -np.inf
+        for i in top_starts:
+            if not context[i]:
+                continue
+            for j in top_ends:
+                if not context[j] or j < i or j - i >= MAX_ANSWER_TOKENS:
+                    continue
+                score = float(masked_starts[i] + masked_ends[j])
+                if score > best_score:
+                    best, best_score = (int(i), int(j)), score
+        if best is None:
+            return None
+        start, end = window.offsets[best[0]][0], window.offsets[best[1]][1]
+        text = passage[start:end]
+        if not text.strip():
+            return None
+        return Span(number, start, end, text, best_score - null)

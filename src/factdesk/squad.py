@@ -10,11 +10,46 @@ on others. Each paragraph becomes one article, so a question must first find its
 from __future__ import annotations
 
 import json
+import re
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from factdesk.documents import Article
 from factdesk.errors import QuestionFileError
+
+
+_PUNCTUATION = re.compile(r"[^\w\s]")
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+_QUOTES = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"', "′": "'", "″": '"'})
+
+
+def squad_normalise(text: str) -> str:
+    """SQuAD's own answer normalisation: case, punctuation, articles and spacing do not count."""
+    text = _PUNCTUATION.sub(" ", text.translate(_QUOTES).casefold())
+    return " ".join(_ARTICLES.sub(" ", text).split())
+
+
+def exact_match(prediction: str, answers: Sequence[str]) -> float:
+    """1.0 when the prediction equals a gold answer after normalisation (the official EM)."""
+    predicted = squad_normalise(prediction)
+    return float(any(predicted == squad_normalise(answer) for answer in answers))
+
+
+def f1_score(prediction: str, answers: Sequence[str]) -> float:
+    """The best word-overlap F1 against the gold answers (the official SQuAD F1)."""
+    predicted = squad_normalise(prediction).split()
+    best = 0.0
+    for answer in answers:
+        gold = squad_normalise(answer).split()
+        common = sum((Counter(predicted) & Counter(gold)).values())
+        if not predicted or not gold:
+            best = max(best, float(predicted == gold))
+        elif common:
+            precision, recall = common / len(predicted), common / len(gold)
+            best = max(best, 2 * precision * recall / (precision + recall))
+    return best
 
 
 @dataclass(frozen=True)
