@@ -23,11 +23,11 @@ from rich.console import RenderableType
 
 import machine
 from factdesk.config import Settings
-from factdesk.documents import Article
-from factdesk.embeddings import prepare_runtime
-from factdesk.evaluation import evaluate_conversations, load_conversations
-from factdesk.reports import render_conversations
-from factdesk.service import Service, scratch_answerer
+from factdesk.evaluation.conversations import evaluate_conversations, load_conversations
+from factdesk.evaluation.reports import render_conversations
+from factdesk.ingest.documents import Article
+from factdesk.search.embeddings import prepare_runtime
+from factdesk.service import scratch_service
 
 HERE = Path(__file__).resolve().parent / "conversations"
 
@@ -54,8 +54,8 @@ def measure(data: Path, path: Path, top_k: int) -> tuple[dict, RenderableType]:
     if None in titles:
         raise SystemExit(f'{path}: every conversation needs the "article" (a SQuAD title) it is on')
     settings = Settings(_env_file=None)
-    with scratch_answerer(settings, articles_of(data, titles), reader="none") as answerer:
-        report = evaluate_conversations(Service(answerer), conversations, top_k, str(path))
+    with scratch_service(settings, articles_of(data, titles)) as service:
+        report = evaluate_conversations(service, conversations, top_k, str(path))
     return report.to_dict(), render_conversations(report)
 
 

@@ -32,12 +32,12 @@ from rich.table import Table
 
 import machine
 from factdesk.config import Settings, load_settings
-from factdesk.documents import Article
-from factdesk.embeddings import Embedder
-from factdesk.indexer import Indexer, fingerprint
-from factdesk.metrics import mrr_at_k, ndcg_at_k, recall_at_k
-from factdesk.retrieval import Hit, Retriever, asks_about_now
-from factdesk.store import Store
+from factdesk.evaluation.metrics import mrr_at_k, ndcg_at_k, recall_at_k
+from factdesk.ingest.documents import Article
+from factdesk.ingest.indexer import Indexer, fingerprint
+from factdesk.search.embeddings import Embedder
+from factdesk.search.retrieval import Hit, Retriever, asks_about_now
+from factdesk.search.store import Store
 
 SYSTEMS = ("keyword", "dense", "hybrid")  # the Retriever's modes, each side alone first
 # With --synthetic-dates: (name, mode, recency on every claim, setting overrides).

@@ -42,7 +42,7 @@ import load
 import machine
 import scifact
 from factdesk.config import Settings
-from factdesk.embeddings import Embedder
+from factdesk.search.embeddings import Embedder
 from factdesk.service import NO_READER, TRAINED_READER, load_answerer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -146,7 +146,7 @@ def raw_model_speed(texts: list[str]) -> dict:
     """The previous path's model alone: sentence-transformers encoding the same chunk texts."""
     from sentence_transformers import SentenceTransformer
 
-    from factdesk.embeddings import bundled_model_path
+    from factdesk.search.embeddings import bundled_model_path
 
     model = SentenceTransformer(bundled_model_path(), device="cpu")
     model.max_seq_length = 256

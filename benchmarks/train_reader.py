@@ -32,7 +32,6 @@ import argparse
 import gzip
 import hashlib
 import json
-import math
 import os
 import random
 import re
@@ -40,7 +39,7 @@ import shutil
 import sys
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -193,8 +192,49 @@ def held_out(repo: Path) -> set[str]:
 
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP = set(
-    "the a an of in on at to for by with from and or is was are were be been what which who whom"
-    " when where why how did does do that this these those it its as than into about".split()
+    [
+        "the",
+        "a",
+        "an",
+        "of",
+        "in",
+        "on",
+        "at",
+        "to",
+        "for",
+        "by",
+        "with",
+        "from",
+        "and",
+        "or",
+        "is",
+        "was",
+        "are",
+        "were",
+        "be",
+        "been",
+        "what",
+        "which",
+        "who",
+        "whom",
+        "when",
+        "where",
+        "why",
+        "how",
+        "did",
+        "does",
+        "do",
+        "that",
+        "this",
+        "these",
+        "those",
+        "it",
+        "its",
+        "as",
+        "than",
+        "into",
+        "about",
+    ]
 )
 
 
@@ -213,10 +253,10 @@ class ArticleBank:
             found = set()
             for text in texts:
                 found.update(
-                m.group()
-                for m in _NAME.finditer(text)
-                if m.start() > 0 and text[: m.start()].rstrip()[-1:] not in '.!?"'
-            )
+                    m.group()
+                    for m in _NAME.finditer(text)
+                    if m.start() > 0 and text[: m.start()].rstrip()[-1:] not in '.!?"'
+                )
             self.names[article] = sorted(n for n in found if len(n) > 2)
 
     def on_topic(self, question: Question) -> int | None:
@@ -300,9 +340,14 @@ def make_examples(
             examples.append(Example(q.text, q.article, other, -1, "", "on-topic paragraph"))
         if rng.random() < made_rate:
             makers = [
-                ("made: swapped name", lambda: swap_entity(q, paragraph, bank.names[q.article], rng)),
-                ("made: negation", lambda: negate(q)),
-                ("made: antonym", lambda: antonym(q, paragraph)),
+                (
+                    "made: swapped name",
+                    lambda q=q, paragraph=paragraph: swap_entity(
+                        q, paragraph, bank.names[q.article], rng
+                    ),
+                ),
+                ("made: negation", lambda q=q: negate(q)),
+                ("made: antonym", lambda q=q, paragraph=paragraph: antonym(q, paragraph)),
             ]
             weights = [0.6, 0.25, 0.15]
             order = rng.choices(range(3), weights=weights, k=3)
@@ -394,7 +439,7 @@ def train(encoded: list[dict], out: Path, args) -> Path:
     import torch
     from transformers import AutoModelForQuestionAnswering, get_linear_schedule_with_warmup
 
-    from factdesk.embeddings import bundled_model_path
+    from factdesk.search.embeddings import bundled_model_path
 
     torch.manual_seed(SEED)
     torch.set_num_threads(args.threads)
@@ -509,8 +554,8 @@ def paragraph_figures(
 ) -> dict:
     """Single-paragraph figures (the published setting): EM and F1 of the best span on
     answerable questions, and how well "no answer" separates them from unanswerable ones."""
-    from factdesk.reader import Reader
-    from factdesk.squad import exact_match, f1_score
+    from factdesk.answer.reader import Reader
+    from factdesk.evaluation.squad import exact_match, f1_score
 
     reader = Reader(model_file=model_file, tokenizer_file=tokenizer_file, threshold=0.0)
     ems, f1s, margins = [], [], []
@@ -562,10 +607,12 @@ def main() -> None:
     answerable = [q for q in pool if q.answer][: args.questions]
     adversarial = [q for q in pool if not q.answer]
     bank = ArticleBank(paragraphs)
-    examples = make_examples(answerable + adversarial, bank, rng, args.on_topic_rate, args.made_rate)
+    examples = make_examples(
+        answerable + adversarial, bank, rng, args.on_topic_rate, args.made_rate
+    )
     from transformers import AutoTokenizer
 
-    from factdesk.embeddings import bundled_model_path, prepare_runtime
+    from factdesk.search.embeddings import bundled_model_path, prepare_runtime
 
     prepare_runtime(args.threads)
     tokenizer = AutoTokenizer.from_pretrained(bundled_model_path())

@@ -22,9 +22,9 @@ from rich.table import Table
 import machine
 import scifact
 from factdesk.config import load_settings
-from factdesk.embeddings import Embedder
-from factdesk.metrics import ndcg_at_k
-from factdesk.retrieval import Hit, fuse
+from factdesk.evaluation.metrics import ndcg_at_k
+from factdesk.search.embeddings import Embedder
+from factdesk.search.retrieval import Hit, fuse
 
 CHUNKINGS = ((128, 32), (200, 48), (250, 64))  # chunk tokens, overlap (about a quarter)
 BM25 = ((0.9, 0.4), (1.2, 0.75))  # Anserini's defaults, then the textbook ones

@@ -12,7 +12,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = REPO / "seeds"
-SEED_QUESTIONS = REPO / "tests" / "seed_questions.jsonl"
+SEED_QUESTIONS = REPO / "src" / "factdesk" / "evaluation" / "seed_questions.jsonl"
 DATED = REPO / "tests" / "data" / "dated"  # two articles that disagree: 300 advisers, then 40
 
 
@@ -32,7 +32,7 @@ def make_settings(index_dir: Path, **overrides):
 
 @pytest.fixture(scope="session")
 def embedder():
-    from factdesk.embeddings import Embedder
+    from factdesk.search.embeddings import Embedder
 
     return Embedder()
 
@@ -85,25 +85,17 @@ def seed_settings(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def seed_answerer(seed_settings, embedder):
-    """The answerer as shipped (default settings) over the seed article."""
-    from factdesk.service import load_answerer
+def seed_service(seed_settings, embedder):
+    """The service as shipped (default settings: the trained reader) over the seed article."""
+    from factdesk.service import load_service
 
-    return load_answerer(seed_settings, embedder=embedder)
-
-
-@pytest.fixture(scope="session")
-def reader_answerer(seed_settings, seed_answerer, embedder):
-    """The answerer with the trained reader (`FACTDESK_READER=trained`) over the same index."""
-    from factdesk.service import TRAINED_READER, load_answerer
-
-    return load_answerer(seed_settings, embedder=embedder, reader=TRAINED_READER)
+    return load_service(seed_settings, embedder=embedder)
 
 
 @pytest.fixture(scope="session")
 def dated_settings(tmp_path_factory, embedder):
     """An index of the dated articles and the seed article, with recency at its defaults."""
-    from factdesk.indexer import Indexer
+    from factdesk.ingest.indexer import Indexer
 
     settings = make_settings(tmp_path_factory.mktemp("dated-index"))
     Indexer(settings, embedder).index_paths([DATED, SEEDS])
@@ -218,9 +210,9 @@ def chroma_server(tmp_path):
 
 
 @pytest.fixture(scope="session")
-def baseline_answerer(seed_settings, seed_answerer, embedder):
-    """The answerer without a reader over the same index: deterministic sentence choice, for
-    tests of what is built around the answer (LLM checks, conversations) rather than the reader."""
-    from factdesk.service import NO_READER, load_answerer
+def baseline_service(seed_settings, seed_service, embedder):
+    """The service without a reader (`FACTDESK_READER=none`) over the same index, for tests of
+    what is built around the answer (LLM checks, conversations) rather than the reader."""
+    from factdesk.service import NO_READER, load_service
 
-    return load_answerer(seed_settings, embedder=embedder, reader=NO_READER)
+    return load_service(seed_settings, embedder=embedder, reader=NO_READER)

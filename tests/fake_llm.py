@@ -27,6 +27,15 @@ class Reply:
     delay: float = 0.0  # seconds before anything is sent
     raw: bytes | None = None  # sent as the body instead of a completion (garbage)
     stall_after: int | None = None  # stream: stop sending after this many pieces, keep open
+    # Held replies wait (before sending, or where they stall) until the test sets this: a test
+    # then knows the client gave up while the model was still busy, with no clock involved.
+    hold: threading.Event | None = None
+
+    def wait(self, seconds: float) -> None:
+        if self.hold is not None:
+            self.hold.wait(30)
+        elif seconds:
+            time.sleep(seconds)
 
 
 @dataclass
@@ -106,7 +115,7 @@ def _handler_for(llm: FakeLLM) -> type[BaseHTTPRequestHandler]:
             body = json.loads(raw or b"{}")
             request = Request(self.path, dict(self.headers.items()), body)
             reply = llm.next_reply(request)
-            time.sleep(reply.delay)
+            reply.wait(reply.delay)
             if not self.path.endswith("/chat/completions"):
                 self._send(404, b'{"error": {"message": "not found"}}')
             elif reply.raw is not None:
@@ -115,7 +124,7 @@ def _handler_for(llm: FakeLLM) -> type[BaseHTTPRequestHandler]:
                 error = {"error": {"message": "the model crashed", "type": "server_error"}}
                 self._send(reply.status, json.dumps(error).encode())
             elif body.get("stream"):
-                self._stream(body.get("model", ""), _text(reply, request), reply.stall_after)
+                self._stream(body.get("model", ""), _text(reply, request), reply)
             else:
                 completion = _completion(body.get("model", ""), _text(reply, request))
                 self._send(200, json.dumps(completion).encode())
@@ -127,14 +136,15 @@ def _handler_for(llm: FakeLLM) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
-        def _stream(self, model: str, text: str, stall_after: int | None) -> None:
+        def _stream(self, model: str, text: str, reply: Reply) -> None:
+            stall_after = reply.stall_after
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Connection", "close")
             self.end_headers()
             for number, piece in enumerate(_pieces(text)):
                 if stall_after is not None and number >= stall_after:
-                    time.sleep(30)  # hold the connection open, sending nothing
+                    reply.wait(30)  # hold the connection open, sending nothing
                     return
                 self._event(_chunk(model, {"content": piece}, None))
             self._event(_chunk(model, {}, "stop"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from factdesk.answer_types import holds_new_answer
+from factdesk.answer.answer_types import holds_new_answer
 
 
 @pytest.mark.parametrize(

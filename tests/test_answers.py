@@ -3,9 +3,9 @@ import re
 
 import pytest
 
-from factdesk.answers import NOT_FOUND, clean_question
-from factdesk.documents import read_article
+from factdesk.answer.answers import NOT_FOUND, clean_question
 from factdesk.errors import QuestionError
+from factdesk.ingest.documents import read_article
 
 from .conftest import SEED_QUESTIONS, SEEDS
 
@@ -26,9 +26,9 @@ def test_control_characters_and_spacing_are_normalised():
 
 
 @pytest.mark.slow
-def test_citations_point_at_exact_places_in_the_article(seed_answerer):
+def test_citations_point_at_exact_places_in_the_article(seed_service):
     article = read_article(next(SEEDS.glob("*.txt")))
-    answer = seed_answerer.answer("Why is backing Maduro no longer worth it for Moscow?")
+    answer = seed_service.ask("Why is backing Maduro no longer worth it for Moscow?")
     assert answer.answered
     assert [c.n for c in answer.citations] == list(range(1, len(answer.citations) + 1))
     for citation in answer.citations:
@@ -43,13 +43,13 @@ def test_citations_point_at_exact_places_in_the_article(seed_answerer):
 
 
 @pytest.mark.slow
-def test_top_k_limits_citations(seed_answerer):
-    assert len(seed_answerer.answer("Who is Mark Galeotti?", top_k=1).citations) == 1
-    assert len(seed_answerer.answer("Who is Mark Galeotti?", top_k=3).citations) == 3
+def test_top_k_limits_citations(seed_service):
+    assert len(seed_service.ask("Who is Mark Galeotti?", top_k=1).citations) == 1
+    assert len(seed_service.ask("Who is Mark Galeotti?", top_k=3).citations) == 3
     questions = [json.loads(line)["question"] for line in SEED_QUESTIONS.read_text().splitlines()]
     for top_k in (1, 2):
         for question in questions:
-            assert len(seed_answerer.answer(question, top_k=top_k).citations) <= top_k
+            assert len(seed_service.ask(question, top_k=top_k).citations) <= top_k
 
 
 @pytest.mark.slow
@@ -63,25 +63,25 @@ def test_top_k_limits_citations(seed_answerer):
         "x" * 100_000,
     ],
 )
-def test_odd_questions_are_declined_without_error(seed_answerer, question):
-    answer = seed_answerer.answer(question)
+def test_odd_questions_are_declined_without_error(seed_service, question):
+    answer = seed_service.ask(question)
     assert not answer.answered and answer.answer.startswith(NOT_FOUND)
-    assert 0 <= answer.confidence < seed_answerer.min_confidence
+    assert 0 <= answer.confidence < seed_service.answerer.min_confidence
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("question", ["¿Cuántos asesores quedan?", "Сколько советников осталось?"])
-def test_questions_in_other_languages_are_declined_by_the_reader(reader_answerer, question):
+def test_questions_in_other_languages_are_declined_by_the_reader(seed_service, question):
     """The articles are English; an English-only reader must not guess. (Without the reader,
     a foreign question's cosine can pass 0.22 and a sentence is quoted: one reason the reader
     exists.)"""
-    answer = reader_answerer.answer(question)
-    assert not answer.answered and answer.confidence < reader_answerer.min_confidence
+    answer = seed_service.ask(question)
+    assert not answer.answered and answer.confidence < seed_service.answerer.min_confidence
 
 
 @pytest.mark.slow
-def test_json_shape(seed_answerer):
-    data = seed_answerer.answer("How many advisers remain?").to_dict()
+def test_json_shape(seed_service):
+    data = seed_service.ask("How many advisers remain?").to_dict()
     assert set(data) == {
         "question",
         "standalone_question",
@@ -145,8 +145,8 @@ class _Recording:
 def test_the_reader_reads_only_the_pre_ranks_best_few(seed_settings, embedder):
     """The reader costs about 5 ms a sentence, and on SQuAD's tune articles reading more than
     the pre-rank's best few picks no better; the cited passages' other sentences stay unread."""
-    from factdesk.answers import READ
-    from factdesk.reader import Reader
+    from factdesk.answer.answers import READ
+    from factdesk.answer.reader import Reader
     from factdesk.service import load_answerer
 
     reader = Reader()
@@ -167,7 +167,7 @@ def test_the_reader_reads_only_the_pre_ranks_best_few(seed_settings, embedder):
 def test_only_close_calls_embed_sentences_alone(seed_settings, embedder):
     """Sentence vectors come from the index; the best five are embedded alone only when the
     decision to answer could go either way."""
-    from factdesk.answers import CONFIRM, CONFIRM_MARGIN
+    from factdesk.answer.answers import CONFIRM, CONFIRM_MARGIN
     from factdesk.service import load_answerer
 
     article = read_article(next(SEEDS.glob("*.txt"))).text

@@ -1,8 +1,8 @@
 import pytest
 
-from factdesk.chunks import chunk_article
-from factdesk.documents import Article, read_article
-from factdesk.sentences import split_sentences
+from factdesk.ingest.chunks import chunk_article
+from factdesk.ingest.documents import Article, read_article
+from factdesk.ingest.sentences import split_sentences
 
 from .conftest import SEEDS
 

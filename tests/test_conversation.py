@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from factdesk.conversation import (
+from factdesk.answer.conversation import (
     FOLLOW_UP_WEIGHT,
     GIVEN_FACTOR,
     SELF_CONTAINED_WEIGHT,
@@ -106,7 +106,7 @@ def test_no_history_means_the_question_alone():
 def test_a_follow_up_leans_on_recent_turns_at_lower_weight():
     history = [Turn("Who is Mark Galeotti?", "Analyst."), Turn(AMBASSADOR, ZAYEMSKY)]
     query = build_query("What did he say?", history)
-    assert query.reading == "What did Russia's ambassador in Venezuela say?"
+    assert query.standalone == "What did Russia's ambassador in Venezuela say?"
     (latest, latest_weight), (older, older_weight) = query.context
     assert latest.startswith(AMBASSADOR) and "[1]" not in latest and "Zayemsky" in latest
     assert latest_weight == FOLLOW_UP_WEIGHT and older_weight == FOLLOW_UP_WEIGHT / 2
@@ -116,14 +116,14 @@ def test_a_follow_up_leans_on_recent_turns_at_lower_weight():
 
 def test_a_new_self_contained_question_leans_on_history_less_and_is_read_as_asked():
     query = build_query("Who is Mark Galeotti?", [Turn(AMBASSADOR, ZAYEMSKY)])
-    assert query.reading == "Who is Mark Galeotti?" and query.search == "Who is Mark Galeotti?"
+    assert query.standalone == "Who is Mark Galeotti?" and query.search == "Who is Mark Galeotti?"
     assert query.context[0][1] == SELF_CONTAINED_WEIGHT < FOLLOW_UP_WEIGHT
 
 
 def test_a_third_turn_resolves_through_the_second():
     history = [Turn("Who denied the reports?", ""), Turn("How did he describe them?", "")]
     query = build_query("What is his name?", history)
-    assert query.reading == (
+    assert query.standalone == (
         "What is his name? (How did the person who denied the reports describe them?)"
     )
 
@@ -144,10 +144,10 @@ def test_the_llm_condense_step_replaces_the_rules_and_its_failure_falls_back_to_
         return "What did Vladimir Zayemsky say about the reports?"
 
     query = build_query("What did he say?", history, condense)
-    assert query.reading == "What did Vladimir Zayemsky say about the reports?"
+    assert query.standalone == "What did Vladimir Zayemsky say about the reports?"
     assert query.context == () and seen == [("What did he say?", history)]
     fallback = build_query("What did he say?", history, lambda q, t: None)
-    assert fallback.reading == "What did Russia's ambassador in Venezuela say?"
+    assert fallback.standalone == "What did Russia's ambassador in Venezuela say?"
 
 
 def test_ask_lines_are_plain_questions_or_json_with_history():
@@ -175,6 +175,6 @@ def test_malformed_ask_lines_are_refused(line, message):
 def test_a_session_remembers_turns_until_it_starts_over():
     session = Session()
     session.add(AMBASSADOR, ZAYEMSKY)
-    assert build_query("What did he say?", session.turns).reading != "What did he say?"
+    assert build_query("What did he say?", session.turns).standalone != "What did he say?"
     session.clear()
     assert session.turns == [] and build_query("What did he say?", session.turns).context == ()

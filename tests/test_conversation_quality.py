@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from factdesk.evaluation import evaluate_conversations, load_conversations
-from factdesk.service import Service
+from factdesk.evaluation.conversations import evaluate_conversations, load_conversations
 
 from .conftest import REPO
 
@@ -24,8 +23,8 @@ def test_the_conversations_file_is_big_enough():
 
 
 @pytest.fixture(scope="module")
-def baseline_report(baseline_answerer):
-    return evaluate_conversations(Service(baseline_answerer), CONVERSATIONS, top_k=3)
+def baseline_report(baseline_service):
+    return evaluate_conversations(baseline_service, CONVERSATIONS, top_k=3)
 
 
 def test_history_helps_even_without_a_reader(baseline_report):
@@ -49,11 +48,11 @@ def test_with_history_most_follow_ups_are_answered_correctly(baseline_report):
     assert figures["follow_ups_correct"] >= alone["follow_ups_correct"] + 0.3
 
 
-def test_the_ambassador_follow_up_quotes_his_denial(seed_answerer):
+def test_the_ambassador_follow_up_quotes_his_denial(seed_service):
     """The issue's own example, with the answerer as shipped."""
-    from factdesk.conversation import Turn
+    from factdesk.answer.conversation import Turn
 
-    service = Service(seed_answerer)
+    service = seed_service
     first = service.ask("Who is Russia's ambassador in Venezuela?")
     answer = service.ask("What did he say?", [Turn(first.question, first.answer)])
     assert answer.answered, answer.answer

@@ -2,8 +2,14 @@ from pathlib import Path
 
 import pytest
 
-from factdesk.documents import decode_html, parse_article, parse_date, read_article, scan_paths
 from factdesk.errors import SourceError
+from factdesk.ingest.documents import (
+    decode_html,
+    parse_article,
+    parse_date,
+    read_article,
+    scan_paths,
+)
 
 from .conftest import SEEDS
 from .newsserver import BOILERPLATE, CP1252_PAGE, HARBOUR_TITLE, NEWS

@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from factdesk.embeddings import Embedder, default_cache_dir, exported_model, model_name
+from factdesk.config import default_cache_dir
+from factdesk.search.embeddings import Embedder, exported_model, model_name
 
 from .conftest import SEEDS
 
@@ -121,7 +122,7 @@ FOLLOW_UP = {
     ids=["question", "follow-up"],
 )
 def test_the_question_path_never_imports_torch_or_nltk(
-    seed_settings, seed_answerer, question, stdin
+    seed_settings, seed_service, question, stdin
 ):
     """Neither torch (seconds) nor NLTK (over a second), even for a follow-up whose history is
     compared with the passages."""

@@ -8,31 +8,33 @@ from __future__ import annotations
 
 import contextlib
 import json
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from rich.console import Console
 
-from factdesk.answers import NOT_FOUND, Answer, Citation
+from factdesk.answer.answers import NOT_FOUND, Answer, Citation
 from factdesk.errors import QuestionFileError
-from factdesk.evaluation import (
+from factdesk.evaluation.questions import (
     Outcome,
     Question,
     Report,
-    SquadOutcome,
-    SquadReport,
-    best_threshold,
     evaluate,
     failed_gates,
     holds_evidence,
     load_questions,
     normalise_text,
+)
+from factdesk.evaluation.reports import render_evaluation
+from factdesk.evaluation.squad import (
+    Paragraph,
+    SquadOutcome,
+    SquadQuestion,
+    SquadReport,
     squad_normalise,
 )
-from factdesk.reports import render_evaluation
-from factdesk.squad import Paragraph, SquadQuestion
+from factdesk.evaluation.thresholds import best_threshold
 
 from .conftest import SEED_QUESTIONS, SEEDS, Ran, invoke_factdesk
 
@@ -206,7 +208,7 @@ def test_gates_name_each_figure_that_misses_its_limit():
 
 
 @pytest.mark.slow
-def test_evaluate_asks_every_question_through_the_real_answerer(seed_answerer):
+def test_evaluate_asks_every_question_through_the_real_answerer(seed_service):
     questions = [
         Question(1, "How many advisers remain?", ("“just a few dozen”",)),
         Question(2, "How many advisers remain?", ("words the article never uses",)),
@@ -214,7 +216,7 @@ def test_evaluate_asks_every_question_through_the_real_answerer(seed_answerer):
     ]
     progress = []
     report = evaluate(
-        seed_answerer, questions, 5, "inline", lambda done, total: progress.append(done)
+        seed_service, questions, 5, "inline", lambda done, total: progress.append(done)
     )
     assert progress[-1] == 3
     figures = report.figures()
@@ -279,19 +281,20 @@ def test_eval_command_reports_malformed_lines_without_a_traceback(tmp_path):
     assert "Traceback" not in result.stderr
 
 
-def test_eval_command_without_the_default_question_file_says_what_to_do(
-    tmp_path, monkeypatch, capsys
-):
-    from factdesk import cli, evaluation
+def test_the_default_question_file_ships_inside_the_package():
+    """`factdesk eval` works from any folder of an installed copy: its questions are package
+    data, not a file of the source checkout's tests."""
+    import factdesk
+    from factdesk.evaluation.questions import DEFAULT_QUESTIONS
 
-    monkeypatch.setattr(evaluation, "DEFAULT_QUESTIONS", tmp_path / "absent.jsonl")
-    monkeypatch.setenv("FACTDESK_INDEX_DIR", str(tmp_path / "i"))
-    monkeypatch.setattr(sys, "argv", ["factdesk", "eval"])
-    with pytest.raises(SystemExit) as exited:
-        cli.main()
-    assert exited.value.code == 2
-    assert "pass --questions FILE" in capsys.readouterr().err
-    assert not (tmp_path / "i").exists()  # failed before opening (or creating) the index
+    assert DEFAULT_QUESTIONS.is_relative_to(Path(factdesk.__file__).parent)
+    assert len(load_questions(DEFAULT_QUESTIONS)) >= 80
+
+
+def test_no_product_module_reads_the_tests_folder():
+    package = Path(__file__).resolve().parents[1] / "src" / "factdesk"
+    readers = [p for p in package.rglob("*.py") if '"tests"' in p.read_text()]
+    assert not readers
 
 
 # -- SQuAD -----------------------------------------------------------------------------------

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from factdesk.answers import Citation
-from factdesk.documents import read_article
-from factdesk.grounding import check, split_claims, unsupported_figures, unsupported_names
+from factdesk.answer.answers import Citation
+from factdesk.answer.grounding import check, split_claims, unsupported_figures, unsupported_names
+from factdesk.ingest.documents import read_article
 
 from .conftest import REPO, SEEDS
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from factdesk.errors import FetchError, IncompatibleIndexError, IndexBusyError
-from factdesk.indexer import Indexer, every, fingerprint, index_lock
-from factdesk.sources import gather
-from factdesk.store import SCHEMA_VERSION, Store
+from factdesk.ingest.indexer import Indexer, every, fingerprint, index_lock
+from factdesk.ingest.sources import gather
+from factdesk.search.store import SCHEMA_VERSION, Store
 
 from .conftest import SEEDS, FakeEmbedder, free_port, make_settings
 from .newsserver import NewsServer, Response, news_site, page
@@ -248,7 +248,7 @@ def test_passages_and_their_sentences_are_embedded_in_one_pass(settings, tmp_pat
 def test_the_keyword_index_is_saved_per_generation_and_old_ones_pruned(
     settings, fake_embedder, folder
 ):
-    from factdesk.retrieval import Retriever
+    from factdesk.search.retrieval import Retriever
 
     indexer = Indexer(settings, fake_embedder)
     indexer.index_paths([folder])

@@ -1,4 +1,4 @@
-from factdesk.keyword import KeywordIndex, generation_folder, prune_generations, terms
+from factdesk.search.keyword import KeywordIndex, generation_folder, prune_generations, terms
 
 
 def build(texts: list[str]) -> KeywordIndex:

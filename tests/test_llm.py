@@ -10,14 +10,14 @@ import json
 import logging
 import re
 import socket
-import time
+import threading
 
 import pytest
 
+from factdesk.answer.conversation import Turn
+from factdesk.answer.llm import LLM, NOT_IN_PASSAGES
 from factdesk.config import Settings
-from factdesk.conversation import Turn
-from factdesk.documents import read_article
-from factdesk.llm import LLM, NOT_IN_PASSAGES
+from factdesk.ingest.documents import read_article
 from factdesk.service import Service
 
 from .conftest import SEEDS
@@ -47,8 +47,8 @@ def make_service(answerer, url: str, timeout: float = 5.0) -> Service:
 
 
 @pytest.fixture
-def service(baseline_answerer, fake_llm):
-    return make_service(baseline_answerer, fake_llm.url)
+def service(baseline_service, fake_llm):
+    return make_service(baseline_service.answerer, fake_llm.url)
 
 
 def passages(request: Request) -> dict[int, str]:
@@ -72,7 +72,7 @@ def advisers_answer(request: Request) -> str:
     )
 
 
-def test_a_good_answer_comes_through_with_valid_citations(service, fake_llm, baseline_answerer):
+def test_a_good_answer_comes_through_with_valid_citations(service, fake_llm, baseline_service):
     fake_llm.reply_with(Reply(advisers_answer))
     answer = service.ask(QUESTION)
     assert answer.mode == "llm" and answer.withheld is None and answer.answered
@@ -143,7 +143,7 @@ def test_a_streamed_invented_figure_is_never_shown(service, fake_llm):
     ],
 )
 def test_unchecked_answers_never_reach_the_user(
-    service, fake_llm, baseline_answerer, caplog, reply, reason
+    service, fake_llm, baseline_service, caplog, reply, reason
 ):
     def write(request: Request) -> str:
         n = passage_holding(request, "just a few dozen")
@@ -151,7 +151,7 @@ def test_unchecked_answers_never_reach_the_user(
         return reply.format(n=n, other=other)
 
     fake_llm.reply_with(Reply(write), Reply(write))
-    extractive = baseline_answerer.answer(QUESTION)
+    extractive = baseline_service.ask(QUESTION)
     shown: list[str] = []
     for on_text in (None, shown.append):  # not streamed, then streamed
         with caplog.at_level(logging.WARNING, logger="factdesk"):
@@ -166,24 +166,24 @@ def test_unchecked_answers_never_reach_the_user(
 
 
 @pytest.mark.parametrize("stream", [False, True])
-def test_a_slow_model_costs_at_most_the_timeout(baseline_answerer, fake_llm, stream):
-    service = make_service(baseline_answerer, fake_llm.url, timeout=1.0)
-    fake_llm.reply_with(Reply(advisers_answer, delay=4))
-    started = time.monotonic()
+def test_a_slow_model_costs_at_most_the_timeout(baseline_service, fake_llm, stream):
+    service = make_service(baseline_service.answerer, fake_llm.url, timeout=1.0)
+    busy = threading.Event()
+    fake_llm.reply_with(Reply(advisers_answer, hold=busy))
     answer = service.ask(QUESTION, on_text=[].append if stream else None)
-    assert time.monotonic() - started < 1.0 + 0.5
-    assert (
-        answer.withheld == "timeout" and answer.answer == baseline_answerer.answer(QUESTION).answer
-    )
+    assert not busy.is_set()  # answered while the model was still busy
+    busy.set()
+    assert answer.withheld == "timeout" and answer.answer == baseline_service.ask(QUESTION).answer
 
 
-def test_a_stream_that_stalls_midway_costs_at_most_the_timeout(baseline_answerer, fake_llm):
-    service = make_service(baseline_answerer, fake_llm.url, timeout=1.0)
-    fake_llm.reply_with(Reply(advisers_answer, stall_after=3))
+def test_a_stream_that_stalls_midway_costs_at_most_the_timeout(baseline_service, fake_llm):
+    service = make_service(baseline_service.answerer, fake_llm.url, timeout=1.0)
+    stalled = threading.Event()
+    fake_llm.reply_with(Reply(advisers_answer, stall_after=3, hold=stalled))
     pieces: list[str] = []
-    started = time.monotonic()
     answer = service.ask(QUESTION, on_text=pieces.append)
-    assert time.monotonic() - started < 1.5
+    assert not stalled.is_set()  # answered while the stream was still stalled
+    stalled.set()
     assert answer.withheld == "timeout" and answer.mode == "extractive"
     assert pieces == []  # three words in, no sentence was finished, so none was shown
 
@@ -199,21 +199,20 @@ def test_a_stream_that_stalls_midway_costs_at_most_the_timeout(baseline_answerer
 )
 def test_endpoint_errors_fall_back_at_once_without_retries(service, fake_llm, reply, reason):
     fake_llm.reply_with(reply)
-    started = time.monotonic()
     answer = service.ask(QUESTION)
     assert answer.withheld == reason and answer.mode == "extractive"
-    assert len(fake_llm.requests) == 1 and time.monotonic() - started < 2
+    assert len(fake_llm.requests) == 1
 
 
-def test_an_unreachable_endpoint_falls_back(baseline_answerer):
+def test_an_unreachable_endpoint_falls_back(baseline_service):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # bound, not listening: connections are refused
-        service = make_service(baseline_answerer, f"http://127.0.0.1:{port}/v1", timeout=2.0)
-        started = time.monotonic()
+        service = make_service(
+            baseline_service.answerer, f"http://127.0.0.1:{port}/v1", timeout=2.0
+        )
         answer = service.ask(QUESTION)
     assert answer.withheld == "unreachable" and answer.answered is not None
-    assert time.monotonic() - started < 2.5
 
 
 def test_a_follow_up_is_condensed_first_and_read_as_the_standalone_question(service, fake_llm):
@@ -238,13 +237,14 @@ def denial(request: Request) -> int:
     return passage_holding(request, "absolutely false")
 
 
-def test_a_condense_step_that_times_out_spends_the_whole_budget_once(baseline_answerer, fake_llm):
-    service = make_service(baseline_answerer, fake_llm.url, timeout=1.0)
-    fake_llm.condense = Reply("What did the ambassador say?", delay=4)
+def test_a_condense_step_that_times_out_spends_the_whole_budget_once(baseline_service, fake_llm):
+    service = make_service(baseline_service.answerer, fake_llm.url, timeout=1.0)
+    busy = threading.Event()
+    fake_llm.condense = Reply("What did the ambassador say?", hold=busy)
     history = [Turn("Who is Russia's ambassador in Venezuela?", "")]
-    started = time.monotonic()
     answer = service.ask("What did he say?", history)
-    assert time.monotonic() - started < 1.5 and len(fake_llm.requests) == 1
+    assert not busy.is_set() and len(fake_llm.requests) == 1  # no second call after a timeout
+    busy.set()
     assert answer.withheld == "timeout"
     assert answer.standalone == "What did Russia's ambassador in Venezuela say?"  # no-LLM reading
 

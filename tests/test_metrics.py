@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from factdesk.metrics import hit_at_k, mrr_at_k, ndcg_at_k, rank, recall_at_k
+from factdesk.evaluation.metrics import hit_at_k, mrr_at_k, ndcg_at_k, rank, recall_at_k
 
 LOG2_3 = math.log2(3)
 

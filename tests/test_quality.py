@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import pytest
 
-from factdesk.answers import NOT_FOUND
-from factdesk.evaluation import evaluate, load_questions
+from factdesk.answer.answers import NOT_FOUND
+from factdesk.evaluation.questions import evaluate, load_questions
 
 from .conftest import SEED_QUESTIONS
 
@@ -27,13 +27,13 @@ def test_question_file_is_big_enough():
 
 
 @pytest.fixture(scope="module")
-def report(seed_answerer):
-    return evaluate(seed_answerer, QUESTIONS, top_k=3)
+def report(seed_service):
+    return evaluate(seed_service, QUESTIONS, top_k=3)
 
 
 @pytest.fixture(scope="module")
-def reader_report(reader_answerer):
-    return evaluate(reader_answerer, QUESTIONS, top_k=3)
+def reader_report(seed_service):
+    return evaluate(seed_service, QUESTIONS, top_k=3)
 
 
 def _failures(outcomes) -> dict[str, str]:
@@ -86,24 +86,24 @@ def test_the_reader_declines_more_unanswerable_questions_than_the_answerer_as_sh
             assert outcome.answer.answer.startswith(NOT_FOUND)
 
 
-def test_off_topic_questions_are_declined_without_related_passages(seed_answerer):
+def test_off_topic_questions_are_declined_without_related_passages(seed_service):
     for question in ("What is the capital of France?", "How do I bake sourdough bread at home?"):
-        answer = seed_answerer.answer(question)
+        answer = seed_service.ask(question)
         assert answer.answer == NOT_FOUND and not answer.citations
 
 
-def test_on_topic_unanswerable_questions_list_related_passages(reader_answerer):
-    answer = reader_answerer.answer("Who is the chief executive of Rostec?")
+def test_on_topic_unanswerable_questions_list_related_passages(seed_service):
+    answer = seed_service.ask("Who is the chief executive of Rostec?")
     assert not answer.answered and answer.answer.startswith(NOT_FOUND)
     assert answer.citations and all("Rostec" in c.passage for c in answer.citations)
-    assert answer.confidence < reader_answerer.min_confidence
+    assert answer.confidence < seed_service.answerer.min_confidence
 
 
-def test_advisers_question_quotes_the_rostec_sentence(seed_answerer):
-    answer = seed_answerer.answer("How many advisers remain?")
+def test_advisers_question_quotes_the_rostec_sentence(seed_service):
+    answer = seed_service.ask("How many advisers remain?")
     assert "just a few dozen" in answer.answer and "1,000" in answer.answer
     assert answer.answer.endswith("[1]")
     first = answer.citations[0]
     assert first.n == 1 and "Rostec" in first.quote and first.quote in answer.answer
     assert first.source.endswith(".txt") and first.title
-    assert answer.confidence >= seed_answerer.min_confidence
+    assert answer.confidence >= seed_service.answerer.min_confidence

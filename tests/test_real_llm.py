@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
+from factdesk.answer.conversation import Turn
+from factdesk.answer.grounding import check
+from factdesk.answer.llm import LLM
 from factdesk.config import Settings
-from factdesk.conversation import Turn
-from factdesk.grounding import check
-from factdesk.llm import LLM
 from factdesk.service import Service
 
 from .conftest import free_port
@@ -72,9 +72,9 @@ def _wait_until_up(url: str, server: subprocess.Popen, seconds: float = 120.0) -
 
 
 @pytest.fixture(scope="module")
-def service(baseline_answerer, llm_url):
+def service(baseline_service, llm_url):
     settings = Settings(_env_file=None, llm_url=llm_url, llm_model="smollm2", llm_timeout=TIMEOUT)
-    return Service(baseline_answerer, LLM(settings))
+    return Service(baseline_service.answerer, LLM(settings))
 
 
 def _shown_answer_is_trustworthy(answer, embedder) -> None:

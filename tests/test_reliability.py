@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from factdesk.indexer import Indexer, fingerprint
+from factdesk.ingest.indexer import Indexer, fingerprint
+from factdesk.search.store import Store
 from factdesk.service import load_answerer
-from factdesk.store import Store
 
 from .conftest import REPO, SEEDS, make_settings
 
@@ -118,7 +118,7 @@ def test_concurrent_index_runs_second_refuses(tmp_path):
     )
 
 
-def test_concurrent_questions_get_the_same_answers(seed_answerer):
+def test_concurrent_questions_get_the_same_answers(seed_service):
     questions = [
         "How many advisers remain?",
         "Who is Mark Galeotti?",
@@ -129,7 +129,7 @@ def test_concurrent_questions_get_the_same_answers(seed_answerer):
         "What did Moscow supply to Caracas?",
         "Is Venezuela paying?",
     ] * 4
-    sequential = [seed_answerer.answer(q).to_dict() for q in questions]
+    sequential = [seed_service.ask(q).to_dict() for q in questions]
     with ThreadPoolExecutor(max_workers=8) as pool:
-        concurrent = list(pool.map(lambda q: seed_answerer.answer(q).to_dict(), questions))
+        concurrent = list(pool.map(lambda q: seed_service.ask(q).to_dict(), questions))
     assert concurrent == sequential

@@ -1,6 +1,6 @@
 import pytest
 
-from factdesk.retrieval import asks_about_now, fuse, min_max, recency_factors
+from factdesk.search.retrieval import asks_about_now, fuse, min_max, recency_factors
 
 
 def test_normalise_min_max():
@@ -69,9 +69,9 @@ def test_recency_changes_nothing_without_two_dates_or_weight(published):
 
 
 def _retrievers(settings):
-    from factdesk.indexer import fingerprint
-    from factdesk.retrieval import Retriever
-    from factdesk.store import Store
+    from factdesk.ingest.indexer import fingerprint
+    from factdesk.search.retrieval import Retriever
+    from factdesk.search.store import Store
 
     plain = settings.model_copy(update={"recency_weight": 0.0})
     return (

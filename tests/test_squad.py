@@ -7,7 +7,7 @@ import json
 import pytest
 
 from factdesk.errors import QuestionFileError
-from factdesk.squad import load_squad, write_squad
+from factdesk.evaluation.squad import load_squad, write_squad
 
 SQUAD_V2 = {
     "version": "v2.0",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from factdesk.errors import StoreUnavailableError
-from factdesk.indexer import Indexer
+from factdesk.ingest.indexer import Indexer
 from factdesk.service import load_answerer
 
 from .conftest import make_settings

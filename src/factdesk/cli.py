@@ -91,7 +91,7 @@ def index(targets: tuple[str, ...], rebuild: bool, every: float | None) -> int:
     from the web stay until the index is rebuilt. Exits 6 when some files or feed items were
     skipped (each named on stderr), 8 when a URL or feed cannot be fetched at all.
     """
-    from factdesk.sources import check_targets
+    from factdesk.ingest.sources import check_targets
 
     settings = load_settings()
     chosen = list(targets) or [str(settings.seeds_dir)]
@@ -109,8 +109,8 @@ def _indexer_loader(settings: Settings):
 
     @functools.cache
     def load():
-        from factdesk.embeddings import Embedder
-        from factdesk.indexer import Indexer
+        from factdesk.ingest.indexer import Indexer
+        from factdesk.search.embeddings import Embedder
 
         return Indexer(settings, Embedder.from_settings(settings))
 
@@ -118,7 +118,7 @@ def _indexer_loader(settings: Settings):
 
 
 def _index_once(settings: Settings, targets: list[str], indexer, rebuild: bool) -> int:
-    from factdesk.sources import gather, is_url
+    from factdesk.ingest.sources import gather, is_url
 
     fetching = _progress("Fetching feed items") if any(map(is_url, targets)) else nullcontext()
     with fetching as progress:
@@ -134,7 +134,7 @@ def _index_once(settings: Settings, targets: list[str], indexer, rebuild: bool) 
 def _index_every(settings: Settings, targets: list[str], indexer, seconds: float) -> int:
     """Index, wait, repeat; a failed run is reported and the next one tried. Ctrl-C (or a
     SIGTERM from a service manager) stops it between or during runs, exit status 0."""
-    from factdesk.indexer import every
+    from factdesk.ingest.indexer import every
 
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     stderr.print(f"Indexing every {seconds:g} s; Ctrl-C stops.", markup=False)
@@ -183,7 +183,7 @@ def ask(question: str, top_k: int | None, as_json: bool) -> int:
     With `--json -`, a line may also be {"question": ..., "history": [{"question": ...,
     "answer": ...}]}: the question is then read as a follow-up to that conversation.
     """
-    from factdesk.answers import clean_question
+    from factdesk.answer.answers import clean_question
 
     settings = load_settings()
     if question != "-":
@@ -204,7 +204,7 @@ def _load_service(settings: Settings):
 def _ask_batch(service, top_k: int | None, as_json: bool) -> int:
     """Answer each stdin line with the already loaded model; errors are reported per line, and
     the first one's exit status is the run's."""
-    from factdesk.conversation import parse_request
+    from factdesk.answer.conversation import parse_request
 
     status = ExitCode.OK
     for line in sys.stdin:
@@ -268,7 +268,7 @@ def chat(top_k: int | None) -> int:
     """
     import readline  # noqa: F401  (gives input() line editing and history)
 
-    from factdesk.conversation import Session
+    from factdesk.answer.conversation import Session
 
     settings = load_settings()
     service = _load_service(settings)
@@ -300,8 +300,8 @@ def chat(top_k: int | None) -> int:
 @cli.command()
 def status() -> int:
     """Show where the index is, what it holds and how it was built."""
-    from factdesk.indexer import fingerprint
-    from factdesk.store import Store
+    from factdesk.ingest.indexer import fingerprint
+    from factdesk.search.store import Store
     from factdesk.terminal import render_status
 
     settings = load_settings()
@@ -381,8 +381,8 @@ def evaluate(
     so far and alone, side by side. Exits 7 when a figure misses a --min-*/--max-* limit (each
     failure is named on stderr), 2 when the question file is missing or malformed.
     """
-    from factdesk import evaluation
-    from factdesk.reports import render_evaluation
+    from factdesk.evaluation.questions import failed_gates
+    from factdesk.evaluation.reports import render_evaluation
     from factdesk.service import NO_READER
 
     if sum(bool(f) for f in (questions_file, squad_file, conversations_file)) > 1:
@@ -401,28 +401,27 @@ def evaluate(
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
     else:
         stdout.print(render_evaluation(report))
-    failures = evaluation.failed_gates(report.figures(), **_gates(limits))
+    failures = failed_gates(report.figures(), **_gates(limits))
     for failure in failures:
         stderr.print(f"Failed: {failure}", markup=False, soft_wrap=True)
     return ExitCode.GATE_FAILED if failures else ExitCode.OK
 
 
 def _evaluate_questions(settings: Settings, path: Path | None, top_k: int | None, reader):
-    from factdesk import evaluation
-    from factdesk.errors import QuestionFileError
-    from factdesk.service import load_answerer
+    from factdesk.evaluation.questions import (
+        DEFAULT_QUESTIONS,
+        HIT_DEPTHS,
+        evaluate,
+        load_questions,
+    )
+    from factdesk.service import load_service
 
-    if path is None:
-        path = evaluation.DEFAULT_QUESTIONS
-        if not path.exists():
-            raise QuestionFileError(
-                "This installation has no tests/seed_questions.jsonl: pass --questions FILE."
-            )
-    questions = evaluation.load_questions(path)  # fails before the model loads
-    answerer = load_answerer(settings, notify=_notify, reader=reader)
-    depth = top_k or max(settings.top_k, max(evaluation.HIT_DEPTHS))
+    path = path or DEFAULT_QUESTIONS
+    questions = load_questions(path)  # fails before the model loads
+    service = load_service(settings, notify=_notify, reader=reader)
+    depth = top_k or max(settings.top_k, max(HIT_DEPTHS))
     with _progress("Asking questions") as progress:
-        return evaluation.evaluate(answerer, questions, depth, str(path), progress)
+        return evaluate(service, questions, depth, str(path), progress)
 
 
 def _evaluate_conversations(
@@ -433,40 +432,38 @@ def _evaluate_conversations(
     as_json: bool,
     minimum: float | None,
 ) -> int:
-    from factdesk import evaluation
-    from factdesk.reports import render_conversations
+    from factdesk.evaluation.conversations import evaluate_conversations, load_conversations
+    from factdesk.evaluation.questions import failed_gates
+    from factdesk.evaluation.reports import render_conversations
     from factdesk.service import load_service
 
-    conversations = evaluation.load_conversations(path)  # fails before the model loads
+    conversations = load_conversations(path)  # fails before the model loads
     service = load_service(settings, notify=_notify, reader=reader)
     with _progress("Asking conversations") as progress:
-        report = evaluation.evaluate_conversations(
+        report = evaluate_conversations(
             service, conversations, top_k or settings.top_k, str(path), progress
         )
     if as_json:
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
     else:
         stdout.print(render_conversations(report))
-    failures = evaluation.failed_gates(
-        report.figures(), {"follow_ups_correct": minimum}, maximums={}
-    )
+    failures = failed_gates(report.figures(), {"follow_ups_correct": minimum}, maximums={})
     for failure in failures:
         stderr.print(f"Failed: {failure}", markup=False, soft_wrap=True)
     return ExitCode.GATE_FAILED if failures else ExitCode.OK
 
 
 def _evaluate_squad(settings: Settings, path: Path, top_k: int | None, reader):
-    from factdesk import evaluation
-    from factdesk.service import scratch_answerer
-    from factdesk.squad import load_squad
+    from factdesk.evaluation.squad import evaluate_squad, load_squad
+    from factdesk.service import scratch_service
 
     squad = load_squad(path)  # fails before the model loads
     articles = [paragraph.as_article() for paragraph in squad.paragraphs]
     with (
-        scratch_answerer(settings, articles, notify=_notify, reader=reader) as answerer,
+        scratch_service(settings, articles, notify=_notify, reader=reader) as service,
         _progress("Asking questions") as progress,
     ):
-        return evaluation.evaluate_squad(answerer, squad, top_k or settings.top_k, progress)
+        return evaluate_squad(service, squad, top_k or settings.top_k, progress)
 
 
 _MINIMUMS = {

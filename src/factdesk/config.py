@@ -7,6 +7,7 @@ and passed explicitly to everything that needs it.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -248,8 +249,6 @@ class Settings(BaseSettings):
 
     @property
     def cache_path(self) -> Path:
-        from factdesk.embeddings import default_cache_dir
-
         return self.cache_dir or default_cache_dir()
 
     @property
@@ -290,3 +289,9 @@ def load_settings(**overrides: Any) -> Settings:
         field = str(first["loc"][0]) if first["loc"] else "settings"
         name = env_name(field) if field in Settings.model_fields else field
         raise ConfigError(f"Invalid setting {name}: {first['msg']}") from None
+
+
+def default_cache_dir() -> Path:
+    """Where exported models are kept: $XDG_CACHE_HOME/factdesk, else ~/.cache/factdesk."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "factdesk"

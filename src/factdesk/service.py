@@ -14,20 +14,20 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from factdesk.answers import Answer, Answerer, Citation, clean_question
+from factdesk.answer.answers import Answer, Answerer, Citation, clean_question
+from factdesk.answer.conversation import Condense, Turn, build_query
 from factdesk.config import Settings
-from factdesk.conversation import Condense, Turn, build_query
-from factdesk.documents import Article
 from factdesk.errors import ConfigError
-from factdesk.indexer import Indexer
-from factdesk.retrieval import Retriever
-from factdesk.store import Store
+from factdesk.ingest.documents import Article
+from factdesk.ingest.indexer import Indexer
+from factdesk.search.retrieval import Retriever
+from factdesk.search.store import Store
 
 if TYPE_CHECKING:
-    from factdesk.embeddings import Embedder
-    from factdesk.grounding import Claim
-    from factdesk.llm import LLM, Budget, LLMFailure, OnText
-    from factdesk.reader import Reader
+    from factdesk.answer.grounding import Claim
+    from factdesk.answer.llm import LLM, Budget, LLMFailure, OnText
+    from factdesk.answer.reader import Reader
+    from factdesk.search.embeddings import Embedder
 
 logger = logging.getLogger("factdesk.service")
 
@@ -51,19 +51,28 @@ def load_answerer(
     `notify` receives progress messages meant for a person (the CLI prints them on stderr).
     Pass an already loaded `embedder` or `reader` to share them between several answerers.
     """
-    from factdesk.embeddings import Embedder
+    from factdesk.search.embeddings import Embedder
 
     embedder = embedder or Embedder.from_settings(settings)
     indexer = Indexer(settings, embedder)
     store = Store(settings, indexer.fingerprint)
-    if not store.exists() or store.count() == 0:
-        if notify:
-            notify(f"The index is empty; indexing {settings.seeds_dir}/ first.")
-        report = indexer.index_paths([Path(settings.seeds_dir)])
-        if notify:
-            notify(report.summary())
+    index_seeds_if_empty(indexer, store, settings, notify)
     store.check_compatible()
     return Answerer(settings, embedder, Retriever(store, settings), _reader(reader, settings))
+
+
+def index_seeds_if_empty(
+    indexer: Indexer, store: Store, settings: Settings, notify: Callable[[str], None] | None
+) -> None:
+    """A first run answers at once: an empty index is built from seeds/ (the one place that
+    decides this; front ends never index)."""
+    if store.exists() and store.count() > 0:
+        return
+    if notify:
+        notify(f"The index is empty; indexing {settings.seeds_dir}/ first.")
+    report = indexer.index_paths([Path(settings.seeds_dir)])
+    if notify:
+        notify(report.summary())
 
 
 @dataclass
@@ -75,6 +84,10 @@ class Service:
     llm: LLM | None = None
 
     @property
+    def settings(self) -> Settings:
+        return self.answerer.settings
+
+    @property
     def streams(self) -> bool:
         """Whether answers can arrive piece by piece (only an LLM's do)."""
         return self.llm is not None
@@ -82,7 +95,7 @@ class Service:
     def check_store(self) -> None:
         """Raises StoreUnavailableError when the index cannot be reached now (a health check:
         one cheap read, the same one every question starts with)."""
-        self.answerer.retriever.store.generation()
+        self.answerer.check_store()
 
     def ask(
         self,
@@ -94,21 +107,19 @@ class Service:
         """The answer to `question` after `history` (oldest first). `on_text` receives the LLM's
         text as it streams, a sentence at a time and only sentences that passed the check; the
         returned answer is the one to show in the end."""
-        text, _ = clean_question(question, self.answerer.settings.max_question_chars)
+        text, warnings = clean_question(question, self.settings.max_question_chars)
         budget = self._budget()
         failures: list[LLMFailure] = []
         query = build_query(text, history, self._condenser(budget, failures))
-        answer = self.answerer.answer(question, top_k, query)
-        if query.reading != text:
-            answer = replace(answer, standalone=query.reading)
+        answer = replace(self.answerer.answer(query, top_k), warnings=warnings)
         if self.llm is None or budget is None:
             return answer
         if failures and failures[-1].reason in _ENDPOINT_DOWN:
             return _withhold(answer, failures[-1].reason, str(failures[-1]))
-        return self._llm_answer(self.llm, answer, query.reading, budget, on_text)
+        return self._llm_answer(self.llm, answer, query.standalone, budget, on_text)
 
     def _budget(self) -> Budget | None:
-        from factdesk.llm import Budget
+        from factdesk.answer.llm import Budget
 
         return Budget.of(self.llm.timeout) if self.llm else None
 
@@ -116,7 +127,7 @@ class Service:
         llm = self.llm
         if llm is None or budget is None:
             return None
-        from factdesk.llm import LLMFailure
+        from factdesk.answer.llm import LLMFailure
 
         def condense(question: str, history: Sequence[Turn]) -> str | None:
             try:
@@ -132,13 +143,13 @@ class Service:
         self,
         llm: LLM,
         extractive: Answer,
-        reading: str,
+        standalone: str,
         budget: Budget,
         on_text: OnText | None,
     ) -> Answer:
         """The LLM's answer if it passes the check, else the extractive one, marked withheld."""
-        from factdesk import grounding
-        from factdesk.llm import LLMFailure, is_refusal
+        from factdesk.answer import grounding
+        from factdesk.answer.llm import LLMFailure, is_refusal
 
         passages = extractive.citations
         if not passages:  # nothing retrieved is even related: nothing to cite
@@ -146,7 +157,7 @@ class Service:
         embedder = self.answerer.embedder
         stream = grounding.CheckedStream(passages, embedder, on_text) if on_text else None
         try:
-            text = llm.answer(reading, passages, budget, stream)
+            text = llm.answer(standalone, passages, budget, stream)
         except LLMFailure as exc:
             return _withhold(extractive, exc.reason, str(exc))
         if is_refusal(text):
@@ -205,7 +216,7 @@ def load_llm(settings: Settings) -> LLM | None:
         return None
     if not settings.llm_model:
         raise ConfigError("FACTDESK_LLM_URL is set but FACTDESK_LLM_MODEL is not: name the model.")
-    from factdesk.llm import LLM
+    from factdesk.answer.llm import LLM
 
     return LLM(settings)
 
@@ -218,24 +229,24 @@ def _reader(reader: Reader | str | None, settings: Settings) -> Reader | None:
     if choice == NO_READER:
         return None
     if choice == TRAINED_READER:
-        from factdesk.reader import Reader
+        from factdesk.answer.reader import Reader
 
         return Reader(threads=settings.threads)
     raise ValueError(f"reader must be a Reader, None, {NO_READER!r} or {TRAINED_READER!r}")
 
 
 @contextmanager
-def scratch_answerer(
+def scratch_service(
     settings: Settings,
     articles: Sequence[Article],
     notify: Callable[[str], None] | None = None,
     embedder: Embedder | None = None,
     reader: Reader | str | None = None,
     **overrides: object,
-) -> Iterator[Answerer]:
-    """An answerer over a throw-away embedded index of `articles` (for evaluations), removed on
+) -> Iterator[Service]:
+    """A service over a throw-away embedded index of `articles` (for evaluations), removed on
     exit; the user's own index is never touched. `overrides` change settings for this run."""
-    from factdesk.embeddings import Embedder
+    from factdesk.search.embeddings import Embedder
 
     embedder = embedder or Embedder.from_settings(settings)
     with tempfile.TemporaryDirectory(prefix="factdesk-eval-") as folder:
@@ -245,4 +256,4 @@ def scratch_answerer(
         report = Indexer(scratch, embedder).index_articles(articles)
         if notify:
             notify(report.summary())
-        yield load_answerer(scratch, embedder=embedder, reader=reader)
+        yield Service(load_answerer(scratch, embedder=embedder, reader=reader))

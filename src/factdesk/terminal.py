@@ -10,9 +10,9 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from factdesk.answers import Answer
+from factdesk.answer.answers import Answer
 from factdesk.config import Settings
-from factdesk.store import DocumentRecord, Store
+from factdesk.search.store import DocumentRecord, Store
 
 
 def render_answer(answer: Answer) -> RenderableType:
@@ -21,7 +21,12 @@ def render_answer(answer: Answer) -> RenderableType:
     parts: list[RenderableType] = []
     if answer.standalone:
         parts.append(Text(f"(read as: {answer.standalone})", style="dim"))
-    parts.append(Text(answer.answer, style="bold" if answer.answered else ""))
+    short = answer.short_answer if answer.mode == "extractive" else None
+    if short and answer.citations:
+        parts.append(Text(" ".join(short.text.split()), style="bold"))
+        parts.append(marked_quote(answer))
+    else:
+        parts.append(Text(answer.answer, style="bold" if answer.answered else ""))
     if answer.mode == "llm":
         parts.append(Text("Written by the LLM; every sentence checked against its sources.", "dim"))
     elif answer.withheld:
@@ -41,8 +46,20 @@ def render_answer(answer: Answer) -> RenderableType:
         parts.append(heading)
         if citation.url:
             parts.append(Text.assemble("    ", (citation.url, "blue underline")))
-        parts.append(Text.assemble("    ", (citation.quote, "italic")))
+        if not (short and citation.n == 1):  # [1]'s sentence is quoted above
+            parts.append(Text.assemble("    ", (citation.quote, "italic")))
     return Group(*parts)
+
+
+def marked_quote(answer: Answer) -> Text:
+    """The sentence that holds the short answer, quoted, the answer's words in bold."""
+    first, short = answer.citations[0], answer.short_answer
+    assert short is not None
+    a, b = short.start - first.start, short.end - first.start
+    quote = first.quote
+    return Text.assemble(
+        "“", quote[:a], (quote[a:b], "bold"), quote[b:], "” ", ("[1]", "bold cyan")
+    )
 
 
 def render_status(

@@ -1,7 +1,7 @@
 """Fixtures for the Slack bot: a fake Slack, settings pointing at it, and running apps.
 
 Unit tests use `FakeAnswerer` (instant, scriptable); end-to-end tests use the real answerer over
-the seed article (`seed_answerer`, loaded once per session by tests/conftest.py).
+the seed article (`seed_service`, loaded once per session by tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ import uvicorn
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
-from factdesk.answers import NOT_FOUND, Answer, Citation
+from factdesk.answer.answers import NOT_FOUND, Answer, Citation
 from factdesk.config import Settings
 from factdesk.errors import QuestionError
 from factdesk.slack import create_app
+from factdesk.slack.database import BotDatabase, database_path
 from factdesk.slack.health import Health, Probe
 from factdesk.slack.server import EVENTS_PATH, HEALTH_PATH, SlackServer, config
-from factdesk.slack.store import BotStore, store_path
 from tests.conftest import free_port
 from tests.slack.fake_slack import APP_TOKEN, BOT_TOKEN, BOT_USER_ID, SIGNING_SECRET, FakeSlackAPI
 from tests.slack.payloads import SlackSender
@@ -111,8 +111,8 @@ def slack_settings(tmp_path: Path, fake_api: FakeSlackAPI) -> Settings:
 
 
 @pytest.fixture
-def store(slack_settings: Settings) -> BotStore:
-    return BotStore(store_path(slack_settings))
+def store(slack_settings: Settings) -> BotDatabase:
+    return BotDatabase(database_path(slack_settings))
 
 
 @pytest.fixture
@@ -128,10 +128,8 @@ def context() -> BoltContext:
 
 @pytest.fixture
 def answerer(request: pytest.FixtureRequest):
-    """The real service over the seed article (answerer loaded once per session), no LLM."""
-    from factdesk.service import Service
-
-    return Service(request.getfixturevalue("seed_answerer"))
+    """The real service over the seed article (loaded once per session), no LLM."""
+    return request.getfixturevalue("seed_service")
 
 
 class ServerThread:

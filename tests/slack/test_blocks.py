@@ -1,7 +1,7 @@
 import json
 from dataclasses import replace
 
-from factdesk.answers import NOT_FOUND, Answer, Citation
+from factdesk.answer.answers import NOT_FOUND, Answer, Citation
 from factdesk.slack.blocks import (
     MAX_BLOCKS,
     MAX_TEXT,
@@ -11,7 +11,7 @@ from factdesk.slack.blocks import (
     notice,
     render_answer,
 )
-from factdesk.slack.store import Votes
+from factdesk.slack.database import Votes
 
 CITATION = Citation(
     n=1,

@@ -5,7 +5,7 @@ import pytest
 from factdesk.service import load_service
 from factdesk.slack.blocks import APOLOGY
 from tests.conftest import SEEDS
-from tests.slack.payloads import app_mention, event_callback
+from tests.slack.payloads import ACK_SECONDS, app_mention, event_callback
 
 pytestmark = [pytest.mark.slow, pytest.mark.server]
 
@@ -16,7 +16,7 @@ def ask(running, fake_api, channel: str) -> str:
     before = len(fake_api.calls_to("chat.postMessage"))
     event = app_mention("How many advisers remain?", channel=channel)
     reply = running.slack.event(event_callback(event))
-    assert reply.status == 200 and reply.seconds < 3
+    assert reply.status == 200 and reply.seconds < ACK_SECONDS
     posted = fake_api.wait_for("chat.postMessage", count=before + 1, timeout=30)[-1]
     assert (posted.body["channel"], posted.body["thread_ts"]) == (channel, event["ts"])
     return posted.body["text"]

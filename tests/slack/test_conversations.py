@@ -8,13 +8,13 @@ from datetime import timedelta
 
 import pytest
 
-from factdesk.answers import Answer, Citation
-from factdesk.conversation import Turn
+from factdesk.answer.answers import Answer, Citation
+from factdesk.answer.conversation import Turn
 from factdesk.slack.blocks import LLM_NOTE, MAX_BLOCKS, MAX_TEXT, WRITING, render_answer
+from factdesk.slack.database import BotDatabase
 from factdesk.slack.events import handle_app_mention, handle_message
 from factdesk.slack.feedback import render_summary, summarize
 from factdesk.slack.replies import Replier
-from factdesk.slack.store import BotStore
 from factdesk.slack.streaming import DraftUpdater
 from tests.slack.payloads import app_mention, event_callback, message
 
@@ -23,7 +23,7 @@ AMBASSADOR = "Who is Russia's ambassador in Venezuela?"
 
 @pytest.fixture
 def replier(fake_answerer, store) -> Replier:
-    return Replier(answerer=fake_answerer, store=store)
+    return Replier(service=fake_answerer, database=store)
 
 
 def posted(fake_api) -> list[dict]:
@@ -35,7 +35,7 @@ def test_a_thread_follow_up_is_asked_with_the_thread_so_far(replier, client, con
     handle_app_mention(event=mention, client=client, context=context, replier=replier)
     follow_up = message("Who said so?", channel="C7", thread_ts=mention["ts"])
     handle_message(event=follow_up, client=client, context=context, replier=replier)
-    first, second = replier.answerer.histories
+    first, second = replier.service.histories
     assert first == []
     (turn,) = second
     assert turn.question == "how many advisers remain?" and "few dozen" in turn.answer
@@ -73,7 +73,7 @@ def test_threads_do_not_share_history(replier, client, context):
         context=context,
         replier=replier,
     )
-    assert [t.question for t in replier.answerer.histories[-1]] == ["advisers today?"]
+    assert [t.question for t in replier.service.histories[-1]] == ["advisers today?"]
 
 
 def test_direct_messages_remember_recent_turns_only(fake_answerer, store, client, context):
@@ -81,11 +81,11 @@ def test_direct_messages_remember_recent_turns_only(fake_answerer, store, client
         event = message(text, channel="D1", channel_type="im")
         handle_message(event=event, client=client, context=context, replier=replier)
 
-    recent = Replier(answerer=fake_answerer, store=store, dm_window=timedelta(minutes=30))
+    recent = Replier(service=fake_answerer, database=store, dm_window=timedelta(minutes=30))
     dm("how many advisers remain?", recent)
     dm("and before?", recent)
     assert [t.question for t in fake_answerer.histories[-1]] == ["how many advisers remain?"]
-    expired = Replier(answerer=fake_answerer, store=store, dm_window=timedelta(microseconds=1))
+    expired = Replier(service=fake_answerer, database=store, dm_window=timedelta(microseconds=1))
     dm("and before?", expired)
     assert fake_answerer.histories[-1] == []
 
@@ -121,7 +121,7 @@ def llm_answer(question: str = "How many advisers remain?", **changes) -> Answer
 def test_an_llm_answer_streams_into_a_placeholder_then_is_replaced(
     store, client, context, fake_api
 ):
-    replier = Replier(answerer=StreamingAnswerer(llm_answer()), store=store, update_seconds=60)
+    replier = Replier(service=StreamingAnswerer(llm_answer()), database=store, update_seconds=60)
     event = app_mention("how many advisers remain?")
     handle_app_mention(event=event, client=client, context=context, replier=replier)
     (placeholder,) = posted(fake_api)
@@ -139,7 +139,7 @@ def test_an_llm_answer_streams_into_a_placeholder_then_is_replaced(
 def test_a_streamed_turn_is_saved_before_the_final_answer_replaces_the_placeholder(
     store, client, context
 ):
-    replier = Replier(answerer=StreamingAnswerer(llm_answer()), store=store, update_seconds=60)
+    replier = Replier(service=StreamingAnswerer(llm_answer()), database=store, update_seconds=60)
     event = app_mention("how many advisers remain?")
     saved_when_final = history_at_each("chat_update", client, store, event)
     handle_app_mention(event=event, client=client, context=context, replier=replier)
@@ -184,7 +184,7 @@ def test_follow_up_and_llm_answers_stay_within_slacks_limits():
     assert "withheld (unsupported figure)" in json.dumps(withheld.blocks)
 
 
-def test_feedback_is_reported_by_mode(store: BotStore, slack_settings):
+def test_feedback_is_reported_by_mode(store: BotDatabase, slack_settings):
     llm = store.save_answer(llm_answer(), channel="C1", user="U1")
     quoted = store.save_answer(llm_answer(mode="extractive"), channel="C1", user="U1")
     store.record_vote(llm, llm_answer(), user="U1", channel="C1", vote="up")
@@ -229,11 +229,11 @@ def test_what_did_he_say_is_answered_with_the_ambassadors_denial(serve_app, answ
 
 
 @pytest.mark.slow
-def test_a_thread_follow_up_with_an_llm_end_to_end(serve_app, baseline_answerer, fake_api):
+def test_a_thread_follow_up_with_an_llm_end_to_end(serve_app, baseline_service, fake_api):
     """Real Bolt app, real answerer, fake OpenAI-compatible LLM: the follow-up is condensed, the
     answer streams into a placeholder and ends as the checked answer with its citations."""
+    from factdesk.answer.llm import LLM
     from factdesk.config import Settings
-    from factdesk.llm import LLM
     from factdesk.service import Service
     from tests.fake_llm import FakeLLM, Reply
     from tests.test_llm import passage_holding
@@ -249,7 +249,7 @@ def test_a_thread_follow_up_with_an_llm_end_to_end(serve_app, baseline_answerer,
         llm.condense = Reply("What did Russia's ambassador in Venezuela say about the reports?")
         llm.reply_with(Reply("NOT IN PASSAGES"), Reply(denial))
         settings = Settings(_env_file=None, llm_url=llm.url, llm_model="m", llm_timeout=10)
-        running = serve_app(Service(baseline_answerer, LLM(settings)))
+        running = serve_app(Service(baseline_service.answerer, LLM(settings)))
         mention = app_mention(AMBASSADOR, channel="C8")
         running.slack.event(event_callback(mention))
         fake_api.wait_for("chat.update", 1)  # the first question: placeholder, then its answer

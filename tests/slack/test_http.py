@@ -6,8 +6,9 @@ import sqlite3
 import pytest
 
 from factdesk.slack.blocks import SHARE, VOTE_DOWN
-from factdesk.slack.store import store_path
+from factdesk.slack.database import database_path
 from tests.slack.payloads import (
+    ACK_SECONDS,
     app_mention,
     block_actions,
     event_callback,
@@ -38,7 +39,7 @@ def answer_id_of(posted: dict) -> str:
 
 def test_a_mention_is_acknowledged_at_once_then_answered_in_its_thread(running, fake_api):
     event, reply = ask(running, QUESTION, channel="C42")
-    assert reply.status == 200 and reply.seconds < 3
+    assert reply.status == 200 and reply.seconds < ACK_SECONDS
     (posted,) = fake_api.wait_for("chat.postMessage")
     assert posted.body["channel"] == "C42"
     assert posted.body["thread_ts"] == event["ts"]
@@ -88,7 +89,7 @@ def test_a_mention_also_delivered_as_a_message_is_answered_once(running, fake_ap
 def test_the_slash_command_answers_privately_and_shares_on_request(running, fake_api):
     command = slash_command(QUESTION, fake_api.response_url("command"), channel="C5")
     reply = running.slack.form(command)
-    assert reply.status == 200 and reply.seconds < 3
+    assert reply.status == 200 and reply.seconds < ACK_SECONDS
     (private,) = fake_api.wait_for("response_url")
     assert private.body["response_type"] == "ephemeral"
     assert "few dozen" in private.body["text"]
@@ -121,11 +122,11 @@ def test_a_feedback_click_is_recorded_and_shown(running, fake_api, slack_setting
         user="U9",
     )
     reply = running.slack.action(click)
-    assert reply.status == 200 and reply.seconds < 3
+    assert reply.status == 200 and reply.seconds < ACK_SECONDS
     (update,) = fake_api.wait_for("chat.update")
     assert (update.body["channel"], update.body["ts"]) == ("C3", "1700000000.000001")
     assert "Feedback received" in json.dumps(update.body["blocks"], ensure_ascii=False)
-    with sqlite3.connect(store_path(slack_settings)) as db:
+    with sqlite3.connect(database_path(slack_settings)) as db:
         rows = db.execute("SELECT user, channel, vote, question, answer, sources FROM votes")
         ((user, channel, vote, question, answer, sources),) = rows.fetchall()
     assert (user, channel, vote, question) == ("U9", "C3", "down", QUESTION)

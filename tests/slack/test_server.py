@@ -304,7 +304,7 @@ def test_stopping_waits_no_longer_than_the_limit(serve_app, fake_answerer, monke
     with caplog.at_level(logging.ERROR):
         running.server.stop()
         running.server.join(timeout=15)
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 10  # the 0.5 s limit, not the 15 s join
     assert "Stopped with 1 answer(s) unfinished after 0.5 s" in caplog.text
     slow.release.set()
     running.drain()  # the answer is posted after all, while the fake Slack still listens

@@ -3,8 +3,14 @@ import sqlite3
 
 from rich.console import Console
 
+from factdesk.slack.database import (
+    BotDatabase,
+    FeedbackSummary,
+    QuestionVotes,
+    Votes,
+    database_path,
+)
 from factdesk.slack.feedback import render_summary, summarize
-from factdesk.slack.store import BotStore, FeedbackSummary, QuestionVotes, Votes, store_path
 
 
 def test_store_lives_beside_the_index(slack_settings, store):
@@ -24,7 +30,7 @@ def test_answers_round_trip(store, fake_answerer):
 def test_threads_are_remembered_across_store_instances(store):
     store.remember_thread("C1", "1.0")
     store.remember_thread("C1", "1.0")
-    again = BotStore(store.path)
+    again = BotDatabase(store.path)
     assert again.is_bot_thread("C1", "1.0")
     assert not again.is_bot_thread("C2", "1.0")
 
@@ -69,7 +75,7 @@ def test_summary_counts_and_lists_the_least_helpful_questions(store, fake_answer
 
 def test_summarize_without_a_database_creates_nothing(slack_settings):
     assert summarize(slack_settings) == FeedbackSummary(answers=0, up=0, down=0, most_down=[])
-    assert not store_path(slack_settings).exists()
+    assert not database_path(slack_settings).exists()
 
 
 def test_summary_renders_with_rich_without_interpreting_markup():

@@ -1,6 +1,6 @@
 """The Bolt app: its Web API client, its middleware, which handler answers what, and running it.
 
-`create_app` builds everything from settings and an answerer and reads nothing else (no
+`create_app` builds everything from settings and an service and reads nothing else (no
 environment, no globals), so tests build as many apps as they like, pointed at a fake Slack.
 """
 
@@ -27,13 +27,13 @@ from factdesk.service import load_service
 from factdesk.slack import server, tokens
 from factdesk.slack.blocks import SHARE, VOTE_DOWN, VOTE_UP
 from factdesk.slack.commands import COMMAND, handle_command, handle_share
+from factdesk.slack.database import BotDatabase, Memory, database_path
 from factdesk.slack.dedupe import skip_seen_events
 from factdesk.slack.events import handle_app_mention, handle_message
 from factdesk.slack.feedback import handle_vote
 from factdesk.slack.health import Health, Probe
 from factdesk.slack.pool import AnswerPool
 from factdesk.slack.replies import Answering, Replier
-from factdesk.slack.store import BotStore, Memory, store_path
 from factdesk.slack.webapi import Responder, create_client
 
 if TYPE_CHECKING:
@@ -69,12 +69,12 @@ def run(settings: Settings, *, http: bool, port: int, host: str | None = None) -
 
 
 def load_app(settings: Settings, health: Health) -> App:
-    """Load the answerer and build the app; `health` learns what to probe, and when Slack
+    """Load the service and build the app; `health` learns what to probe, and when Slack
     refuses the token."""
-    answerer = load_service(settings, notify=logger.info)
+    service = load_service(settings, notify=logger.info)
     memory = open_memory(settings)
-    app = create_app(settings, answerer, memory=memory, on_refused=health.refuse)
-    probes: list[Probe] = [(settings.store_description, answerer.check_store)]
+    app = create_app(settings, service, memory=memory, on_refused=health.refuse)
+    probes: list[Probe] = [(settings.store_description, service.check_store)]
     if memory is not None:
         probes.append(("Redis", memory.ping))
     health.loaded(probes)
@@ -84,9 +84,9 @@ def load_app(settings: Settings, health: Health) -> App:
 def run_socket_mode(settings: Settings, app_token: str) -> None:
     """Connect to Slack over a websocket until SIGTERM, Ctrl-C or a refused token; then let the
     answers in flight finish. A refused token ends in an error (a non-zero exit)."""
-    answerer = load_service(settings, notify=logger.info)
+    service = load_service(settings, notify=logger.info)
     stop = _Stop()
-    app = create_app(settings, answerer, memory=open_memory(settings), on_refused=stop.refused)
+    app = create_app(settings, service, memory=open_memory(settings), on_refused=stop.refused)
     handler = SocketModeHandler(app, app_token)
     with stop.on_signals():
         try:
@@ -137,12 +137,12 @@ def open_memory(settings: Settings) -> RedisMemory | None:
 
 def create_app(
     settings: Settings,
-    answerer: Answering,
+    service: Answering,
     *,
     memory: Memory | None = None,
     on_refused: OnRefused | None = None,
 ) -> App:
-    """A Bolt app answering with `answerer` (a `Service`), talking to the Web API at
+    """A Bolt app answering with `service` (a `Service`), talking to the Web API at
     `settings.slack_api_url`, remembering events and threads in `memory` (by default the
     SQLite database beside the index).
 
@@ -173,8 +173,8 @@ def create_app(
         ) from None
 
     replier = Replier(
-        answerer=answerer,
-        store=BotStore(store_path(settings)),
+        service=service,
+        database=BotDatabase(database_path(settings)),
         shared_memory=memory,
         dm_window=timedelta(minutes=settings.conversation_minutes),
     )

@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from factdesk.answers import Answer, Citation
+from factdesk.answer.answers import Answer, Citation
+from factdesk.slack.database import Votes
 from factdesk.slack.markup import escape, escape_within
-from factdesk.slack.store import Votes
 
 MAX_TEXT = 3000
 MAX_BLOCKS = 50
@@ -67,8 +67,9 @@ def render_answer(
     `shared_by` names who posted it publicly; `votes` shows that feedback was received.
     """
     citations = answer.citations[: MAX_BLOCKS - _FIXED_BLOCKS]
-    blocks = [_section(escape_within(answer.answer, MAX_TEXT))]
-    blocks += [_section(_citation_text(citation)) for citation in citations]
+    marked = _marked_answer(answer)
+    blocks = [_section(marked or escape_within(answer.answer, MAX_TEXT))]
+    blocks += [_section(_citation_text(c, quoted=not (marked and c.n == 1))) for c in citations]
     blocks.append(_context(_footer(answer, shared_by)))
     blocks.append(_buttons(answer_id, shareable))
     if votes is not None:
@@ -76,9 +77,28 @@ def render_answer(
     return Message(text=_fallback(answer, citations), blocks=blocks)
 
 
-def _citation_text(citation: Citation) -> str:
+def _marked_answer(answer: Answer) -> str | None:
+    """The short answer in bold, then the sentence holding it quoted with the answer's words in
+    bold; None for answers without a short answer (declined, or an LLM's)."""
+    short = answer.short_answer
+    if short is None or answer.mode != "extractive" or not answer.citations:
+        return None
+    first = answer.citations[0]
+    a, b = short.start - first.start, short.end - first.start
+    quote = first.quote
+    before, span, after = (" ".join(part.split()) for part in (quote[:a], quote[a:b], quote[b:]))
+    limit = (MAX_TEXT - 40) // 3
+    pieces = [escape_within(" ".join(p.split()), limit) for p in (short.text, before, span, after)]
+    head, before, span, after = pieces
+    return f"*{head}*\n> {before} *{span}* {after} *[1]*".replace(">  *", "> *")
+
+
+def _citation_text(citation: Citation, quoted: bool = True) -> str:
     dated = f" ({citation.published})" if citation.published else ""
-    header = f"*[{citation.n}]* {_link(citation)}{dated}\n"
+    header = f"*[{citation.n}]* {_link(citation)}{dated}"
+    if not quoted:
+        return header
+    header += "\n"
     quote = " ".join(citation.quote.split())
     return header + "> " + escape_within(quote, MAX_TEXT - len(header) - 2)
 

@@ -48,12 +48,12 @@ def handle_share(
 ) -> None:
     """Post a privately answered question to the channel, then remove the private copy."""
     ack()
-    stored = replier.store.load_answer(action["value"])
+    stored = replier.database.load_answer(action["value"])
     if stored is None:
         respond(text=GONE, response_type="ephemeral", replace_original=False)
         return
     channel, user = body["channel"]["id"], body["user"]["id"]
-    answer_id = replier.store.save_answer(
+    answer_id = replier.database.save_answer(
         stored.answer, channel=channel, user=stored.user, shared_by=user
     )
     message = render_answer(stored.answer, answer_id=answer_id, shared_by=user)

@@ -15,8 +15,8 @@ from slack_sdk import WebClient
 
 from factdesk.config import Settings
 from factdesk.slack.blocks import GONE, VOTE_UP, render_answer
+from factdesk.slack.database import BotDatabase, FeedbackSummary, Vote, database_path
 from factdesk.slack.replies import Replier
-from factdesk.slack.store import BotStore, FeedbackSummary, Vote, store_path
 
 
 def handle_vote(
@@ -25,13 +25,13 @@ def handle_vote(
     """Record the vote, then update the answer to show it was received."""
     ack()
     answer_id = action["value"]
-    stored = replier.store.load_answer(answer_id)
+    stored = replier.database.load_answer(answer_id)
     if stored is None:
         respond(text=GONE, response_type="ephemeral", replace_original=False)
         return
     vote: Vote = "up" if action["action_id"] == VOTE_UP else "down"
     channel = body["channel"]["id"]
-    votes = replier.store.record_vote(
+    votes = replier.database.record_vote(
         answer_id, stored.answer, user=body["user"]["id"], channel=channel, vote=vote
     )
     container = body.get("container", {})
@@ -54,10 +54,10 @@ def handle_vote(
 
 def summarize(settings: Settings, limit: int = 10) -> FeedbackSummary:
     """Totals and the `limit` questions with the most 👎, from the database beside the index."""
-    path = store_path(settings)
+    path = database_path(settings)
     if not path.exists():
         return FeedbackSummary(answers=0, up=0, down=0, most_down=[])
-    return BotStore(path).summarize(limit)
+    return BotDatabase(path).summarize(limit)
 
 
 def render_summary(summary: FeedbackSummary) -> RenderableType:

@@ -18,9 +18,9 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from factdesk.conversation import Turn
+from factdesk.answer.conversation import Turn
 from factdesk.errors import FactdeskError
-from factdesk.slack.store import SEEN_SECONDS, THREAD_SECONDS
+from factdesk.slack.database import SEEN_SECONDS, THREAD_SECONDS
 
 PREFIX = "factdesk:"
 KEPT_TURNS = 50  # per conversation: far more than follow-ups are ever read with

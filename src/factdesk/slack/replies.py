@@ -20,12 +20,12 @@ from typing import Protocol
 
 from slack_sdk import WebClient
 
-from factdesk.answers import Answer
-from factdesk.conversation import MAX_TURNS, Turn
+from factdesk.answer.answers import Answer
+from factdesk.answer.conversation import MAX_TURNS, Turn
 from factdesk.errors import QuestionError
 from factdesk.slack.blocks import APOLOGY, WRITING, Message, notice, render_answer
+from factdesk.slack.database import BotDatabase, Memory
 from factdesk.slack.dedupe import message_key
-from factdesk.slack.store import BotStore, Memory
 from factdesk.slack.streaming import DraftUpdater
 
 logger = logging.getLogger(__name__)
@@ -56,20 +56,20 @@ class Answering(Protocol):
 class Replier:
     """Answers questions and posts the replies; one per app, shared by every handler.
 
-    `store` keeps the answers (for their buttons) and the votes; `memory` the deliveries seen,
+    `database` keeps the answers (for their buttons) and the votes; `memory` the deliveries seen,
     the bot's threads and the conversations: the same SQLite database, unless the bots share a
     Redis server (`shared_memory`).
     """
 
-    answerer: Answering
-    store: BotStore
+    service: Answering
+    database: BotDatabase
     shared_memory: Memory | None = None
     dm_window: timedelta = timedelta(minutes=30)
     update_seconds: float = 1.0
 
     @property
     def memory(self) -> Memory:
-        return self.shared_memory or self.store
+        return self.shared_memory or self.database
 
     def first_time(self, channel: str, ts: str) -> bool:
         """False when this message has already been taken up, by this or another event (or
@@ -101,7 +101,7 @@ class Replier:
             self.memory.remember_thread(channel, thread_ts)
         within = None if thread_ts else self.dm_window
         history = self.memory.history(channel, thread_ts, MAX_TURNS, within)
-        if self.answerer.streams and question:
+        if self.service.streams and question:
             self._reply_streaming(client, channel, thread_ts, user, question, history)
             return
         answer, message = self._answer(question, channel=channel, user=user, history=history)
@@ -153,8 +153,8 @@ class Replier:
         if not question:
             return None, notice(HOW_TO_ASK)
         try:
-            answer = self.answerer.ask(question, history, on_text=on_text)
-            answer_id = self.store.save_answer(answer, channel=channel, user=user)
+            answer = self.service.ask(question, history, on_text=on_text)
+            answer_id = self.database.save_answer(answer, channel=channel, user=user)
         except QuestionError as exc:
             return None, notice(str(exc))
         except Exception:

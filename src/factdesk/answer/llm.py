@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING
 from factdesk.config import Settings
 
 if TYPE_CHECKING:
-    from factdesk.answers import Citation
-    from factdesk.conversation import Turn
+    from factdesk.answer.answers import Citation
+    from factdesk.answer.conversation import Turn
 
-logger = logging.getLogger("factdesk.llm")
+logger = logging.getLogger("factdesk.answer.llm")
 
 # What the model is asked to say when the passages do not hold the answer.
 NOT_IN_PASSAGES = "NOT IN PASSAGES"
@@ -206,7 +206,7 @@ def answer_prompt(question: str, passages: Sequence[Citation]) -> str:
 
 def format_history(history: Sequence[Turn]) -> str:
     """Earlier turns as the condense prompt shows them, citation markers removed."""
-    from factdesk.conversation import clean_answer
+    from factdesk.answer.conversation import clean_answer
 
     lines = []
     for turn in history:

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from factdesk.documents import Article
+from factdesk.answer.answers import Answer
 from factdesk.errors import QuestionFileError
-
+from factdesk.evaluation.metrics import latency_figures, mean
+from factdesk.evaluation.questions import Asking, Progress
+from factdesk.ingest.documents import Article
 
 _PUNCTUATION = re.compile(r"[^\w\s]")
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
@@ -182,3 +185,134 @@ def write_squad(squad: SquadSet, path: Path) -> None:
         for title, paragraphs in articles.items()
     ]
     path.write_text(json.dumps({"version": "v2.0", "data": data}, ensure_ascii=False))
+
+
+# -- The end-to-end evaluation of a SQuAD file ------------------------------------------------
+SQUAD_FIGURES = {
+    "questions": "Questions",
+    "answerable": "Answerable",
+    "unanswerable": "Unanswerable",
+    "hit@1": "Passage [1] is the question's paragraph",
+    "span": "Answered with a gold answer in the text",
+    "short_exact_match": "Short answer: exact match",
+    "short_f1": "Short answer: F1",
+    "declined_unanswerable": "Declined when unanswerable",
+    "wrongly_declined": "Declined when answerable",
+    "correct": "Correct decisions (span, or declined)",
+    "balanced_correct": "Correct decisions, both kinds weighted equally",
+    "latency_median_ms": "Latency, median (ms)",
+    "latency_p95_ms": "Latency, p95 (ms)",
+}
+
+
+@dataclass(frozen=True)
+class SquadOutcome:
+    """What factdesk did with one SQuAD question."""
+
+    question: SquadQuestion
+    answer: Answer
+    seconds: float
+
+    @property
+    def first_passage_is_its_paragraph(self) -> bool:
+        citations = self.answer.citations
+        return bool(citations) and citations[0].source == self.question.paragraph.doc_id
+
+    @property
+    def quotes_an_answer(self) -> bool:
+        """The answer text holds one of the gold answers (whatever the decision threshold)."""
+        text = squad_normalise(self.answer.answer)
+        return any(f" {squad_normalise(a)} " in f" {text} " for a in self.question.answers)
+
+    @property
+    def short_answer(self) -> str:
+        short = self.answer.short_answer
+        return short.text if short and self.answer.answered else ""
+
+    @property
+    def short_exact_match(self) -> float:
+        return exact_match(self.short_answer, self.question.answers)
+
+    @property
+    def short_f1(self) -> float:
+        return f1_score(self.short_answer, self.question.answers)
+
+    @property
+    def correct(self) -> bool:
+        if self.question.answerable:
+            return self.answer.answered and self.quotes_an_answer
+        return not self.answer.answered
+
+
+@dataclass(frozen=True)
+class SquadReport:
+    """Every SQuAD question's outcome, and the figures they add up to."""
+
+    source: str
+    top_k: int
+    outcomes: list[SquadOutcome]
+
+    @property
+    def misses(self) -> list[SquadOutcome]:
+        return [outcome for outcome in self.outcomes if not outcome.correct]
+
+    def figures(self) -> dict[str, float | int | None]:
+        answerable = [o for o in self.outcomes if o.question.answerable]
+        unanswerable = [o for o in self.outcomes if not o.question.answerable]
+        span = mean([o.correct for o in answerable])
+        declined = mean([o.correct for o in unanswerable])
+        return {
+            "questions": len(self.outcomes),
+            "answerable": len(answerable),
+            "unanswerable": len(unanswerable),
+            "hit@1": mean([o.first_passage_is_its_paragraph for o in answerable]),
+            "span": span,
+            "short_exact_match": mean([o.short_exact_match for o in answerable]),
+            "short_f1": mean([o.short_f1 for o in answerable]),
+            "declined_unanswerable": declined,
+            "wrongly_declined": mean([not o.answer.answered for o in answerable]),
+            "correct": mean([o.correct for o in self.outcomes]),
+            "balanced_correct": (
+                round((span + declined) / 2, 4)
+                if span is not None and declined is not None
+                else None
+            ),
+        } | latency_figures([o.seconds for o in self.outcomes])
+
+    def to_dict(self) -> dict:
+        """The JSON of `factdesk eval --squad --json`: figures and every miss."""
+        return {
+            "squad_file": self.source,
+            "top_k": self.top_k,
+            "figures": self.figures(),
+            "misses": [_squad_miss(outcome) for outcome in self.misses],
+        }
+
+
+def _squad_miss(outcome: SquadOutcome) -> dict:
+    return {
+        "id": outcome.question.id,
+        "question": outcome.question.text,
+        "paragraph": outcome.question.paragraph.doc_id,
+        "answers": list(outcome.question.answers),
+        "answered": outcome.answer.answered,
+        "confidence": outcome.answer.confidence,
+        "answer": outcome.answer.answer,
+        "cited": [c.source for c in outcome.answer.citations],
+    }
+
+
+def evaluate_squad(
+    service: Asking, squad: SquadSet, top_k: int, progress: Progress | None = None
+) -> SquadReport:
+    """Ask every question of a SQuAD set whose paragraphs the answerer's index holds."""
+    outcomes = []
+    for done, question in enumerate(squad.questions):
+        if progress:
+            progress(done, len(squad.questions))
+        started = time.perf_counter()
+        answer = service.ask(question.text, top_k=top_k)
+        outcomes.append(SquadOutcome(question, answer, time.perf_counter() - started))
+    if progress:
+        progress(len(squad.questions), len(squad.questions))
+    return SquadReport(squad.name, top_k, outcomes)

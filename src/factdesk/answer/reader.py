@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-MODEL_DIR = Path(__file__).resolve().parent / "models" / "reader"
+MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "reader"
 MODEL_FILE = "reader.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 CONFIG_FILE = "reader.json"
@@ -54,7 +54,7 @@ class Reader:
     ) -> None:
         from tokenizers import Tokenizer
 
-        from factdesk.embeddings import cpu_session
+        from factdesk.search.embeddings import cpu_session
 
         folder = Path(model_dir or MODEL_DIR)
         config_path = folder / CONFIG_FILE

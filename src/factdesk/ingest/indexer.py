@@ -18,14 +18,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from factdesk.chunks import Chunk, chunk_article
 from factdesk.config import Settings
-from factdesk.documents import Article, Scan, Skipped, scan_paths
-from factdesk.embeddings import Embedder, model_name
 from factdesk.errors import IndexBusyError
-from factdesk.retrieval import keyword_index
-from factdesk.sources import is_url
-from factdesk.store import DocumentRecord, IndexFingerprint, Store
+from factdesk.ingest.chunks import Chunk, chunk_article
+from factdesk.ingest.documents import Article, Scan, Skipped, scan_paths
+from factdesk.ingest.sources import is_url
+from factdesk.search.embeddings import Embedder, model_name
+from factdesk.search.retrieval import keyword_index
+from factdesk.search.store import DocumentRecord, IndexFingerprint, Store
 
 if TYPE_CHECKING:
     import numpy as np

@@ -23,12 +23,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from factdesk.keyword import terms
-from factdesk.sentences import split_sentences
+from factdesk.ingest.sentences import split_sentences
+from factdesk.search.keyword import terms
 
 if TYPE_CHECKING:
-    from factdesk.answers import Citation
-    from factdesk.embeddings import Embedder
+    from factdesk.answer.answers import Citation
+    from factdesk.search.embeddings import Embedder
 
 # Measured on tests/seed_claims.jsonl (claims about the seed article, each citing one passage):
 # the 10 faithful paraphrases score 0.53-0.96 against their best passage sentence (or pair) and

@@ -27,9 +27,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal, NamedTuple, Protocol
 
-from factdesk.answers import Answer, Citation
+from factdesk.answer.answers import Answer, Citation
+from factdesk.answer.conversation import Turn
 from factdesk.config import Settings
-from factdesk.conversation import Turn
 
 FILENAME = "feedback.sqlite3"
 
@@ -130,7 +130,7 @@ class FeedbackSummary:
     by_mode: list[ModeVotes] = field(default_factory=list)
 
 
-def store_path(settings: Settings) -> Path:
+def database_path(settings: Settings) -> Path:
     """Where the bot's database lives: beside the index it answers from."""
     return settings.index_dir / FILENAME
 
@@ -154,12 +154,9 @@ class Memory(Protocol):
     ) -> list[Turn]: ...
 
 
-class BotStore:
-    """The bot's SQLite database; safe to share between threads and processes.
-
-    (Named apart from `factdesk.store.Store`, the passages collection, which it has nothing to
-    do with.)
-    """
+class BotDatabase:
+    """The bot's SQLite database (answers, votes, conversations); safe to share between threads
+    and processes."""
 
     def __init__(
         self,

@@ -27,7 +27,8 @@ from urllib.parse import urldefrag, urlsplit
 
 from factdesk import __version__
 from factdesk.config import Settings
-from factdesk.documents import (
+from factdesk.errors import FetchError
+from factdesk.ingest.documents import (
     Article,
     Scan,
     Skipped,
@@ -37,7 +38,6 @@ from factdesk.documents import (
     require_paths,
     scan_paths,
 )
-from factdesk.errors import FetchError
 
 USER_AGENT = f"factdesk/{__version__} (news question-answering bot; httpx)"
 MAX_REDIRECTS = 5

@@ -14,56 +14,39 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from factdesk.answer_types import holds_new_answer
+from factdesk.answer.answer_types import holds_new_answer
+from factdesk.answer.conversation import Query
 from factdesk.config import Settings
-from factdesk.conversation import Query
 from factdesk.errors import QuestionError
-from factdesk.keyword import terms
-from factdesk.retrieval import Hit, Retriever
+from factdesk.search.keyword import terms
+from factdesk.search.retrieval import Hit, Retriever
 
 if TYPE_CHECKING:
-    from factdesk.embeddings import Embedder
-    from factdesk.reader import Reader, Span
+    from factdesk.answer.reader import Reader, Span
+    from factdesk.search.embeddings import Embedder
 
 NOT_FOUND = "I couldn't find that in the indexed articles."
 
-# How sentences are ranked for the answer: cosine similarity to the question, plus the share of
-# the question's (IDF-weighted) words found in the sentence, and in the sentence with the one
-# before it (an answer often follows the sentence that repeats the question's words), plus a
-# bonus when it holds a new thing of the kind asked for (answer_types.py). Fitted on the SQuAD
-# train articles (softmax over each question's candidates, rounded), chosen with the tune
-# articles; on the test articles the sentence ranked first holds the answer for 0.713 of
-# questions, against 0.680 for the hand-set rank before it (cosine + 0.3 overlap + 0.1 passage
-# score + 0.1 answer type). The passage's retrieval score did not help once these count.
+# The pre-rank of sentences: cosine to the question, plus the share of its (IDF-weighted) words
+# in the sentence and in the sentence with the one before it, plus a bonus for a new thing of the
+# kind asked for. Fitted on SQuAD train articles (benchmarks/README.md, "The pre-rank").
 OVERLAP_WEIGHT = 0.25
 WITH_PREVIOUS_WEIGHT = 0.35
 ANSWER_TYPE_BONUS = 0.15
-# Passages whose sentences are pre-ranked, and the sentences kept to be read or cited.
+# Passages whose sentences are pre-ranked, and the sentences kept to be cited.
 READ_PASSAGES = 5
 PRE_RANK = 12
-# The reader reads only the pre-rank's best few (about 5 ms each on SciFact). On the SQuAD tune
-# articles, reading the best 3 decides as well as reading more (balanced correct decisions, with
-# the threshold chosen again for each: 0.6725 at 3, 0.673 at 4, 0.674 at 5, 0.6646 for all 12
-# and the best of each cited passage); as a choice among the five best, the reader alone picks
-# the answer's sentence less often than the pre-rank (0.697 against 0.752).
-READ = 3
-# The span reader reads the best few retrieved passages whole (in windows if long).
+# The span reader reads the best few retrieved passages whole; more finds more answers and more
+# false ones (chosen on the tune articles, see the reader's model card).
 SPAN_PASSAGES = 3
-# Without a reader, the pre-rank's best sentences are embedded alone, and their cosine to the
-# question decides whether to answer. Sentence vectors made in their passage pick the answer
-# better, but a sentence read alone tells better whether it answers at all: on SQuAD
-# questions whose paragraph was left out of the index, the best cosine separates them from
-# answerable ones with an AUC of 0.742 read alone against 0.684 in context (held-out articles).
-# Only close calls pay for it (30 to 70 ms): when a sentence's cosine in context is this far above
-# the threshold, reading alone changes nothing (SQuAD tune articles: 7,351 such questions, the
-# lowest best cosine alone 0.342 against the threshold's 0.22; held-out articles: 0 of 1,266).
+# Without a reader, the best few sentences are embedded alone, and their cosine decides whether to
+# answer: read alone, a sentence tells better whether it answers at all. Only close calls, within
+# CONFIRM_MARGIN of the threshold, pay for that.
 CONFIRM = 5
 CONFIRM_MARGIN = 0.18
-# The answerer without a reader declines below this sentence cosine (set in the first round).
 BASELINE_COSINE = 0.22
-# A declined question lists, as related reading, passages with a sentence at least this similar
-# to it. On the SQuAD tune articles, 96.8% of questions have such a sentence in their own article
-# and 6.8% in another article (at 0.3: 99.1% and 46.3%), so related means on the same topic.
+# A declined question lists, as related reading, passages with a sentence at least this similar:
+# at 0.4 nearly every question has one in its own article and few in another.
 RELATED_COSINE = 0.4
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -227,31 +210,49 @@ class Answerer:
             else (reader.threshold if reader else BASELINE_COSINE)
         )
 
-    def answer(self, question: str, top_k: int | None = None, query: Query | None = None) -> Answer:
-        """Quote the sentence that answers the question, or decline and show what is related.
+    def answer(self, query: Query, top_k: int | None = None) -> Answer:
+        """The short answer and the sentence that holds it, or a decline with what is related.
 
-        `query` (from conversation.py) says what to retrieve and read when the question is a
-        follow-up in a conversation; the answer still reports the question as asked.
+        `query` (conversation.build_query) holds the cleaned question and, for a follow-up,
+        what to retrieve and read; the answer reports the question as asked.
         """
-        text, warnings = clean_question(question, self.settings.max_question_chars)
-        answer = self._answer(text, query or Query.alone(text), top_k or self.settings.top_k)
-        reader = self.reader.version if self.reader else None
-        return replace(answer, warnings=warnings, reader=reader)
+        answer = self._answer(query.question, query, top_k or self.settings.top_k)
+        if query.standalone != query.question:
+            answer = replace(answer, standalone=query.standalone)
+        return replace(answer, reader=self.reader.version if self.reader else None)
+
+    def check_store(self) -> None:
+        """Raises StoreUnavailableError when the index cannot be reached now."""
+        self.retriever.store.generation()
+
+    def _vectors(self, query: Query) -> tuple[np.ndarray, np.ndarray]:
+        """Two embeddings: for retrieval, the standalone question's plus the earlier turns' at
+        their lower weights (normalised); for judging sentences, the standalone question's
+        alone, so that a sentence close to the earlier turns is not taken for an answer."""
+        if not query.context:
+            vector = self.embedder.embed_one(query.standalone)
+            return vector, vector
+        texts = [query.standalone, *(text for text, _ in query.context)]
+        weights = np.array([1.0, *(weight for _, weight in query.context)], dtype=np.float32)
+        embedded = self.embedder.embed(texts, batch_size=len(texts))
+        combined = weights @ embedded
+        return combined / (np.linalg.norm(combined) or 1.0), embedded[0]
 
     def _answer(self, question: str, query: Query, top_k: int) -> Answer:
-        search_vector, vector = query.vectors(self.embedder)
+        search_vector, vector = self._vectors(query)
         hits = self.retriever.retrieve(query.search, search_vector, max(top_k, READ_PASSAGES))
         ranked = self._rank_sentences(query.asked, vector, hits)
         if self.reader is not None:
             return self._extract(question, query, ranked, hits, top_k)
-        candidates = self._read(query.reading, vector, ranked, hits[:top_k])
+        candidates = self._confirm(vector, ranked, hits[:top_k])
         if not candidates:
             return Answer(question, False, NOT_FOUND)
         best = max(candidates, key=lambda c: c.probability)
         confidence = round(best.probability, 4)
         if best.probability < self.min_confidence:
             return _decline(question, candidates, hits[:top_k], confidence)
-        best = _preferred(self._eligible(candidates), query, self._strength)
+        # The cosine only decides whether to answer: the pre-rank knows better which sentence.
+        best = _preferred([c for c in candidates if c.read], query, lambda s: s.score)
         chosen = _choose(best, candidates, self.min_confidence)
         return _compose(question, chosen, candidates, hits[:top_k], confidence)
 
@@ -262,7 +263,7 @@ class Answerer:
         declined when no span beats "no answer" by enough."""
         assert self.reader is not None
         passages = hits[:SPAN_PASSAGES]
-        spans = self.reader.read(query.reading, [hit.chunk.text for hit in passages])
+        spans = self.reader.read(query.standalone, [hit.chunk.text for hit in passages])
         found = [
             _Found(passages[span.passage], span, self.reader.confidence(span.margin))
             for span in spans
@@ -283,44 +284,21 @@ class Answerer:
                 citations.append(other.citation(len(citations) + 1))
         short = best.short_answer
         text = f"{short.text}: “{citations[0].quote}” [1]"
-        return Answer(
-            question, True, text, citations, confidence=confidence, short_answer=short
-        )
+        return Answer(question, True, text, citations, confidence=confidence, short_answer=short)
 
-    def _eligible(self, candidates: list[_Sentence]) -> list[_Sentence]:
-        """The sentences the answer may quote, once it is decided to answer: with a reader,
-        those it accepts; without one, every sentence read, as the cosine only decides whether
-        to answer and the pre-rank knows better which sentence does (read alone, its best can
-        fall just below the threshold while a weaker one passes): seed questions hit@1 0.789 ->
-        0.803, SQuAD tune articles unchanged."""
-        if self.reader is None:
-            return [c for c in candidates if c.read]
-        return [c for c in candidates if c.probability >= self.min_confidence]
-
-    def _strength(self, sentence: _Sentence) -> float:
-        """How well a sentence answers: the reader's probability, or without a reader the
-        pre-rank score (the cosine only decides whether to answer at all)."""
-        return sentence.probability if self.reader else sentence.score
-
-    def _read(
-        self, question: str, vector: np.ndarray, ranked: list[_Sentence], cited: list[Hit]
+    def _confirm(
+        self, vector: np.ndarray, ranked: list[_Sentence], cited: list[Hit]
     ) -> list[_Sentence]:
-        """The pre-rank's best sentences, and the best of every passage that may be cited; the
-        first few with the probability that each answers the question (the reader's, or without
-        one their cosine read alone), the others unread."""
+        """Without a reader: the pre-rank's best sentences and the best of every passage that
+        may be cited, the first few with their cosine read alone (close calls only), the
+        others unread."""
         keep = ranked[:PRE_RANK]
         for hit in cited:
             best = next((s for s in ranked if s.hit.chunk.id == hit.chunk.id), None)
             if best is not None and best not in keep:
                 keep.append(best)
-        count = READ if self.reader else CONFIRM
-        read, unread = keep[:count], [replace(s, read=False) for s in keep[count:]]
-        if self.reader is None:
-            return self._confirmed(vector, read) + unread
-        probabilities = self.reader.score(question, [_text(s) for s in read])
-        return [
-            replace(s, probability=float(p)) for s, p in zip(read, probabilities, strict=True)
-        ] + unread
+        read, unread = keep[:CONFIRM], [replace(s, read=False) for s in keep[CONFIRM:]]
+        return self._confirmed(vector, read) + unread
 
     def _confirmed(self, vector: np.ndarray, read: list[_Sentence]) -> list[_Sentence]:
         """The sentences with their cosine to the question, read alone unless in context one is

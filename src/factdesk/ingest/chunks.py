@@ -12,8 +12,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from factdesk.documents import Article
-from factdesk.sentences import split_sentences
+from factdesk.ingest.documents import Article
+from factdesk.ingest.sentences import split_sentences
 
 # Bump when a change to sentence splitting or packing moves passage boundaries: indexes built
 # by another version are refused until rebuilt, since their offsets would not line up.

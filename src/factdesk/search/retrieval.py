@@ -22,10 +22,10 @@ from datetime import date
 
 import numpy as np
 
-from factdesk.chunks import Chunk
 from factdesk.config import Settings
-from factdesk.keyword import KeywordIndex, generation_folder, prune_generations
-from factdesk.store import Store
+from factdesk.ingest.chunks import Chunk
+from factdesk.search.keyword import KeywordIndex, generation_folder, prune_generations
+from factdesk.search.store import Store
 
 MODES = ("hybrid", "dense", "keyword")
 

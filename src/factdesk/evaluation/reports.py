@@ -9,16 +9,9 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from factdesk.evaluation import (
-    CONVERSATION_FIGURES,
-    FIGURES,
-    SQUAD_FIGURES,
-    ConversationReport,
-    Outcome,
-    Report,
-    SquadOutcome,
-    SquadReport,
-)
+from factdesk.evaluation.conversations import CONVERSATION_FIGURES, ConversationReport
+from factdesk.evaluation.questions import FIGURES, Outcome, Report
+from factdesk.evaluation.squad import SQUAD_FIGURES, SquadOutcome, SquadReport
 
 # Figures that are counts or times, not rates over a set of questions.
 _PLAIN = {"questions", "answerable", "unanswerable", "latency_median_ms", "latency_p95_ms"}

@@ -1,0 +1,1 @@
+"""Questions out: conversations, the reader, answers, the optional LLM and its check."""

@@ -1,0 +1,1 @@
+"""Articles in: sources, reading and cleaning, passages, the indexer."""

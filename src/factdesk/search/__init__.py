@@ -1,0 +1,1 @@
+"""What both roads share: the embedder, the store, keyword search, retrieval."""
