@@ -72,11 +72,16 @@ def data(tmp_path_factory) -> Path:
         return SCIFACT
     folder = tmp_path_factory.mktemp("beir")
     (folder / "qrels").mkdir()
-    corpus = [
-        {"_id": str(n), "title": f"A study of {topic}",
-         "text": f"We measured {topic} at {n + 3} sites. The {topic} changed with the season."}
-        for n, topic in enumerate(TOPICS)
-    ]  # fmt: skip
+    # Each topic has a near twin that is not relevant, so rankings are not all perfect and a
+    # change of order (recency, say) shows in the figures.
+    corpus = []
+    for n, topic in enumerate(TOPICS):
+        corpus.append({"_id": str(n), "title": f"A study of {topic}",
+                       "text": f"We measured {topic} at {n + 3} sites. The {topic} changed "
+                               "with the season."})  # fmt: skip
+        corpus.append({"_id": f"{n}b", "title": f"A study of {topic}",
+                       "text": f"We measured {topic} at {n + 5} sites. The {topic} changed "
+                               "with the seasons."})  # fmt: skip
     queries = [{"_id": f"q{n}", "text": f"How do {TOPICS[n]} change?"} for n in range(10)]
     (folder / "corpus.jsonl").write_text("".join(json.dumps(d) + "\n" for d in corpus))
     (folder / "queries.jsonl").write_text("".join(json.dumps(q) + "\n" for q in queries))

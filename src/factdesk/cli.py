@@ -506,7 +506,8 @@ def slack(http: bool, host: str | None, port: int) -> int:
 @cli.command()
 def feedback() -> int:
     """Summarise the 👍/👎 given to answers in Slack, with the questions most voted down."""
-    from factdesk.slack.feedback import render_summary, summarize
+    from factdesk.slack.database import feedback_summary
+    from factdesk.terminal import render_summary
 
-    stdout.print(render_summary(summarize(load_settings())))
+    stdout.print(render_summary(feedback_summary(load_settings())))
     return ExitCode.OK

@@ -121,21 +121,20 @@ class Settings(BaseSettings):
     bm25_k1: float = Field(default=0.9, gt=0.0, description="BM25 k1 of the keyword side.")
     bm25_b: float = Field(default=0.4, ge=0.0, le=1.0, description="BM25 b of the keyword side.")
     reader: Literal["none", "trained"] = Field(
-        default="none",
-        description="What picks the quote and decides whether to answer: `none`, the pre-rank "
-        "(sentence cosine, shared rare words, answer-type cue; declines below a cosine of "
-        "0.22), or `trained`, the cross-encoder shipped in the package. The trained reader "
-        "declines more unanswerable questions but, so far, too many answerable ones: see its "
-        "model card before switching.",
+        default="trained",
+        description="What finds the answer and decides whether to give one: `trained`, the span "
+        "reader shipped in the package (a short answer, the sentence that holds it, a "
+        "calibrated confidence), or `none`, the sentence pre-rank alone (sentence cosine, shared "
+        "rare words, answer-type cue; quotes a sentence, declines below a cosine of 0.22).",
     )
     min_confidence: float | None = Field(
         default=None,
         ge=0.0,
         le=1.0,
-        description="Below this confidence factdesk declines: with the trained reader, the "
-        "probability that the best sentence answers the question (empty: the threshold tuned on "
-        "held-out SQuAD articles, see its model card); without it, the best sentence's cosine "
-        "(empty: 0.22). Lower answers more often, and is wrong more often.",
+        description="Below this confidence factdesk declines: with the reader, the calibrated "
+        "probability that the short answer is right (empty: the threshold chosen on held-out "
+        "SQuAD articles, see its model card); without it, the best sentence's cosine (empty: "
+        "0.22). Lower answers more often, and is wrong more often.",
     )
     recency_weight: float = Field(
         default=0.5,
@@ -227,12 +226,9 @@ class Settings(BaseSettings):
         "Empty: SQLite beside the index, enough for any number of bot processes on one host.",
     )
 
-    @field_validator("chroma_host", mode="before")
-    @classmethod
-    def _blank_host_is_none(cls, value: object) -> object:
-        return None if isinstance(value, str) and not value.strip() else value
-
-    @field_validator("llm_url", "llm_model", "llm_api_key", "redis_url", mode="before")
+    @field_validator(
+        "chroma_host", "llm_url", "llm_model", "llm_api_key", "redis_url", mode="before"
+    )
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -242,6 +238,10 @@ class Settings(BaseSettings):
     def _level_in_any_case(cls, value: object) -> object:
         """`info` is as good as `INFO`; anything else is refused before logging is set up."""
         return value.strip().upper() if isinstance(value, str) else value
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_mb * 1024 * 1024)
 
     @property
     def uses_llm(self) -> bool:

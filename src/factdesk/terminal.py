@@ -6,6 +6,8 @@ article containing "[bold]" or similar prints literally.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -13,6 +15,9 @@ from rich.text import Text
 from factdesk.answer.answers import Answer
 from factdesk.config import Settings
 from factdesk.search.store import DocumentRecord, Store
+
+if TYPE_CHECKING:
+    from factdesk.slack.database import FeedbackSummary
 
 
 def render_answer(answer: Answer) -> RenderableType:
@@ -88,3 +93,29 @@ def render_status(
             str(document.chunks),
         )
     return Group(overview, Text(), table)
+
+
+def render_summary(summary: FeedbackSummary) -> RenderableType:
+    """The summary as rich renders it: a totals line, then the least helpful questions."""
+    totals: RenderableType = Text(
+        f"{summary.answers} answers posted · {summary.up} 👍 · {summary.down} 👎"
+    )
+    modes = Table(title="By mode", title_justify="left")
+    modes.add_column("Mode")
+    modes.add_column("Answers", justify="right")
+    modes.add_column("👍", justify="right")
+    modes.add_column("👎", justify="right")
+    for mode in summary.by_mode:
+        label = "LLM (checked)" if mode.mode == "llm" else mode.mode
+        modes.add_row(label, str(mode.answers), str(mode.up), str(mode.down))
+    if summary.by_mode:
+        totals = Group(totals, modes)
+    if not summary.most_down:
+        return Group(totals, Text("No 👎 so far."))
+    table = Table(title="Questions with the most 👎", title_justify="left")
+    table.add_column("👎", justify="right")
+    table.add_column("👍", justify="right")
+    table.add_column("Question")
+    for row in summary.most_down:
+        table.add_row(str(row.down), str(row.up), Text(row.question))
+    return Group(totals, table)

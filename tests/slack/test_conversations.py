@@ -11,11 +11,11 @@ import pytest
 from factdesk.answer.answers import Answer, Citation
 from factdesk.answer.conversation import Turn
 from factdesk.slack.blocks import LLM_NOTE, MAX_BLOCKS, MAX_TEXT, WRITING, render_answer
-from factdesk.slack.database import BotDatabase
+from factdesk.slack.database import BotDatabase, feedback_summary
 from factdesk.slack.events import handle_app_mention, handle_message
-from factdesk.slack.feedback import render_summary, summarize
 from factdesk.slack.replies import Replier
 from factdesk.slack.streaming import DraftUpdater
+from factdesk.terminal import render_summary
 from tests.slack.payloads import app_mention, event_callback, message
 
 AMBASSADOR = "Who is Russia's ambassador in Venezuela?"
@@ -190,7 +190,7 @@ def test_feedback_is_reported_by_mode(store: BotDatabase, slack_settings):
     store.record_vote(llm, llm_answer(), user="U1", channel="C1", vote="up")
     store.record_vote(llm, llm_answer(), user="U2", channel="C1", vote="down")
     store.record_vote(quoted, llm_answer(), user="U1", channel="C1", vote="down")
-    summary = summarize(slack_settings)
+    summary = feedback_summary(slack_settings)
     by_mode = {row.mode: (row.answers, row.up, row.down) for row in summary.by_mode}
     assert by_mode == {"llm": (1, 1, 1), "extractive": (1, 0, 1)}
     from rich.console import Console
@@ -216,7 +216,7 @@ def test_a_thread_follow_up_end_to_end(serve_app, answerer, fake_api):
 
 @pytest.mark.slow
 def test_what_did_he_say_is_answered_with_the_ambassadors_denial(serve_app, answerer, fake_api):
-    """The issue's bar, with the reader (fails with the placeholder reader)."""
+    """A thread follow-up is read with its thread, with the service as shipped."""
     running = serve_app(answerer)
     mention = app_mention(AMBASSADOR, channel="C6")
     running.slack.event(event_callback(mention))

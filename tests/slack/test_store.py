@@ -9,8 +9,9 @@ from factdesk.slack.database import (
     QuestionVotes,
     Votes,
     database_path,
+    feedback_summary,
 )
-from factdesk.slack.feedback import render_summary, summarize
+from factdesk.terminal import render_summary
 
 
 def test_store_lives_beside_the_index(slack_settings, store):
@@ -74,7 +75,9 @@ def test_summary_counts_and_lists_the_least_helpful_questions(store, fake_answer
 
 
 def test_summarize_without_a_database_creates_nothing(slack_settings):
-    assert summarize(slack_settings) == FeedbackSummary(answers=0, up=0, down=0, most_down=[])
+    assert feedback_summary(slack_settings) == FeedbackSummary(
+        answers=0, up=0, down=0, most_down=[]
+    )
     assert not database_path(slack_settings).exists()
 
 

@@ -21,10 +21,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from factdesk.config import Settings
 from factdesk.errors import SourceError
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
-DEFAULT_MAX_FILE_BYTES = 5 * 1024 * 1024
+DEFAULT_MAX_FILE_BYTES = int(Settings.model_fields["max_file_mb"].default * 1024 * 1024)
 
 _URL_LINE = re.compile(r"^<?(https?://\S+?)>?$")
 _RELATED_LINE = re.compile(

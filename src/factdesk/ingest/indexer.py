@@ -117,7 +117,7 @@ class Indexer:
         self, paths: Sequence[Path], rebuild: bool = False, progress: Progress | None = None
     ) -> IndexReport:
         """Index every supported file under `paths` (files gone from them are removed)."""
-        max_bytes = int(self.settings.max_file_mb * 1024 * 1024)
+        max_bytes = self.settings.max_file_bytes
         return self.index_scan(scan_paths(paths, max_bytes), rebuild, progress)
 
     def index_scan(

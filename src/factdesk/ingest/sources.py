@@ -116,7 +116,7 @@ class Fetcher:
 
         self.timeout = settings.fetch_timeout
         self.retries = settings.fetch_retries
-        self.max_bytes = int(settings.max_file_mb * 1024 * 1024)
+        self.max_bytes = settings.max_file_bytes
         self.backoff = backoff
         self._sleep = sleep
         self._slots = threading.BoundedSemaphore(MAX_CONCURRENT)
@@ -337,7 +337,7 @@ def gather(
     """
     paths = [Path(target) for target in targets if not is_url(target)]
     urls = list(dict.fromkeys(str(target) for target in targets if is_url(target)))
-    scan = scan_paths(paths, int(settings.max_file_mb * 1024 * 1024)) if paths else Scan()
+    scan = scan_paths(paths, settings.max_file_bytes) if paths else Scan()
     if urls:
         with _fetcher(settings, fetcher) as web:
             articles, skipped = read_urls(urls, web, progress)

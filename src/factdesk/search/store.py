@@ -1,4 +1,4 @@
-"""The Chroma collection that holds the passages, reached through llama-index's ChromaVectorStore.
+"""The Chroma collection that holds the passages: llama-index records, written with chromadb.
 
 Chroma runs embedded (a PersistentClient on `index/`) unless a server host is configured. The
 collection records the model and chunk settings it was built with, so an index is never silently

@@ -327,3 +327,11 @@ def _now(precise: bool = False) -> str:
 
 def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
+
+
+def feedback_summary(settings: Settings, limit: int = 10) -> FeedbackSummary:
+    """Totals and the `limit` questions with the most 👎, from the database beside the index."""
+    path = database_path(settings)
+    if not path.exists():
+        return FeedbackSummary(answers=0, up=0, down=0, most_down=[])
+    return BotDatabase(path).summarize(limit)
