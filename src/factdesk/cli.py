@@ -183,15 +183,15 @@ def ask(question: str, top_k: int | None, as_json: bool) -> int:
     With `--json -`, a line may also be {"question": ..., "history": [{"question": ...,
     "answer": ...}]}: the question is then read as a follow-up to that conversation.
     """
-    from factdesk.answer.answers import clean_question
+    from factdesk.answer.answers import CleanQuestion
 
     settings = load_settings()
-    if question != "-":
-        clean_question(question, settings.max_question_chars)
+    # Cleaned once, here, so that an empty question fails before the model loads.
+    cleaned = None if question == "-" else CleanQuestion.of(question, settings.max_question_chars)
     service = _load_service(settings)
-    if question == "-":
+    if cleaned is None:
         return _ask_batch(service, top_k, as_json)
-    _answer_and_print(service, question, [], top_k, as_json)
+    _answer_and_print(service, cleaned, [], top_k, as_json)
     return ExitCode.OK
 
 
@@ -207,12 +207,16 @@ def _ask_batch(service, top_k: int | None, as_json: bool) -> int:
     from factdesk.answer.conversation import parse_request
 
     status = ExitCode.OK
+    asked = 0
     for line in sys.stdin:
         if not line.strip():
             continue
         question = line.strip()
         try:
             question, history = parse_request(line)
+            if not as_json:  # each answer under its question, apart from the one before
+                _heading(question, first=asked == 0)
+            asked += 1
             _answer_and_print(service, question, history, top_k, as_json)
         except FactdeskError as exc:
             status = status or exc.exit_code
@@ -225,7 +229,16 @@ def _ask_batch(service, top_k: int | None, as_json: bool) -> int:
     return status
 
 
-def _answer_and_print(service, question: str, history, top_k: int | None, as_json: bool):
+def _heading(question: str, first: bool) -> None:
+    from rich.rule import Rule
+    from rich.text import Text
+
+    if not first:
+        stdout.print()
+    stdout.print(Rule(Text(" ".join(question.split()), style="bold"), align="left"))
+
+
+def _answer_and_print(service, question, history, top_k: int | None, as_json: bool):
     """Ask, print the answer (as JSON, or rendered) and return it. In the terminal an LLM's text
     appears on stderr as it streams; the checked answer follows on stdout."""
     stream = None if as_json or not service.streams else _stream_to_stderr
@@ -253,7 +266,7 @@ def _print_warnings(warnings: list[str]) -> None:
 def _render(answer) -> None:
     from factdesk.terminal import render_answer
 
-    stdout.print(render_answer(answer))
+    stdout.print(render_answer(answer, stdout.width))
 
 
 NEW_CONVERSATION = "/new"

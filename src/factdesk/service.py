@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from factdesk.answer.answers import Answer, Answerer, Citation, clean_question
+from factdesk.answer.answers import Answer, Answerer, Citation, CleanQuestion
 from factdesk.answer.conversation import Condense, Turn, build_query
 from factdesk.config import Settings
 from factdesk.errors import ConfigError
@@ -99,7 +99,7 @@ class Service:
 
     def ask(
         self,
-        question: str,
+        question: str | CleanQuestion,
         history: Sequence[Turn] = (),
         top_k: int | None = None,
         on_text: OnText | None = None,
@@ -107,7 +107,9 @@ class Service:
         """The answer to `question` after `history` (oldest first). `on_text` receives the LLM's
         text as it streams, a sentence at a time and only sentences that passed the check; the
         returned answer is the one to show in the end."""
-        text, warnings = clean_question(question, self.settings.max_question_chars)
+        if not isinstance(question, CleanQuestion):
+            question = CleanQuestion.of(question, self.settings.max_question_chars)
+        text, warnings = question.text, list(question.warnings)
         budget = self._budget()
         failures: list[LLMFailure] = []
         query = build_query(text, history, self._condenser(budget, failures))

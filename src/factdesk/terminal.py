@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rich.console import Group, RenderableType
+from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from factdesk.slack.database import FeedbackSummary
 
 
-def render_answer(answer: Answer) -> RenderableType:
+def render_answer(answer: Answer, width: int = 80) -> RenderableType:
     """The answer and how sure the reader is, then one numbered entry per source (or, for a
     declined question, per related passage): title and date, file, link and the quote."""
     parts: list[RenderableType] = []
@@ -28,10 +28,11 @@ def render_answer(answer: Answer) -> RenderableType:
         parts.append(Text(f"(read as: {answer.standalone})", style="dim"))
     short = answer.short_answer if answer.mode == "extractive" else None
     if short and answer.citations:
-        parts.append(Text(" ".join(short.text.split()), style="bold"))
-        parts.append(marked_quote(answer))
+        parts.append(indented(Text(" ".join(short.text.split()), style="bold"), width, 0))
+        parts.append(indented(marked_quote(answer), width, 0))
     else:
-        parts.append(Text(answer.answer, style="bold" if answer.answered else ""))
+        plain = Text(answer.answer, style="bold" if answer.answered else "")
+        parts.append(indented(plain, width, 0))
     if answer.mode == "llm":
         parts.append(Text("Written by the LLM; every sentence checked against its sources.", "dim"))
     elif answer.withheld:
@@ -39,8 +40,8 @@ def render_answer(answer: Answer) -> RenderableType:
             f"The LLM's answer was withheld ({answer.withheld.replace('_', ' ')}); quoted instead."
         )
         parts.append(Text(note, style="dim"))
-    if answer.citations:
-        title = f"Sources (confidence {answer.confidence:.2f})" if answer.answered else ""
+    if answer.citations and answer.answered:
+        title = f"Sources (confidence {answer.confidence:.2f})"
         parts.append(Text("\n" + title, style="underline"))
     for citation in answer.citations:
         heading = Text.assemble((f"[{citation.n}] ", "bold cyan"), (citation.title, "bold"))
@@ -50,10 +51,25 @@ def render_answer(answer: Answer) -> RenderableType:
         heading.append(f"  score {citation.score:.2f}", style="dim")
         parts.append(heading)
         if citation.url:
-            parts.append(Text.assemble("    ", (citation.url, "blue underline")))
+            parts.append(indented(Text(citation.url, style="blue underline"), width))
         if not (short and citation.n == 1):  # [1]'s sentence is quoted above
-            parts.append(Text.assemble("    ", (citation.quote, "italic")))
+            parts.append(indented(Text(" ".join(citation.quote.split()), style="italic"), width))
     return Group(*parts)
+
+
+INDENT = 4
+
+
+def indented(text: Text, width: int, indent: int = INDENT) -> Text:
+    """Text wrapped to `width` with every line indented alike and no trailing spaces."""
+    lines = text.wrap(Console(width=width), max(20, width - indent))
+    out = Text(no_wrap=True, overflow="ignore")
+    for number, line in enumerate(lines):
+        line.rstrip()
+        out.append("\n" if number else "")
+        out.append(" " * indent)
+        out.append_text(line)
+    return out
 
 
 def marked_quote(answer: Answer) -> Text:
@@ -61,7 +77,7 @@ def marked_quote(answer: Answer) -> Text:
     first, short = answer.citations[0], answer.short_answer
     assert short is not None
     a, b = short.start - first.start, short.end - first.start
-    quote = first.quote
+    quote = first.quote.replace("\n", " ")
     return Text.assemble(
         "“", quote[:a], (quote[a:b], "bold"), quote[b:], "” ", ("[1]", "bold cyan")
     )

@@ -171,6 +171,19 @@ class _Found:
         )
 
 
+@dataclass(frozen=True)
+class CleanQuestion:
+    """A question as `clean_question` left it, so that nothing downstream cleans it again."""
+
+    text: str
+    warnings: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, question: str, max_chars: int) -> CleanQuestion:
+        text, warnings = clean_question(question, max_chars)
+        return cls(text, tuple(warnings))
+
+
 def clean_question(question: str, max_chars: int) -> tuple[str, list[str]]:
     """Normalise a question; empty ones are refused and over-long ones cut, with a warning."""
     text = _CONTROL.sub(" ", question or "")
@@ -393,7 +406,8 @@ def _decline(
     """Say plainly that the articles do not hold the answer; list on-topic passages, if any,
     as related reading rather than as an answer."""
     related = [c for c in candidates if c.cosine >= RELATED_COSINE]
-    citations = _other_citations(related, hits, set())
+    by_score = sorted(_other_citations(related, hits, set()), key=lambda c: -c.score)
+    citations = [replace(c, n=n) for n, c in enumerate(by_score, 1)]
     text = f"{NOT_FOUND} Related passages:" if citations else NOT_FOUND
     return Answer(question, False, text, citations, confidence=confidence)
 
