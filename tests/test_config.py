@@ -76,3 +76,39 @@ def test_an_invalid_log_level_is_one_error_line_from_every_command(
 def test_the_log_level_is_read_in_any_case(monkeypatch):
     monkeypatch.setenv("FACTDESK_LOG_LEVEL", " debug")
     assert load_settings(_env_file=None).log_level == "DEBUG"
+
+
+def test_a_chroma_host_given_as_a_url_is_read_as_host_and_port(monkeypatch):
+    from factdesk.config import load_settings
+
+    monkeypatch.setenv("FACTDESK_CHROMA_HOST", "http://localhost:8123")
+    settings = load_settings()
+    assert (settings.chroma_host, settings.chroma_port) == ("localhost", 8123)
+    assert settings.store_description == "Chroma server at localhost:8123"
+
+
+def test_a_bad_setting_names_the_variable_its_value_and_where_it_came_from(monkeypatch):
+    from factdesk.config import load_settings
+    from factdesk.errors import ConfigError
+
+    monkeypatch.setenv("FACTDESK_LOG_LEVEL", "loud")
+    with pytest.raises(ConfigError, match=r"FACTDESK_LOG_LEVEL='loud' \(in the environment\)"):
+        load_settings()
+
+
+def test_a_bad_secret_is_masked(monkeypatch):
+    from factdesk.config import load_settings
+    from factdesk.errors import ConfigError
+
+    with pytest.raises(ConfigError) as raised:
+        load_settings(llm_api_key=["not", "a", "string"])
+    assert "not" not in str(raised.value) and "****" in str(raised.value)
+
+
+def test_a_misspelt_variable_is_warned_about_with_the_closest_name():
+    from factdesk.config import unknown_variables
+
+    warnings = unknown_variables({"FACTDESK_TOPK": "5", "FACTDESK_TOP_K": "3", "HOME": "/"})
+    assert warnings == [
+        "FACTDESK_TOPK is not a factdesk setting and is ignored; did you mean FACTDESK_TOP_K?"
+    ]

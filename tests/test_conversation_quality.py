@@ -47,7 +47,7 @@ def test_with_history_most_follow_ups_are_answered_correctly(baseline_report):
 
 
 def test_the_ambassador_follow_up_quotes_his_denial(seed_service):
-    """"What did he say?" after asking who the ambassador is, with the service as shipped."""
+    """ "What did he say?" after asking who the ambassador is, with the service as shipped."""
     from factdesk.answer.conversation import Turn
 
     service = seed_service

@@ -7,11 +7,13 @@ and passed explicitly to everything that needs it.
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from factdesk.errors import ConfigError
@@ -226,6 +228,24 @@ class Settings(BaseSettings):
         "Empty: SQLite beside the index, enough for any number of bot processes on one host.",
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _host_given_as_url(cls, data: object) -> object:
+        """`http://localhost:8000` is read as host `localhost`, port 8000."""
+        if not isinstance(data, dict):
+            return data
+        host = data.get("chroma_host")
+        if isinstance(host, str) and "://" in host:
+            from urllib.parse import urlsplit
+
+            parts = urlsplit(host.strip())
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"{host!r} is not a host name or an http(s) URL")
+            data = {**data, "chroma_host": parts.hostname}
+            if parts.port:
+                data["chroma_port"] = parts.port
+        return data
+
     @field_validator(
         "chroma_host", "llm_url", "llm_model", "llm_api_key", "redis_url", mode="before"
     )
@@ -281,14 +301,46 @@ def env_name(name: str) -> str:
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Build settings from the environment, `.env` and overrides, as a user-facing error if bad."""
+    """Build settings from the environment, `.env` and overrides, as a user-facing error if bad:
+    the error names the variable, its value (secrets masked) and where it came from. Unknown
+    FACTDESK_ variables are warned about, with the closest known name."""
+    for warning in unknown_variables(os.environ):
+        logging.getLogger("factdesk.config").warning(warning)
     try:
         return Settings(**overrides)
     except ValidationError as exc:
         first = exc.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else "settings"
-        name = env_name(field) if field in Settings.model_fields else field
-        raise ConfigError(f"Invalid setting {name}: {first['msg']}") from None
+        if field not in Settings.model_fields:
+            raise ConfigError(f"Invalid setting {field}: {first['msg']}") from None
+        name = env_name(field)
+        where = "in the environment" if name in os.environ else "in .env"
+        if field in overrides:
+            where = "as given"
+        value = (
+            os.environ.get(name, first.get("input")) if where != "as given" else overrides[field]
+        )
+        shown = "****" if _secret(field) else repr(value)
+        raise ConfigError(f"Invalid setting {name}={shown} ({where}): {first['msg']}") from None
+
+
+def _secret(field: str) -> bool:
+    annotation = str(Settings.model_fields[field].annotation)
+    return "SecretStr" in annotation or any(w in field for w in ("token", "secret", "key"))
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """A warning for each FACTDESK_ variable no setting reads, with the closest known name."""
+    import difflib
+
+    known = {env_name(name) for name in Settings.model_fields}
+    warnings = []
+    for variable in sorted(environ):
+        if variable.startswith("FACTDESK_") and variable not in known:
+            close = difflib.get_close_matches(variable, sorted(known), n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            warnings.append(f"{variable} is not a factdesk setting and is ignored{hint}")
+    return warnings
 
 
 def default_cache_dir() -> Path:
