@@ -44,7 +44,7 @@ sys.path.insert(0, str(REPO))  # the fake Slack lives with the tests, which use 
 from tests.slack.fake_slack import BOT_TOKEN, SIGNING_SECRET, Call, FakeSlackAPI  # noqa: E402
 from tests.slack.payloads import SlackSender, app_mention, event_callback  # noqa: E402
 
-QUESTIONS = REPO / "tests" / "seed_questions.jsonl"
+QUESTIONS = REPO / "src" / "factdesk" / "evaluation" / "seed_questions.jsonl"
 ACK_SECONDS = 3.0  # Slack re-sends an event it has not seen acknowledged within this
 RETRY_EVERY = 10
 START_SECONDS = 180.0

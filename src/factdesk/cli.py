@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 import signal
 import sys
@@ -41,6 +42,10 @@ def main(args: Sequence[str] | None = None) -> None:
         sys.exit(ExitCode.INTERRUPTED)
     except FactdeskError as exc:
         _fail(str(exc), exc.exit_code)
+    except BrokenPipeError:
+        # The reader went away (`factdesk ask - | head`): nothing is wrong, stop quietly.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(ExitCode.OK)
     sys.exit(code if isinstance(code, int) else 0)
 
 
@@ -109,10 +114,9 @@ def _indexer_loader(settings: Settings):
 
     @functools.cache
     def load():
-        from factdesk.ingest.indexer import Indexer
-        from factdesk.search.embeddings import Embedder
+        from factdesk.service import load_indexer
 
-        return Indexer(settings, Embedder.from_settings(settings))
+        return load_indexer(settings)
 
     return load
 
@@ -313,15 +317,10 @@ def chat(top_k: int | None) -> int:
 @cli.command()
 def status() -> int:
     """Show where the index is, what it holds and how it was built."""
-    from factdesk.ingest.indexer import fingerprint
-    from factdesk.search.store import Store
+    from factdesk.service import index_status
     from factdesk.terminal import render_status
 
-    settings = load_settings()
-    store = Store(settings, fingerprint(settings))
-    exists = store.exists()
-    documents = store.documents() if exists else []
-    stdout.print(render_status(settings, store, documents, exists))
+    stdout.print(render_status(index_status(load_settings())))
     return ExitCode.OK
 
 
@@ -330,7 +329,7 @@ def status() -> int:
     "--questions",
     "questions_file",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="JSONL question file [default: the project's tests/seed_questions.jsonl].",
+    help="JSONL question file [default: the seed questions shipped with factdesk].",
 )
 @click.option(
     "--conversations",

@@ -21,7 +21,7 @@ from factdesk.errors import ConfigError
 from factdesk.ingest.documents import Article
 from factdesk.ingest.indexer import Indexer
 from factdesk.search.retrieval import Retriever
-from factdesk.search.store import Store
+from factdesk.search.store import DocumentRecord, Store
 
 if TYPE_CHECKING:
     from factdesk.answer.grounding import Claim
@@ -59,6 +59,32 @@ def load_answerer(
     index_seeds_if_empty(indexer, store, settings, notify)
     store.check_compatible()
     return Answerer(settings, embedder, Retriever(store, settings), _reader(reader, settings))
+
+
+def load_indexer(settings: Settings) -> Indexer:
+    """The indexer with its model loaded (for `factdesk index`)."""
+    from factdesk.search.embeddings import Embedder
+
+    return Indexer(settings, Embedder.from_settings(settings))
+
+
+@dataclass(frozen=True)
+class IndexStatus:
+    """What `factdesk status` shows: the store, whether it exists, and its documents."""
+
+    settings: Settings
+    store: Store
+    exists: bool
+    documents: list[DocumentRecord]
+
+
+def index_status(settings: Settings) -> IndexStatus:
+    """The index as it stands, opened without loading the model."""
+    from factdesk.ingest.indexer import fingerprint
+
+    store = Store(settings, fingerprint(settings))
+    exists = store.exists()
+    return IndexStatus(settings, store, exists, store.documents() if exists else [])
 
 
 def index_seeds_if_empty(

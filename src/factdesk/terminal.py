@@ -13,10 +13,9 @@ from rich.table import Table
 from rich.text import Text
 
 from factdesk.answer.answers import Answer
-from factdesk.config import Settings
-from factdesk.search.store import DocumentRecord, Store
 
 if TYPE_CHECKING:
+    from factdesk.service import IndexStatus
     from factdesk.slack.database import FeedbackSummary
 
 
@@ -58,6 +57,17 @@ def render_answer(answer: Answer, width: int = 80) -> RenderableType:
 
 
 INDENT = 4
+# A source is shortened in its middle to this many characters, so `status` fits 80 columns and
+# both the folder and the file name's end stay readable.
+SOURCE_WIDTH = 32
+
+
+def shorten_middle(text: str, width: int) -> str:
+    """`seeds/000_d17e…24a59.txt`: the start and the end kept, the middle cut."""
+    if len(text) <= width:
+        return text
+    keep = width - 1
+    return text[: keep - keep // 2] + "…" + text[len(text) - keep // 2 :]
 
 
 def indented(text: Text, width: int, indent: int = INDENT) -> Text:
@@ -83,10 +93,14 @@ def marked_quote(answer: Answer) -> Text:
     )
 
 
-def render_status(
-    settings: Settings, store: Store, documents: list[DocumentRecord], exists: bool
-) -> RenderableType:
+def render_status(status: IndexStatus) -> RenderableType:
     """Where the index is, how it was built and what it holds."""
+    settings, store, documents, exists = (
+        status.settings,
+        status.store,
+        status.documents,
+        status.exists,
+    )
     overview = Table.grid(padding=(0, 2))
     overview.add_row("Store", settings.store_description)
     overview.add_row("Collection", settings.collection)
@@ -100,12 +114,16 @@ def render_status(
     if not documents:
         hint = Text("The index is empty: run `factdesk index` (or just `factdesk ask`).")
         return Group(overview, Text(), hint)
-    table = Table("Title", "Published", "Source", "Chunks", box=None, header_style="bold")
+    table = Table(box=None, header_style="bold", expand=False)
+    table.add_column("Title", ratio=3, overflow="fold")
+    table.add_column("Published", no_wrap=True)
+    table.add_column("Source", ratio=2, no_wrap=True)
+    table.add_column("Chunks", justify="right", no_wrap=True)
     for document in documents:
         table.add_row(
             Text(document.title),
             document.published or "—",
-            Text(document.source),
+            Text(shorten_middle(document.source, SOURCE_WIDTH)),
             str(document.chunks),
         )
     return Group(overview, Text(), table)
