@@ -43,7 +43,7 @@ import machine
 import scifact
 from factdesk.config import Settings
 from factdesk.search.embeddings import Embedder
-from factdesk.service import NO_READER, TRAINED_READER, load_answerer
+from factdesk.service import NO_READER, TRAINED_READER, load_service
 
 REPO = Path(__file__).resolve().parents[1]
 PREVIOUS = "571abe6"  # the first round's last commit: torch on the question path
@@ -167,17 +167,17 @@ def ndcg(settings: Settings, embedder: Embedder, dataset: scifact.Dataset) -> fl
 def warm(settings: Settings, embedder: Embedder, claims: list[str]) -> dict:
     """Per-question latency in this process, with the reader and with the pre-rank alone,
     asked in turn so both see the same machine."""
-    answerers = {
-        "reader": load_answerer(settings, embedder=embedder, reader=TRAINED_READER),
-        "pre-rank only": load_answerer(settings, embedder=embedder, reader=NO_READER),
+    services = {
+        "reader": load_service(settings, embedder=embedder, reader=TRAINED_READER),
+        "pre-rank only": load_service(settings, embedder=embedder, reader=NO_READER),
     }
-    seconds: dict[str, list[float]] = {name: [] for name in answerers}
-    for answerer in answerers.values():
-        answerer.answer(claims[0])
+    seconds: dict[str, list[float]] = {name: [] for name in services}
+    for service in services.values():
+        service.ask(claims[0])
     for claim in claims:
-        for name, answerer in answerers.items():
+        for name, service in services.items():
             started = time.perf_counter()
-            answerer.answer(claim)
+            service.ask(claim)
             seconds[name].append(time.perf_counter() - started)
     return {name: _summary(values) for name, values in seconds.items()}
 

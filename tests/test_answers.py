@@ -4,6 +4,7 @@ import re
 import pytest
 
 from factdesk.answer.answers import NOT_FOUND, clean_question
+from factdesk.answer.reader import Reader
 from factdesk.errors import QuestionError
 from factdesk.ingest.documents import read_article
 
@@ -45,7 +46,7 @@ def test_citations_point_at_exact_places_in_the_article(seed_service):
 @pytest.mark.slow
 def test_top_k_limits_citations(seed_service):
     assert len(seed_service.ask("Who is Mark Galeotti?", top_k=1).citations) == 1
-    assert len(seed_service.ask("Who is Mark Galeotti?", top_k=3).citations) == 3
+    assert 1 <= len(seed_service.ask("Who is Mark Galeotti?", top_k=3).citations) <= 3
     questions = [json.loads(line)["question"] for line in SEED_QUESTIONS.read_text().splitlines()]
     for top_k in (1, 2):
         for question in questions:
@@ -89,12 +90,17 @@ def test_json_shape(seed_service):
         "answer",
         "mode",
         "llm_withheld",
+        "short_answer",
         "confidence",
         "reader",
         "citations",
     }
     assert data["mode"] == "extractive" and data["llm_withheld"] is None
-    assert 0 <= data["confidence"] <= 1 and data["reader"] is None  # no reader by default
+    assert 0 <= data["confidence"] <= 1 and data["reader"] == Reader().version  # on by default
+    short = data["short_answer"]
+    assert set(short) == {"text", "start", "end"} and short["end"] - short["start"] == len(
+        short["text"]
+    )
     assert set(data["citations"][0]) == {
         "n",
         "quote",
@@ -112,17 +118,17 @@ def test_json_shape(seed_service):
 @pytest.mark.slow
 def test_newer_figure_wins_when_dated_articles_disagree(dated_settings, embedder):
     """The answer quotes the June article (40 advisers), not January's (300), and says when it
-    was published. Read without the trained reader, whose scores are not fixed yet: the choice
-    between two answering sentences is the reader's score times the passage's recency."""
-    from factdesk.service import NO_READER, load_answerer
+    was published: the choice between two answers is their strength times the passage's
+    recency. Without a reader, so that the test is about recency and not the reader's scores."""
+    from factdesk.service import NO_READER, load_service
 
     question = "How many Rostec advisers remain in Venezuela now?"
-    answer = load_answerer(dated_settings, embedder=embedder, reader=NO_READER).answer(question)
+    answer = load_service(dated_settings, embedder=embedder, reader=NO_READER).ask(question)
     assert answer.answered and "to 40" in answer.answer
     assert answer.citations[0].published == "2024-06-03"
     assert answer.citations[0].source.endswith("rostec-advisers-june.md")
     plain = dated_settings.model_copy(update={"recency_weight": 0.0})
-    before = load_answerer(plain, embedder=embedder, reader=NO_READER).answer(question)
+    before = load_service(plain, embedder=embedder, reader=NO_READER).ask(question)
     assert "About 300" in before.answer  # without recency the older figure won
 
 
@@ -142,44 +148,47 @@ class _Recording:
 
 
 @pytest.mark.slow
-def test_the_reader_reads_only_the_pre_ranks_best_few(seed_settings, embedder):
-    """The reader costs about 5 ms a sentence, and on SQuAD's tune articles reading more than
-    the pre-rank's best few picks no better; the cited passages' other sentences stay unread."""
-    from factdesk.answer.answers import READ
+def test_the_reader_reads_the_best_passages_and_cites_only_those_that_answer(
+    seed_settings, embedder
+):
+    """The reader reads the best few retrieved passages whole; a passage is cited only when the
+    reader found an answer in it too, so citations may be fewer than top-k."""
+    from factdesk.answer.answers import SPAN_PASSAGES
     from factdesk.answer.reader import Reader
-    from factdesk.service import load_answerer
+    from factdesk.service import load_service
 
     reader = Reader()
-    asked: list[int] = []
-    score = reader.score
-    reader.score = lambda question, sentences: (
-        asked.append(len(sentences)) or score(question, sentences)
+    read: list[int] = []
+    original = reader.read
+    reader.read = lambda question, passages: (  # type: ignore[method-assign]
+        read.append(len(passages)) or original(question, passages)
     )
-    answerer = load_answerer(seed_settings, embedder=embedder, reader=reader)
-
-    answer = answerer.answer("How many officers does Mark Galeotti believe are in Venezuela?")
-    assert asked == [READ]
-    assert answer.answered and len(answer.citations) > 1
-    assert all(0 < citation.score <= 1 for citation in answer.citations)
+    service = load_service(seed_settings, embedder=embedder, reader=reader)
+    answer = service.ask("How many officers does Mark Galeotti believe are in Venezuela?")
+    assert read == [SPAN_PASSAGES]
+    assert answer.answered and answer.short_answer and "300" in answer.short_answer.text
+    threshold = service.answerer.min_confidence
+    assert all(threshold <= citation.score <= 1 for citation in answer.citations)
 
 
 @pytest.mark.slow
 def test_only_close_calls_embed_sentences_alone(seed_settings, embedder):
-    """Sentence vectors come from the index; the best five are embedded alone only when the
-    decision to answer could go either way."""
+    """Without a reader, sentence vectors come from the index; the best five are embedded alone
+    only when the decision to answer could go either way."""
     from factdesk.answer.answers import CONFIRM, CONFIRM_MARGIN
-    from factdesk.service import load_answerer
+    from factdesk.service import NO_READER, load_service
 
     article = read_article(next(SEEDS.glob("*.txt"))).text
     recording = _Recording(embedder)
-    answerer = load_answerer(seed_settings, embedder=recording)
+    service = load_service(seed_settings, embedder=recording, reader=NO_READER)
+    threshold = service.answerer.min_confidence
 
-    clear = answerer.answer("How many officers does Mark Galeotti believe are in Venezuela?")
-    assert clear.answered and clear.confidence >= answerer.min_confidence + CONFIRM_MARGIN
+    clear = service.ask("How many officers does Mark Galeotti believe are in Venezuela?")
+    assert clear.answered and clear.confidence >= threshold + CONFIRM_MARGIN
     assert not [t for batch in recording.batches for t in batch if t in article]
 
     recording.batches.clear()
-    close = answerer.answer("What is the capital of France?")
+    close = service.ask("What is the capital of France?")
     sentences = [batch for batch in recording.batches if all(t in article for t in batch)]
     assert [len(batch) for batch in sentences] == [CONFIRM]
-    assert not close.answered and close.confidence < answerer.min_confidence
+    assert not close.answered and close.confidence < threshold

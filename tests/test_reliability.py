@@ -14,7 +14,7 @@ import pytest
 
 from factdesk.ingest.indexer import Indexer, fingerprint
 from factdesk.search.store import Store
-from factdesk.service import load_answerer
+from factdesk.service import load_service
 
 from .conftest import REPO, SEEDS, make_settings
 
@@ -63,9 +63,9 @@ def test_mixed_folder_indexes_the_good_files(tmp_path, embedder):
     assert reasons.keys() == {"image.txt", "legacy.txt", "empty.txt", "huge.txt", "vanished.txt"}
     assert reasons["vanished.txt"] == "disappeared while indexing"
     assert reasons["huge.txt"].startswith("too large")
-    answerer = load_answerer(settings, embedder=embedder)
-    assert "few dozen" in answerer.answer("How many advisers remain?").answer
-    assert "May" in answerer.answer("When does the tram line open?").answer
+    service = load_service(settings, embedder=embedder)
+    assert "few dozen" in service.ask("How many advisers remain?").answer
+    assert "May" in service.ask("When does the tram line open?").answer
 
 
 def test_killed_index_run_leaves_previous_index_answerable(tmp_path, embedder):
@@ -84,8 +84,8 @@ def test_killed_index_run_leaves_previous_index_answerable(tmp_path, embedder):
     os.kill(run.pid, signal.SIGKILL)
     run.wait()
 
-    answerer = load_answerer(settings, embedder=embedder)
-    assert "just a few dozen" in answerer.answer("How many advisers remain?").answer
+    service = load_service(settings, embedder=embedder)
+    assert "just a few dozen" in service.ask("How many advisers remain?").answer
 
     finished = factdesk("index", str(SEEDS), str(articles), env=env)
     _, err = finished.communicate(timeout=300)

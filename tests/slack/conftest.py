@@ -1,6 +1,6 @@
 """Fixtures for the Slack bot: a fake Slack, settings pointing at it, and running apps.
 
-Unit tests use `FakeAnswerer` (instant, scriptable); end-to-end tests use the real answerer over
+Unit tests use `FakeService` (instant, scriptable); end-to-end tests use the real answerer over
 the seed article (`seed_service`, loaded once per session by tests/conftest.py).
 """
 
@@ -34,7 +34,7 @@ from tests.slack.payloads import SlackSender
 SEED_URL = "https://www.themoscowtimes.com/2019/06/02/russia-withdraws-advisers-venezuela"
 
 
-class FakeAnswerer:
+class FakeService:
     """Answers like the real one about the seed article, at once; can be told to fail."""
 
     streams = False
@@ -72,7 +72,7 @@ class FakeAnswerer:
         return Answer(question, True, f"{quote} [1]", [citation])
 
 
-class SlowAnswerer:
+class SlowService:
     """An answerer that takes as long as the test wants: until `release` is set."""
 
     def __init__(self, answerer) -> None:
@@ -87,8 +87,8 @@ class SlowAnswerer:
 
 
 @pytest.fixture
-def fake_answerer() -> FakeAnswerer:
-    return FakeAnswerer()
+def fake_service() -> FakeService:
+    return FakeService()
 
 
 @pytest.fixture

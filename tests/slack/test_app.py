@@ -11,8 +11,8 @@ from factdesk.slack import create_app, run
 from tests.conftest import free_port
 
 
-def test_the_app_talks_to_the_configured_api_with_retries(slack_settings, fake_answerer, fake_api):
-    app = create_app(slack_settings, fake_answerer)
+def test_the_app_talks_to_the_configured_api_with_retries(slack_settings, fake_service, fake_api):
+    app = create_app(slack_settings, fake_service)
     assert app.client.base_url == fake_api.api_url
     assert {type(handler) for handler in app.client.retry_handlers} == {
         ConnectionErrorRetryHandler,
@@ -22,22 +22,22 @@ def test_the_app_talks_to_the_configured_api_with_retries(slack_settings, fake_a
     assert [call.method for call in fake_api.calls] == ["auth.test"]
 
 
-def test_a_rejected_bot_token_is_a_config_error(slack_settings, fake_answerer):
+def test_a_rejected_bot_token_is_a_config_error(slack_settings, fake_service):
     settings = slack_settings.model_copy(update={"slack_bot_token": SecretStr("xoxb-wrong")})
     with pytest.raises(ConfigError, match=r"^SLACK_BOT_TOKEN was rejected") as error:
-        create_app(settings, fake_answerer)
+        create_app(settings, fake_service)
     assert "xoxb-wrong" not in str(error.value)
 
 
 @pytest.mark.slow  # waits out the connection retries
-def test_an_unreachable_api_is_reported_plainly(slack_settings, fake_answerer):
+def test_an_unreachable_api_is_reported_plainly(slack_settings, fake_service):
     port = free_port()  # nothing listens there
     settings = slack_settings.model_copy(update={"slack_api_url": f"http://127.0.0.1:{port}/api"})
     with pytest.raises(
         FactdeskError,
         match="^" + re.escape(f"Cannot reach the Slack API at http://127.0.0.1:{port}"),
     ):
-        create_app(settings, fake_answerer)
+        create_app(settings, fake_service)
 
 
 @pytest.mark.parametrize(

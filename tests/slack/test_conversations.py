@@ -22,8 +22,8 @@ AMBASSADOR = "Who is Russia's ambassador in Venezuela?"
 
 
 @pytest.fixture
-def replier(fake_answerer, store) -> Replier:
-    return Replier(service=fake_answerer, database=store)
+def replier(fake_service, store) -> Replier:
+    return Replier(service=fake_service, database=store)
 
 
 def posted(fake_api) -> list[dict]:
@@ -76,18 +76,18 @@ def test_threads_do_not_share_history(replier, client, context):
     assert [t.question for t in replier.service.histories[-1]] == ["advisers today?"]
 
 
-def test_direct_messages_remember_recent_turns_only(fake_answerer, store, client, context):
+def test_direct_messages_remember_recent_turns_only(fake_service, store, client, context):
     def dm(text: str, replier: Replier) -> None:
         event = message(text, channel="D1", channel_type="im")
         handle_message(event=event, client=client, context=context, replier=replier)
 
-    recent = Replier(service=fake_answerer, database=store, dm_window=timedelta(minutes=30))
+    recent = Replier(service=fake_service, database=store, dm_window=timedelta(minutes=30))
     dm("how many advisers remain?", recent)
     dm("and before?", recent)
-    assert [t.question for t in fake_answerer.histories[-1]] == ["how many advisers remain?"]
-    expired = Replier(service=fake_answerer, database=store, dm_window=timedelta(microseconds=1))
+    assert [t.question for t in fake_service.histories[-1]] == ["how many advisers remain?"]
+    expired = Replier(service=fake_service, database=store, dm_window=timedelta(microseconds=1))
     dm("and before?", expired)
-    assert fake_answerer.histories[-1] == []
+    assert fake_service.histories[-1] == []
 
 
 def test_a_history_keeps_the_last_turns_in_order(store):
@@ -97,7 +97,7 @@ def test_a_history_keeps_the_last_turns_in_order(store):
     assert store.history("C1", "1.0", 3) == [Turn("q2", "a2"), Turn("q3", "a3"), Turn("q4", "a4")]
 
 
-class StreamingAnswerer:
+class StreamingService:
     """Streams five sentences as an LLM would (through `on_text`), then answers."""
 
     streams = True
@@ -121,7 +121,7 @@ def llm_answer(question: str = "How many advisers remain?", **changes) -> Answer
 def test_an_llm_answer_streams_into_a_placeholder_then_is_replaced(
     store, client, context, fake_api
 ):
-    replier = Replier(service=StreamingAnswerer(llm_answer()), database=store, update_seconds=60)
+    replier = Replier(service=StreamingService(llm_answer()), database=store, update_seconds=60)
     event = app_mention("how many advisers remain?")
     handle_app_mention(event=event, client=client, context=context, replier=replier)
     (placeholder,) = posted(fake_api)
@@ -139,7 +139,7 @@ def test_an_llm_answer_streams_into_a_placeholder_then_is_replaced(
 def test_a_streamed_turn_is_saved_before_the_final_answer_replaces_the_placeholder(
     store, client, context
 ):
-    replier = Replier(service=StreamingAnswerer(llm_answer()), database=store, update_seconds=60)
+    replier = Replier(service=StreamingService(llm_answer()), database=store, update_seconds=60)
     event = app_mention("how many advisers remain?")
     saved_when_final = history_at_each("chat_update", client, store, event)
     handle_app_mention(event=event, client=client, context=context, replier=replier)

@@ -17,8 +17,8 @@ from tests.slack.payloads import app_mention, block_actions, message, slash_comm
 
 
 @pytest.fixture
-def replier(fake_answerer, store) -> Replier:
-    return Replier(service=fake_answerer, database=store)
+def replier(fake_service, store) -> Replier:
+    return Replier(service=fake_service, database=store)
 
 
 def posted(fake_api) -> list[dict]:

@@ -26,7 +26,7 @@ METHOD_SCOPES = {"chat:write", "chat:write.public"}
 
 
 @pytest.fixture
-def registered(monkeypatch, slack_settings, fake_answerer) -> dict[str, set[str]]:
+def registered(monkeypatch, slack_settings, fake_service) -> dict[str, set[str]]:
     """What `create_app` registers, by kind ("event", "command", "action" ...)."""
     listeners: dict[str, set[str]] = defaultdict(set)
     for kind in KINDS:
@@ -37,7 +37,7 @@ def registered(monkeypatch, slack_settings, fake_answerer) -> dict[str, set[str]
             return _original(self, constraints, *args, **kwargs)
 
         monkeypatch.setattr(App, kind, record)
-    create_app(slack_settings, fake_answerer)
+    create_app(slack_settings, fake_service)
     return listeners
 
 
