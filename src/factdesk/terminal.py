@@ -48,7 +48,7 @@ def render_answer(answer: Answer, width: int = 80) -> RenderableType:
             heading.append(f" ({citation.published})")
         heading.append(f"  {citation.source}:{citation.start}-{citation.end}", style="dim")
         heading.append(f"  score {citation.score:.2f}", style="dim")
-        parts.append(heading)
+        parts.append(indented(heading, width, INDENT, first=0))
         if citation.url:
             parts.append(indented(Text(citation.url, style="blue underline"), width))
         if not (short and citation.n == 1):  # [1]'s sentence is quoted above
@@ -70,14 +70,16 @@ def shorten_middle(text: str, width: int) -> str:
     return text[: keep - keep // 2] + "…" + text[len(text) - keep // 2 :]
 
 
-def indented(text: Text, width: int, indent: int = INDENT) -> Text:
-    """Text wrapped to `width` with every line indented alike and no trailing spaces."""
-    lines = text.wrap(Console(width=width), max(20, width - indent))
+def indented(text: Text, width: int, indent: int = INDENT, first: int | None = None) -> Text:
+    """Text wrapped to `width`, its first line indented by `first` (default: `indent`) and the
+    others by `indent`, with no trailing spaces."""
+    first = indent if first is None else first
+    lines = text.wrap(Console(width=width), max(20, width - max(indent, first)))
     out = Text(no_wrap=True, overflow="ignore")
     for number, line in enumerate(lines):
         line.rstrip()
         out.append("\n" if number else "")
-        out.append(" " * indent)
+        out.append(" " * (indent if number else first))
         out.append_text(line)
     return out
 

@@ -145,3 +145,24 @@ def test_a_decline_lists_related_passages_as_related_not_as_an_answer():
     assert shown[0] == f"{NOT_FOUND} Related passages:"
     assert "last major contract" in shown[1]
     assert not any(text.startswith("Confidence") for text in shown)
+
+
+def test_a_short_answer_leads_in_bold_with_its_span_marked_in_the_quote():
+    from factdesk.answer.answers import ShortAnswer
+
+    sentence = "Rostec has cut its advisers to “just a few dozen” now."
+    offset = sentence.index("just a few dozen")
+    first = Citation(1, sentence, sentence, "seeds/a.txt", "Advisers", None, 100, 154, 0.9)
+    answer = Answer(
+        "How many advisers remain?",
+        True,
+        f"just a few dozen: “{sentence}” [1]",
+        [first],
+        confidence=0.9,
+        short_answer=ShortAnswer("just a few dozen", 100 + offset, 116 + offset),
+    )
+    message = render_answer(answer, answer_id="a1")
+    lead = message.blocks[0]["text"]["text"]
+    assert lead.startswith("*just a few dozen*\n> Rostec has cut")
+    assert "*just a few dozen*” now." in lead and lead.endswith("*[1]*")
+    assert message.blocks[1]["text"]["text"] == "*[1]* *Advisers*"  # not quoted twice

@@ -86,11 +86,20 @@ def _marked_answer(answer: Answer) -> str | None:
     first = answer.citations[0]
     a, b = short.start - first.start, short.end - first.start
     quote = first.quote
-    before, span, after = (" ".join(part.split()) for part in (quote[:a], quote[a:b], quote[b:]))
-    limit = (MAX_TEXT - 40) // 3
-    pieces = [escape_within(" ".join(p.split()), limit) for p in (short.text, before, span, after)]
-    head, before, span, after = pieces
-    return f"*{head}*\n> {before} *{span}* {after} *[1]*".replace(">  *", "> *")
+    limit = (MAX_TEXT - 40) // 4
+    head, before, span, after = (
+        escape_within(_spaced(part), limit)
+        for part in (short.text, quote[:a], quote[a:b], quote[b:])
+    )
+    return f"*{head.strip()}*\n> {before.lstrip()}*{span.strip()}*{after.rstrip()} *[1]*"
+
+
+def _spaced(text: str) -> str:
+    """Runs of whitespace as one space, keeping a space at either end if there was one."""
+    inner = " ".join(text.split())
+    if not inner:
+        return " " if text else ""
+    return (" " if text[0].isspace() else "") + inner + (" " if text[-1].isspace() else "")
 
 
 def _citation_text(citation: Citation, quoted: bool = True) -> str:
