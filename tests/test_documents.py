@@ -90,7 +90,6 @@ def test_seed_article_cleans_without_boilerplate():
 def test_scan_skips_bad_files_with_reasons(tmp_path: Path):
     (tmp_path / "good.txt").write_text("Title\n\nSome news.", encoding="utf-8")
     (tmp_path / "binary.txt").write_bytes(b"\x00\x01\x02garbage")
-    (tmp_path / "latin1.txt").write_bytes("caf\xe9".encode("latin-1"))
     (tmp_path / "empty.md").write_text("  \n", encoding="utf-8")
     (tmp_path / "big.txt").write_text("word " * 300, encoding="utf-8")
     (tmp_path / "photo.jpg").write_bytes(b"\xff\xd8")
@@ -99,7 +98,6 @@ def test_scan_skips_bad_files_with_reasons(tmp_path: Path):
     assert [a.source.rsplit("/", 1)[-1] for a in scan.articles] == ["good.txt"]
     reasons = {s.source.rsplit("/", 1)[-1]: s.reason for s in scan.skipped}
     assert reasons["binary.txt"] == "binary file"
-    assert reasons["latin1.txt"].startswith("not UTF-8")
     assert reasons["empty.md"] == "empty file"
     assert reasons["big.txt"].startswith("too large")
     assert reasons["photo.jpg"] == "unsupported file type"
@@ -206,3 +204,16 @@ def test_html_file_in_another_charset_is_read_by_its_meta_tag(tmp_path: Path):
     assert [(s.source.rsplit("/", 1)[-1], s.reason[:10]) for s in scan.skipped] == [
         ("bare.html", "not UTF-8 ")
     ]
+
+
+def test_latin1_and_utf16_files_are_read(tmp_path: Path, caplog):
+    story = "Café owners in Zürich protest\n\nThe café association said fees rose by 12 %."
+    (tmp_path / "latin1.txt").write_bytes(story.encode("latin-1"))
+    (tmp_path / "utf16.txt").write_bytes(story.encode("utf-16"))  # with its byte-order mark
+    with caplog.at_level("WARNING"):
+        scan = scan_paths([tmp_path])
+    assert not scan.skipped
+    assert {a.title for a in scan.articles} == {"Café owners in Zürich protest"}
+    assert all("The café association" in a.text for a in scan.articles)
+    assert "latin1.txt is not UTF-8: read as" in caplog.text  # a guess is said to be one
+    assert "utf16.txt" not in caplog.text

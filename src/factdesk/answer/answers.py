@@ -39,6 +39,9 @@ PRE_RANK = 12
 # The span reader reads the best few retrieved passages whole; more finds more answers and more
 # false ones (chosen on the tune articles, see the reader's model card).
 SPAN_PASSAGES = 3
+# The first READ_WHOLE of them are read whole; the others only around their best pre-ranked
+# sentence, which costs a fraction of a window.
+READ_WHOLE = 3
 # Without a reader, the best few sentences are embedded alone, and their cosine decides whether to
 # answer: read alone, a sentence tells better whether it answers at all. Only close calls, within
 # CONFIRM_MARGIN of the threshold, pay for that.
@@ -276,12 +279,22 @@ class Answerer:
         declined when no span beats "no answer" by enough."""
         assert self.reader is not None
         passages = hits[:SPAN_PASSAGES]
-        spans = self.reader.read(query.standalone, [hit.chunk.text for hit in passages])
+        crops = [
+            (0, len(hit.chunk.text)) if n < READ_WHOLE else _around_best(hit, ranked)
+            for n, hit in enumerate(passages)
+        ]
+        texts = [hit.chunk.text[a:b] for hit, (a, b) in zip(passages, crops, strict=True)]
+        spans = self.reader.read(query.standalone, texts)
         found = [
-            _Found(passages[span.passage], span, self.reader.confidence(span.margin))
+            _Found(
+                passages[span.passage],
+                replace(span, start=span.start + crops[span.passage][0],
+                        end=span.end + crops[span.passage][0]),
+                self.reader.confidence(span.margin),
+            )
             for span in spans
             if span is not None
-        ]
+        ]  # fmt: skip
         unread = [replace(s, read=False) for s in ranked[:PRE_RANK]]
         if not found:
             return _decline(question, unread, hits[:top_k], 0.0)
@@ -355,6 +368,21 @@ class Answerer:
                 ranked.append(_Sentence(hit, start, start + len(texts[index]), cosine, score))
         ranked.sort(key=lambda s: -s.score)
         return ranked
+
+
+def _around_best(hit: Hit, ranked: list[_Sentence]) -> tuple[int, int]:
+    """The part of a passage the reader reads when it does not read it whole: its best
+    pre-ranked sentence with the sentence either side (offsets within the passage)."""
+    chunk = hit.chunk
+    best = next((s for s in ranked if s.hit.chunk.id == chunk.id), None)
+    if best is None or not chunk.sentences:
+        return 0, len(chunk.text)
+    start = best.start - chunk.start
+    index = next((i for i, (a, _) in enumerate(chunk.sentences) if a == start), None)
+    if index is None:
+        return 0, len(chunk.text)
+    first, last = max(index - 1, 0), min(index + 1, len(chunk.sentences) - 1)
+    return chunk.sentences[first][0], chunk.sentences[last][1]
 
 
 def _preferred(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import codecs
 import email.utils
 import hashlib
+import logging
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -25,6 +26,7 @@ from factdesk.config import Settings
 from factdesk.errors import SourceError
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
+logger = logging.getLogger("factdesk.documents")
 DEFAULT_MAX_FILE_BYTES = int(Settings.model_fields["max_file_mb"].default * 1024 * 1024)
 
 _URL_LINE = re.compile(r"^<?(https?://\S+?)>?$")
@@ -51,6 +53,12 @@ _BOMS = (
     (codecs.BOM_UTF8, "utf-8-sig"),
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
+)
+# A text file's byte-order marks, the longer first (UTF-32's starts like UTF-16's).
+_TEXT_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    *_BOMS,
 )
 # Browsers read these labels as windows-1252, and so do pages that declare them.
 _WINDOWS_1252_ALIASES = frozenset(["iso8859-1", "ascii"])
@@ -167,10 +175,11 @@ def display_path(path: Path) -> str:
 def read_article(file: Path, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Article:
     """Read and clean one file, raising SourceError with a short reason when it cannot be used."""
     raw = _read_bytes(file, max_file_bytes)
-    if b"\0" in raw[:8192]:
+    has_bom = any(raw.startswith(bom) for bom, _ in _TEXT_BOMS)
+    if b"\0" in raw[:8192] and not has_bom:
         raise SourceError("binary file")
     kind = "html" if file.suffix.lower() in (".html", ".htm") else "text"
-    content = decode_html(raw) if kind == "html" else _decode_utf8(raw)
+    content = decode_html(raw) if kind == "html" else decode_text(raw, display_path(file))
     if not content.strip():
         raise SourceError("empty file")
     article = parse_article(content, fallback_title=file.stem, kind=kind)
@@ -191,11 +200,26 @@ def read_article(file: Path, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Ar
     )
 
 
-def _decode_utf8(raw: bytes) -> str:
+def decode_text(raw: bytes, name: str = "") -> str:
+    """Text bytes as text: by their byte-order mark, else as UTF-8, else in the encoding
+    charset-normalizer finds most likely (newsroom exports are often Latin-1 or Windows-1252),
+    with a warning that it was a guess."""
+    for bom, codec in _TEXT_BOMS:
+        if raw.startswith(bom):
+            try:
+                return raw.decode(codec)
+            except UnicodeDecodeError:
+                raise SourceError("binary file") from None
     try:
-        return raw.decode("utf-8-sig")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise SourceError(f"not UTF-8 (bad byte at offset {exc.start})") from None
+        from charset_normalizer import from_bytes
+
+        best = from_bytes(raw).best()
+        if best is None:
+            raise SourceError(f"not UTF-8 (bad byte at offset {exc.start})") from None
+        logger.warning("%s is not UTF-8: read as %s (a guess)", name or "A file", best.encoding)
+        return str(best)
 
 
 def decode_html(raw: bytes, declared: str | None = None, default: str | None = None) -> str:
