@@ -32,7 +32,6 @@ import argparse
 import gzip
 import hashlib
 import json
-import math
 import os
 import random
 import re
@@ -623,32 +622,68 @@ def end_to_end(squad, embedder, reader, **overrides):
         return evaluate_squad(service, squad, settings.top_k)
 
 
-# Confidence while measuring: sigmoid(MEASURING_SLOPE x margin), so the 4 decimals an answer
-# keeps still tell margins apart up to about 90.
-MEASURING_SLOPE = 0.1
+def candidate_spans(squad, embedder, reader) -> list[tuple[float, float, bool, str]]:
+    """Every span the reader finds for every question of a set, as the answer step sees them:
+    (margin, its passage's cosine to the question, whether it is right, the question's id).
+    Right: F1 of at least 0.5 with a gold answer; never for an unanswerable question."""
+    from factdesk.answer.answers import READ_PASSAGES, SPAN_PASSAGES
+    from factdesk.answer.conversation import Query
+    from factdesk.config import Settings
+    from factdesk.evaluation.squad import f1_score
+    from factdesk.service import scratch_service
+
+    settings = Settings(_env_file=None)
+    articles = [paragraph.as_article() for paragraph in squad.paragraphs]
+    rows = []
+    with scratch_service(settings, articles, embedder=embedder, reader=reader) as service:
+        answerer = service.answerer
+        for question in squad.questions:
+            query = Query.alone(" ".join(question.text.split()))
+            search_vector, _ = answerer._vectors(query)
+            hits = answerer.retriever.retrieve(query.search, search_vector, READ_PASSAGES)
+            passages = hits[:SPAN_PASSAGES]
+            for span in reader.read(query.standalone, [h.chunk.text for h in passages]):
+                if span is not None:
+                    right = bool(question.answers) and f1_score(span.text, question.answers) >= 0.5
+                    cosine = passages[span.passage].dense or 0.0
+                    rows.append((span.margin, cosine, right, question.id))
+    return rows
 
 
-def margins_and_labels(report) -> tuple[np.ndarray, np.ndarray]:
-    """Each question's margin (read back from its confidence) and whether its short answer is
-    right: F1 of at least 0.5 with a gold answer; never for an unanswerable question."""
-    margins, labels = [], []
-    for outcome in report.outcomes:
-        c = min(max(outcome.answer.confidence, 1e-4), 1 - 1e-4)
-        margins.append(math.log(c / (1 - c)) / MEASURING_SLOPE)
-        labels.append(outcome.question.answerable and outcome.short_f1 >= 0.5)
-    return np.array(margins), np.array(labels, dtype=float)
-
-
-def fit_calibration(margins: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
-    """Logistic regression of right on margin (Platt scaling), by Newton's method."""
-    x = np.stack([margins, np.ones_like(margins)], axis=1)
-    w = np.zeros(2)
+def fit_calibration(rows) -> tuple[float, float, float]:
+    """Logistic regression of right on margin and passage cosine (Platt scaling with a second
+    feature), by Newton's method: (slope, passage weight, intercept)."""
+    x = np.array([[m, score, 1.0] for m, score, _, _ in rows])
+    labels = np.array([right for _, _, right, _ in rows], dtype=float)
+    w = np.zeros(3)
     for _ in range(50):
         p = 1 / (1 + np.exp(-(x @ w)))
         gradient = x.T @ (p - labels)
-        hessian = (x * (p * (1 - p))[:, None]).T @ x + 1e-6 * np.eye(2)
+        hessian = (x * (p * (1 - p))[:, None]).T @ x + 1e-6 * np.eye(3)
         w -= np.linalg.solve(hessian, gradient)
-    return float(w[0]), float(w[1])
+    return float(w[0]), float(w[1]), float(w[2])
+
+
+def choose_threshold(report, unanswerable_share: float) -> tuple[float, float]:
+    """The confidence that makes the most correct decisions on the tune articles, with
+    unanswerable questions counted at `unanswerable_share` of all (SQuAD 2.0's own mix):
+    an answerable question is right when answered with the gold answer in its quote, an
+    unanswerable one when declined. Returns (threshold, correct rate at that mix)."""
+    answerable = [
+        (o.answer.confidence, o.quotes_an_answer) for o in report.outcomes if o.question.answerable
+    ]
+    unanswerable = [o.answer.confidence for o in report.outcomes if not o.question.answerable]
+    best = (-1.0, 0.0)
+    for threshold in sorted({0.0, *(c for c, _ in answerable), *unanswerable}):
+        kept = sum(c >= threshold and right for c, right in answerable) / len(answerable)
+        declined = sum(c < threshold for c in unanswerable) / len(unanswerable)
+        rate = (1 - unanswerable_share) * kept + unanswerable_share * declined
+        best = max(best, (rate, -threshold))
+    return -best[1], round(best[0], 4)
+
+
+# SQuAD 2.0 train: 43,498 of its 130,319 questions are unanswerable.
+UNANSWERABLE_SHARE = 0.334
 
 
 def measure(
@@ -658,34 +693,27 @@ def measure(
     report the test articles once; write reader.json, the card and figures.json."""
     from factdesk.answer.reader import Reader
     from factdesk.evaluation.metrics import expected_calibration_error
-    from factdesk.evaluation.thresholds import balanced_threshold
     from factdesk.search.embeddings import Embedder
 
     version = training["version"]
-    write_config(package, version, 0.0, (MEASURING_SLOPE, 0.0), {})
+    write_config(package, version, 0.0, (1.0, 0.0, 0.0), {})
     embedder = Embedder()
     tune = squad_set(data, TUNE, "tune", limit)
+    rows = candidate_spans(tune, embedder, Reader(model_dir=package))
+    slope, passage, intercept = fit_calibration(rows)
+    print(f"calibration {slope:.4f} x margin + {passage:.4f} x passage + {intercept:.4f}")
+    write_config(package, version, 0.0, (slope, passage, intercept), {})
     tune_report = end_to_end(tune, embedder, Reader(model_dir=package), min_confidence=0.0)
-    margins, labels = margins_and_labels(tune_report)
-    slope, intercept = fit_calibration(margins, labels)
-    confidences = 1 / (1 + np.exp(-(slope * margins + intercept)))
-    answerable = [
-        (float(c), o.quotes_an_answer)
-        for c, o in zip(confidences, tune_report.outcomes, strict=True)
-        if o.question.answerable
-    ]
-    unanswerable = [
-        float(c)
-        for c, o in zip(confidences, tune_report.outcomes, strict=True)
-        if not o.question.answerable
-    ]
-    threshold, balanced = balanced_threshold(answerable, unanswerable)
+    threshold, tune_correct = choose_threshold(tune_report, UNANSWERABLE_SHARE)
     threshold = round(threshold, 4)
-    print(f"calibration {slope:.4f} x margin + {intercept:.4f}; threshold {threshold}", flush=True)
+    print(f"threshold {threshold}: correct {tune_correct} on the tune articles", flush=True)
     calibration = {
-        "tune": [[round(float(c), 4), bool(r)] for c, r in zip(confidences, labels, strict=True)]
+        "tune": [
+            [o.answer.confidence, o.question.answerable and o.short_f1 >= 0.5]
+            for o in tune_report.outcomes
+        ]
     }
-    write_config(package, version, threshold, (slope, intercept), {})
+    write_config(package, version, threshold, (slope, passage, intercept), {})
     reader = Reader(model_dir=package)
     test, test_rows = {}, []
     parts = {
@@ -711,12 +739,17 @@ def measure(
     report = training | {
         "total_seconds": round(time.perf_counter() - started),
         "threshold": threshold,
-        "calibration_fit": {"slope": round(slope, 4), "intercept": round(intercept, 4)},
-        "tune_balanced_correct": balanced,
+        "calibration_fit": {
+            "slope": round(slope, 4),
+            "passage": round(passage, 4),
+            "intercept": round(intercept, 4),
+        },
+        "unanswerable_share": UNANSWERABLE_SHARE,
+        "tune_correct": tune_correct,
         "expected_calibration_error": ece,
         "test": test,
     }
-    write_config(package, version, threshold, (slope, intercept), report)
+    write_config(package, version, threshold, (slope, passage, intercept), report)
     write_model_card(package, report)
     (out / "figures.json").write_text(json.dumps(report | {"calibration": calibration}, indent=1))
     print(json.dumps(report, indent=2), flush=True)
@@ -724,14 +757,22 @@ def measure(
 
 
 def write_config(
-    package: Path, version: str, threshold: float, calibration: tuple[float, float], figures: dict
+    package: Path,
+    version: str,
+    threshold: float,
+    calibration: tuple[float, float, float],
+    figures: dict,
 ) -> None:
     """reader.json: what the runtime needs (version, threshold, calibration, windows), and the
     figures."""
     config = {
         "version": version,
         "threshold": threshold,
-        "calibration": {"slope": round(calibration[0], 6), "intercept": round(calibration[1], 6)},
+        "calibration": {
+            "slope": round(calibration[0], 6),
+            "passage": round(calibration[1], 6),
+            "intercept": round(calibration[2], 6),
+        },
         "max_length": READ_LENGTH,
         "stride": STRIDE,
         "base_model": "sentence-transformers/all-MiniLM-L6-v2",
@@ -844,14 +885,17 @@ batch {recipe[batch]} of similar lengths, AdamW lr {recipe[lr]}, weight decay 0.
 then linear decay, word embeddings frozen, gradients clipped at 1, seed {recipe[seed]}, CPU
 (torch, 2 threads). Loss: cross-entropy of the start and of the end position, averaged.
 
-**Confidence:** the margin of the best span over "no answer" (logits), through a logistic curve
-fitted on the tune articles end to end (`{fit[slope]} x margin + {fit[intercept]}`), so that it
-is the probability that the short answer is right (F1 of at least 0.5 with a gold answer).
-Expected calibration error: {ece[tune]} on tune, **{ece[test]} on test**
-(chart: `benchmarks/results/calibration.png`).
+**Confidence:** a logistic curve over the span's margin over "no answer" (logits) and its
+passage's cosine to the question, fitted on every span the reader finds for the tune
+questions (`{fit[slope]} x margin + {fit[passage]} x passage cosine + {fit[intercept]}`), so
+that it is the probability that the short answer is right (F1 of at least 0.5 with a gold
+answer). The answer is the span with the highest confidence. Expected calibration error over
+every question's answer: {ece[tune]} on tune, **{ece[test]} on test** (chart:
+`benchmarks/results/calibration.png`).
 
-**Threshold:** the confidence that maximises correct decisions on the tune articles, answerable
-and unanswerable questions weighted equally (balanced correct {report[tune_balanced_correct]}).
+**Threshold:** the confidence that makes the most correct decisions on the tune articles end to
+end, with unanswerable questions counted at SQuAD 2.0's own share ({report[unanswerable_share]};
+correct {report[tune_correct]}).
 
 ## Figures
 

@@ -290,7 +290,7 @@ class Answerer:
                 passages[span.passage],
                 replace(span, start=span.start + crops[span.passage][0],
                         end=span.end + crops[span.passage][0]),
-                self.reader.confidence(span.margin),
+                self.reader.confidence(span.margin, passages[span.passage].dense or 0.0),
             )
             for span in spans
             if span is not None

@@ -60,10 +60,12 @@ class Reader:
         config_path = folder / CONFIG_FILE
         self.config = json.loads(config_path.read_text()) if config_path.exists() else {}
         self.version = str(self.config.get("version", "unversioned"))
-        # The confidence is a logistic curve over the margin, fitted on held-out articles.
-        calibration = self.config.get("calibration", {"slope": 1.0, "intercept": 0.0})
-        self._slope = float(calibration["slope"])
-        self._intercept = float(calibration["intercept"])
+        # The confidence is a logistic curve over the span's margin and its passage's cosine to
+        # the question, fitted on held-out articles (see the model card).
+        calibration = self.config.get("calibration", {})
+        self._slope = float(calibration.get("slope", 1.0))
+        self._passage = float(calibration.get("passage", 0.0))
+        self._intercept = float(calibration.get("intercept", 0.0))
         self.threshold = float(
             threshold if threshold is not None else self.config.get("threshold", 0.5)
         )
@@ -77,9 +79,11 @@ class Reader:
         self._session = cpu_session(model_file or folder / MODEL_FILE, threads, spinning=False)
         self._lock = threading.Lock()
 
-    def confidence(self, margin: float) -> float:
-        """The calibrated probability that a span with this margin is the right answer."""
-        z = self._slope * margin + self._intercept
+    def confidence(self, margin: float, passage_cosine: float = 0.5) -> float:
+        """The calibrated probability that a span with this margin, found in a passage with
+        this cosine to the question, is the right answer. (The cosine is absolute, unlike the
+        fused retrieval score, which depends on how many passages compete.)"""
+        z = self._slope * margin + self._passage * passage_cosine + self._intercept
         return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
 
     def read(self, question: str, passages: Sequence[str]) -> list[Span | None]:
