@@ -99,7 +99,7 @@ RESUME ?=
 reader: install
 	$(BIN)/uv pip install --quiet --link-mode copy --python $(BIN)/python -e '.[dev,train]'
 	$(BIN)/python benchmarks/train_reader.py --data $(SQUAD) --out build/reader $(RESUME)
-	$(BIN)/python benchmarks/calibration.py --figures build/reader/figures.json --out benchmarks/results/calibration.png
+	$(BIN)/python benchmarks/calibration.py --figures build/reader/figures.json --out benchmarks/charts/calibration.png
 
 bench-load: install
 	$(BIN)/python benchmarks/load.py --events 500 --senders 20 --out benchmarks/results/load.json

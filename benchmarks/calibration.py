@@ -1,7 +1,7 @@
 """Draw the reader's calibration chart: stated confidence against how often answers were right.
 
     python benchmarks/calibration.py --figures build/reader/figures.json \
-        --out benchmarks/results/calibration.png
+        --out benchmarks/charts/calibration.png
 
 `figures.json` is what `train_reader.py` writes; its "calibration" part holds, for the held-out
 tune and test articles, every question's confidence and whether its short answer was right

@@ -891,7 +891,7 @@ questions (`{fit[slope]} x margin + {fit[passage]} x passage cosine + {fit[inter
 that it is the probability that the short answer is right (F1 of at least 0.5 with a gold
 answer). The answer is the span with the highest confidence. Expected calibration error over
 every question's answer: {ece[tune]} on tune, **{ece[test]} on test** (chart:
-`benchmarks/results/calibration.png`).
+`benchmarks/charts/calibration.png`).
 
 **Threshold:** the confidence that makes the most correct decisions on the tune articles end to
 end, with unanswerable questions counted at SQuAD 2.0's own share ({report[unanswerable_share]};

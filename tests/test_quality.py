@@ -154,15 +154,17 @@ def test_advisers_question_gives_the_short_answer_and_its_sentence(seed_service)
     assert answer.to_dict()["short_answer"]["text"] == answer.short_answer.text
 
 
-# A little under what was measured (benchmarks/README.md, "Seed questions").
+# A little under what was measured (benchmarks/README.md, "Answers on the seed questions"):
+# seed 0.775 / 0.394 / 21 of 24 / 41 of 71; two articles 0.930 / 0.791 / 8 of 14 / 8 of 43;
+# every answered question cited its own article. They guard against getting worse.
 GATES = {
-    "seed_hit1": 0.0,
-    "seed_evidence": 0.0,
-    "seed_declined": 0.0,
-    "seed_wrongly_declined": 1.0,
-    "paraphrased_hit1": 0.0,
-    "paraphrased_evidence": 0.0,
-    "paraphrased_declined": 0.0,
-    "paraphrased_wrongly_declined": 1.0,
-    "right_article": 0.0,
+    "seed_hit1": 0.75,
+    "seed_evidence": 0.37,
+    "seed_declined": 0.83,
+    "seed_wrongly_declined": 0.60,
+    "paraphrased_hit1": 0.90,
+    "paraphrased_evidence": 0.76,
+    "paraphrased_declined": 0.50,
+    "paraphrased_wrongly_declined": 0.21,
+    "right_article": 0.95,
 }
