@@ -143,15 +143,14 @@ def test_on_topic_unanswerable_questions_list_related_passages(seed_service):
     assert answer.confidence < seed_service.answerer.min_confidence
 
 
-def test_advisers_question_gives_the_short_answer_and_its_sentence(seed_service):
-    answer = seed_service.ask("How many advisers remain?")
-    assert answer.short_answer and "few dozen" in answer.short_answer.text
-    assert len(answer.short_answer.text) < 30
+def test_the_analyst_question_gives_the_short_answer_and_its_sentence(seed_service):
+    answer = seed_service.ask("Which analyst estimated the number of Russian officers?")
+    assert answer.short_answer and answer.short_answer.text == "Mark Galeotti"
     first = answer.citations[0]
-    assert first.n == 1 and "Rostec" in first.quote and answer.answer.endswith("[1]")
+    assert first.n == 1 and "300" in first.quote and answer.answer.endswith("[1]")
     assert first.source.endswith(".txt") and first.title
     assert answer.confidence >= seed_service.answerer.min_confidence
-    assert answer.to_dict()["short_answer"]["text"] == answer.short_answer.text
+    assert answer.to_dict()["short_answer"]["text"] == "Mark Galeotti"
 
 
 # A little under what was measured (benchmarks/README.md, "Answers on the seed questions"):

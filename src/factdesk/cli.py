@@ -24,7 +24,15 @@ from factdesk import __version__
 from factdesk.config import Settings, load_settings
 from factdesk.errors import ExitCode, FactdeskError
 
-stdout = Console(highlight=False)
+
+class _Output(Console):
+    """stdout: a closed pipe ends the command quietly (rich would exit 1)."""
+
+    def on_broken_pipe(self) -> None:
+        _closed_pipe()
+
+
+stdout = _Output(highlight=False)
 stderr = Console(stderr=True, highlight=False)
 
 
@@ -43,10 +51,15 @@ def main(args: Sequence[str] | None = None) -> None:
     except FactdeskError as exc:
         _fail(str(exc), exc.exit_code)
     except BrokenPipeError:
-        # The reader went away (`factdesk ask - | head`): nothing is wrong, stop quietly.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        sys.exit(ExitCode.OK)
+        _closed_pipe()
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _closed_pipe() -> None:
+    """The reader of our output went away (`factdesk ask - | head`): nothing is wrong, so stop
+    quietly, with nothing left to flush into the closed pipe."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    sys.exit(ExitCode.OK)
 
 
 def _fail(message: str, code: int) -> None:
@@ -250,11 +263,14 @@ def _answer_and_print(service, question, history, top_k: int | None, as_json: bo
     if stream:
         stderr.print()
     _print_warnings(answer.warnings)
-    if as_json:
-        click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
+    try:
+        if as_json:
+            click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
+        else:
+            _render(answer)
         sys.stdout.flush()
-    else:
-        _render(answer)
+    except BrokenPipeError:  # click would exit 1 for it
+        _closed_pipe()
     return answer
 
 

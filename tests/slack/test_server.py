@@ -167,9 +167,7 @@ def test_ignored_events_are_still_acknowledged(running, fake_service, fake_api):
     assert fake_service.questions == []
 
 
-def test_requests_are_acknowledged_before_the_answer_is_computed(
-    serve_app, fake_service, fake_api
-):
+def test_requests_are_acknowledged_before_the_answer_is_computed(serve_app, fake_service, fake_api):
     slow = SlowService(fake_service)
     running = serve_app(slow)
     mention = running.slack.event(event_callback(app_mention("how many advisers?")))

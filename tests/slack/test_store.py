@@ -96,3 +96,20 @@ def test_empty_summary_renders_a_line():
     console = Console(record=True, width=100)
     console.print(render_summary(FeedbackSummary(answers=0, up=0, down=0, most_down=[])))
     assert "No 👎 so far." in console.export_text()
+
+
+def test_an_answer_with_a_short_answer_round_trips(store):
+    from factdesk.answer.answers import Answer, Citation, ShortAnswer
+
+    quote = "Rostec has cut its advisers to just a few dozen now."
+    answer = Answer(
+        "How many advisers remain?",
+        True,
+        f"just a few dozen: “{quote}” [1]",
+        [Citation(1, quote, quote, "seeds/a.txt", "Advisers", None, 10, 10 + len(quote), 0.8)],
+        confidence=0.8,
+        short_answer=ShortAnswer("just a few dozen", 40, 56),
+    )
+    answer_id = store.save_answer(answer, channel="C1", user="U1")
+    stored = store.load_answer(answer_id)
+    assert stored is not None and stored.answer == answer

@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal, NamedTuple, Protocol
 
-from factdesk.answer.answers import Answer, Citation
+from factdesk.answer.answers import Answer, Citation, ShortAnswer
 from factdesk.answer.conversation import Turn
 from factdesk.config import Settings
 
@@ -318,6 +318,8 @@ def _to_json(answer: Answer) -> str:
 def _from_json(text: str) -> Answer:
     data = json.loads(text)
     data["citations"] = [Citation(**citation) for citation in data["citations"]]
+    if data.get("short_answer"):
+        data["short_answer"] = ShortAnswer(**data["short_answer"])
     return Answer(**data)
 
 
