@@ -23,6 +23,7 @@ from factdesk.search.retrieval import Hit, Retriever
 
 if TYPE_CHECKING:
     from factdesk.answer.reader import Reader, Span
+    from factdesk.ingest.chunks import Chunk
     from factdesk.search.embeddings import Embedder
 
 NOT_FOUND = "I couldn't find that in the indexed articles."
@@ -158,20 +159,8 @@ class _Found:
         return self.hit.chunk.text[start:end]
 
     def citation(self, n: int) -> Citation:
-        chunk = self.hit.chunk
-        start, end = (chunk.start + offset for offset in self.bounds)
-        return Citation(
-            n=n,
-            quote=self.quote,
-            passage=chunk.text,
-            source=chunk.source,
-            title=chunk.title,
-            url=chunk.url,
-            start=start,
-            end=end,
-            score=round(self.confidence, 4),
-            published=chunk.published,
-        )
+        start, end = (self.hit.chunk.start + offset for offset in self.bounds)
+        return _cite(n, self.hit.chunk, start, end, self.confidence)
 
 
 @dataclass(frozen=True)
@@ -465,8 +454,12 @@ def _adjacent(group: list[_Sentence], sentence: _Sentence) -> bool:
 
 
 def _citation(n: int, group: list[_Sentence]) -> Citation:
-    chunk = group[0].hit.chunk
-    start, end = group[0].start, group[-1].end
+    score = max(s.probability if s.read else s.cosine for s in group)
+    return _cite(n, group[0].hit.chunk, group[0].start, group[-1].end, score)
+
+
+def _cite(n: int, chunk: Chunk, start: int, end: int, score: float) -> Citation:
+    """Citation `n`: the text between two offsets into the article, within `chunk`."""
     return Citation(
         n=n,
         quote=chunk.excerpt(start, end),
@@ -476,6 +469,6 @@ def _citation(n: int, group: list[_Sentence]) -> Citation:
         url=chunk.url,
         start=start,
         end=end,
-        score=round(max(s.probability if s.read else s.cosine for s in group), 4),
+        score=round(score, 4),
         published=chunk.published,
     )
