@@ -23,8 +23,8 @@ from factdesk.search.retrieval import Hit, Retriever
 
 if TYPE_CHECKING:
     from factdesk.answer.reader import Reader, Span
-    from factdesk.ingest.chunks import Chunk
     from factdesk.search.embeddings import Embedder
+    from factdesk.search.passages import Chunk
 
 NOT_FOUND = "I couldn't find that in the indexed articles."
 

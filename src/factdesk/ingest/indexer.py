@@ -20,10 +20,11 @@ from typing import TYPE_CHECKING
 
 from factdesk.config import Settings
 from factdesk.errors import IndexBusyError
-from factdesk.ingest.chunks import Chunk, chunk_article
+from factdesk.ingest.chunks import chunk_article
 from factdesk.ingest.documents import Article, Scan, Skipped, scan_paths
 from factdesk.ingest.sources import is_url
 from factdesk.search.embeddings import Embedder, model_name
+from factdesk.search.passages import Chunk
 from factdesk.search.retrieval import keyword_index
 from factdesk.search.store import DocumentRecord, IndexFingerprint, Store
 

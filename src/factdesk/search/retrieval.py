@@ -23,8 +23,8 @@ from datetime import date
 import numpy as np
 
 from factdesk.config import Settings
-from factdesk.ingest.chunks import Chunk
 from factdesk.search.keyword import KeywordIndex, generation_folder, prune_generations
+from factdesk.search.passages import Chunk
 from factdesk.search.store import Store
 
 MODES = ("hybrid", "dense", "keyword")

@@ -23,7 +23,7 @@ import numpy as np
 
 from factdesk.config import Settings
 from factdesk.errors import FactdeskError, IncompatibleIndexError, StoreUnavailableError
-from factdesk.ingest.chunks import CHUNKER_VERSION, Chunk
+from factdesk.search.passages import CHUNKER_VERSION, Chunk
 
 # Bump when what a record holds changes; an index of another schema is refused until rebuilt.
 # 2: flat start/end offsets, and each passage's sentence spans and vectors.
