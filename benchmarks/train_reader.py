@@ -560,7 +560,7 @@ def paragraph_figures(
     from factdesk.answer.reader import Reader
     from factdesk.evaluation.squad import exact_match, f1_score
 
-    reader = Reader(model_file=model_file, tokenizer_file=tokenizer_file, threshold=0.0)
+    reader = Reader(model_file=model_file, tokenizer_file=tokenizer_file)
     ems, f1s, margins = [], [], []
     for q in questions[:limit]:
         paragraph = paragraphs[q.article][q.paragraph]
@@ -626,7 +626,6 @@ def candidate_spans(squad, embedder, reader) -> list[tuple[float, float, bool, s
     """Every span the reader finds for every question of a set, as the answer step sees them:
     (margin, its passage's cosine to the question, whether it is right, the question's id).
     Right: F1 of at least 0.5 with a gold answer; never for an unanswerable question."""
-    from factdesk.answer.answers import READ_PASSAGES, SPAN_PASSAGES
     from factdesk.answer.conversation import Query
     from factdesk.config import Settings
     from factdesk.evaluation.squad import f1_score
@@ -636,17 +635,11 @@ def candidate_spans(squad, embedder, reader) -> list[tuple[float, float, bool, s
     articles = [paragraph.as_article() for paragraph in squad.paragraphs]
     rows = []
     with scratch_service(settings, articles, embedder=embedder, reader=reader) as service:
-        answerer = service.answerer
         for question in squad.questions:
             query = Query.alone(" ".join(question.text.split()))
-            search_vector, _ = answerer._vectors(query)
-            hits = answerer.retriever.retrieve(query.search, search_vector, READ_PASSAGES)
-            passages = hits[:SPAN_PASSAGES]
-            for span in reader.read(query.standalone, [h.chunk.text for h in passages]):
-                if span is not None:
-                    right = bool(question.answers) and f1_score(span.text, question.answers) >= 0.5
-                    cosine = passages[span.passage].dense or 0.0
-                    rows.append((span.margin, cosine, right, question.id))
+            for hit, span in service.answerer.spans(query):
+                right = bool(question.answers) and f1_score(span.text, question.answers) >= 0.5
+                rows.append((span.margin, hit.dense or 0.0, right, question.id))
     return rows
 
 

@@ -25,8 +25,8 @@ def render_answer(answer: Answer, width: int = 80) -> RenderableType:
     parts: list[RenderableType] = []
     if answer.standalone:
         parts.append(Text(f"(read as: {answer.standalone})", style="dim"))
-    short = answer.short_answer if answer.mode == "extractive" else None
-    if short and answer.citations:
+    short = answer.short_answer if answer.marked_quote() else None
+    if short:
         parts.append(indented(Text(" ".join(short.text.split()), style="bold"), width, 0))
         parts.append(indented(marked_quote(answer), width, 0))
     else:
@@ -86,13 +86,10 @@ def indented(text: Text, width: int, indent: int = INDENT, first: int | None = N
 
 def marked_quote(answer: Answer) -> Text:
     """The sentence that holds the short answer, quoted, the answer's words in bold."""
-    first, short = answer.citations[0], answer.short_answer
-    assert short is not None
-    a, b = short.start - first.start, short.end - first.start
-    quote = first.quote.replace("\n", " ")
-    return Text.assemble(
-        "“", quote[:a], (quote[a:b], "bold"), quote[b:], "” ", ("[1]", "bold cyan")
-    )
+    parts = answer.marked_quote()
+    assert parts is not None
+    before, span, after = (part.replace("\n", " ") for part in parts)
+    return Text.assemble("“", before, (span, "bold"), after, "” ", ("[1]", "bold cyan"))
 
 
 def render_status(status: IndexStatus) -> RenderableType:

@@ -1,14 +1,14 @@
-"""Extractive answers: the retrieved sentences that best answer a question, with citations.
+"""Extractive answers: the short answer and the sentence that holds it, with citations.
 
-No language model is involved. The answer quotes, verbatim, the sentence or two from the retrieved
-passages that best match the question, each followed by its citation marker; when nothing in the
-index is relevant enough it says so instead of quoting something unrelated.
+No language model is involved. The reader finds the short answer in the best retrieved passages
+and the answer quotes, verbatim, the sentence that holds it, followed by its citation marker;
+without a reader, the pre-rank's best sentence is quoted. When nothing in the index answers well
+enough it says so instead of quoting something unrelated.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -40,9 +40,6 @@ PRE_RANK = 12
 # The span reader reads the best few retrieved passages whole; more finds more answers and more
 # false ones (chosen on the tune articles, see the reader's model card).
 SPAN_PASSAGES = 3
-# The first READ_WHOLE of them are read whole; the others only around their best pre-ranked
-# sentence, which costs a fraction of a window.
-READ_WHOLE = 3
 # Without a reader, the best few sentences are embedded alone, and their cosine decides whether to
 # answer: read alone, a sentence tells better whether it answers at all. Only close calls, within
 # CONFIRM_MARGIN of the threshold, pay for that.
@@ -101,6 +98,17 @@ class Answer:
     standalone: str | None = None
     short_answer: ShortAnswer | None = None
 
+    def marked_quote(self) -> tuple[str, str, str] | None:
+        """The first citation's quote cut around the short answer (before, the answer, after),
+        for a front end to show the answer's words in bold; None when there is no short answer
+        to show (a decline, an LLM's answer)."""
+        short = self.short_answer
+        if short is None or self.mode != "extractive" or not self.citations:
+            return None
+        first = self.citations[0]
+        a, b = short.start - first.start, short.end - first.start
+        return first.quote[:a], first.quote[a:b], first.quote[b:]
+
     def to_dict(self) -> dict:
         """The documented JSON shape of `factdesk ask --json` (warnings go to stderr, not here)."""
         return {
@@ -126,8 +134,8 @@ class _Sentence:
     end: int
     cosine: float
     score: float
-    probability: float = 0.0
-    read: bool = True  # False: not read (by the reader, or alone): `probability` is 0
+    probability: float = 0.0  # the cosine read alone, which decides whether to answer
+    read: bool = True  # False: not read alone, so `probability` is 0
 
 
 @dataclass(frozen=True)
@@ -192,10 +200,10 @@ def clean_question(question: str, max_chars: int) -> tuple[str, list[str]]:
 class Answerer:
     """Answers questions from the index; one per process, safe to share between threads.
 
-    Retrieval finds passages; a cheap pre-rank (sentence cosine, shared rare words, answer-type
-    cue) keeps the sentences worth reading; the reader decides which one answers, and whether any
-    does. Without a reader (`reader=None`, the answerer before it, kept as a baseline for
-    evaluations) the pre-rank's best sentence is quoted when its cosine reaches BASELINE_COSINE.
+    Retrieval finds passages; the reader finds the short answer in the best of them, and whether
+    there is one. Without a reader (`FACTDESK_READER=none`) a cheap pre-rank (sentence cosine,
+    shared rare words, answer-type cue) picks the sentence to quote, when its cosine reaches
+    BASELINE_COSINE; with one, the pre-rank only orders the related passages of a decline.
     """
 
     def __init__(
@@ -221,7 +229,7 @@ class Answerer:
         `query` (conversation.build_query) holds the cleaned question and, for a follow-up,
         what to retrieve and read; the answer reports the question as asked.
         """
-        answer = self._answer(query.question, query, top_k or self.settings.top_k)
+        answer = self._answer(query, top_k or self.settings.top_k)
         if query.standalone != query.question:
             answer = replace(answer, standalone=query.standalone)
         return replace(answer, reader=self.reader.version if self.reader else None)
@@ -243,12 +251,28 @@ class Answerer:
         combined = weights @ embedded
         return combined / (np.linalg.norm(combined) or 1.0), embedded[0]
 
-    def _answer(self, question: str, query: Query, top_k: int) -> Answer:
+    def spans(self, query: Query) -> list[tuple[Hit, Span]]:
+        """The spans the reader finds in the passages it reads for `query`, each with its
+        passage: what the answer is chosen from (and what its calibration is fitted on)."""
+        search_vector, _ = self._vectors(query)
+        return self._read(query, self._retrieve(query, search_vector, READ_PASSAGES))
+
+    def _retrieve(self, query: Query, search_vector: np.ndarray, n: int) -> list[Hit]:
+        return self.retriever.retrieve(query.search, search_vector, n)
+
+    def _read(self, query: Query, hits: list[Hit]) -> list[tuple[Hit, Span]]:
+        assert self.reader is not None
+        passages = hits[:SPAN_PASSAGES]
+        spans = self.reader.read(query.standalone, [hit.chunk.text for hit in passages])
+        return [(passages[span.passage], span) for span in spans if span is not None]
+
+    def _answer(self, query: Query, top_k: int) -> Answer:
+        question = query.question
         search_vector, vector = self._vectors(query)
-        hits = self.retriever.retrieve(query.search, search_vector, max(top_k, READ_PASSAGES))
+        hits = self._retrieve(query, search_vector, max(top_k, READ_PASSAGES))
         ranked = self._rank_sentences(query.asked, vector, hits)
         if self.reader is not None:
-            return self._extract(question, query, ranked, hits, top_k)
+            return self._extract(query, ranked, hits, top_k)
         candidates = self._confirm(vector, ranked, hits[:top_k])
         if not candidates:
             return Answer(question, False, NOT_FOUND)
@@ -256,34 +280,21 @@ class Answerer:
         confidence = round(best.probability, 4)
         if best.probability < self.min_confidence:
             return _decline(question, candidates, hits[:top_k], confidence)
-        # The cosine only decides whether to answer: the pre-rank knows better which sentence.
-        best = _preferred([c for c in candidates if c.read], query, lambda s: s.score)
+        best = _preferred([c for c in candidates if c.read], query)
         chosen = _choose(best, candidates, self.min_confidence)
         return _compose(question, chosen, candidates, hits[:top_k], confidence)
 
     def _extract(
-        self, question: str, query: Query, ranked: list[_Sentence], hits: list[Hit], top_k: int
+        self, query: Query, ranked: list[_Sentence], hits: list[Hit], top_k: int
     ) -> Answer:
         """The reader's short answer from the best passages, with the sentence that holds it;
         declined when no span beats "no answer" by enough."""
         assert self.reader is not None
-        passages = hits[:SPAN_PASSAGES]
-        crops = [
-            (0, len(hit.chunk.text)) if n < READ_WHOLE else _around_best(hit, ranked)
-            for n, hit in enumerate(passages)
-        ]
-        texts = [hit.chunk.text[a:b] for hit, (a, b) in zip(passages, crops, strict=True)]
-        spans = self.reader.read(query.standalone, texts)
+        question = query.question
         found = [
-            _Found(
-                passages[span.passage],
-                replace(span, start=span.start + crops[span.passage][0],
-                        end=span.end + crops[span.passage][0]),
-                self.reader.confidence(span.margin, passages[span.passage].dense or 0.0),
-            )
-            for span in spans
-            if span is not None
-        ]  # fmt: skip
+            _Found(hit, span, self.reader.confidence(span.margin, hit.dense or 0.0))
+            for hit, span in self._read(query, hits)
+        ]
         unread = [replace(s, read=False) for s in ranked[:PRE_RANK]]
         if not found:
             return _decline(question, unread, hits[:top_k], 0.0)
@@ -359,28 +370,12 @@ class Answerer:
         return ranked
 
 
-def _around_best(hit: Hit, ranked: list[_Sentence]) -> tuple[int, int]:
-    """The part of a passage the reader reads when it does not read it whole: its best
-    pre-ranked sentence with the sentence either side (offsets within the passage)."""
-    chunk = hit.chunk
-    best = next((s for s in ranked if s.hit.chunk.id == chunk.id), None)
-    if best is None or not chunk.sentences:
-        return 0, len(chunk.text)
-    start = best.start - chunk.start
-    index = next((i for i, (a, _) in enumerate(chunk.sentences) if a == start), None)
-    if index is None:
-        return 0, len(chunk.text)
-    first, last = max(index - 1, 0), min(index + 1, len(chunk.sentences) - 1)
-    return chunk.sentences[first][0], chunk.sentences[last][1]
-
-
-def _preferred(
-    eligible: list[_Sentence], query: Query, strength: Callable[[_Sentence], float]
-) -> _Sentence:
-    """Among the sentences the answer may quote, the one wanted most by `strength`: a newer
+def _preferred(eligible: list[_Sentence], query: Query) -> _Sentence:
+    """Among the sentences the answer may quote, the one the pre-rank wants most: a newer
     article's on a current-state question (`hit.recency` is 1 on all others), and in a
-    conversation what was not quoted yet. Whether to answer at all was decided before."""
-    return max(eligible, key=lambda c: strength(c) * c.hit.recency * query.weight(_text(c)))
+    conversation what was not quoted yet. Whether to answer at all was decided before, by the
+    cosine read alone."""
+    return max(eligible, key=lambda c: c.score * c.hit.recency * query.weight(_text(c)))
 
 
 def _text(sentence: _Sentence) -> str:
@@ -388,8 +383,8 @@ def _text(sentence: _Sentence) -> str:
 
 
 def _choose(best: _Sentence, candidates: list[_Sentence], threshold: float) -> list[_Sentence]:
-    """The best sentence, and its neighbour when the reader finds that one answers too (the
-    figure in one sentence, who said it in the next)."""
+    """The best sentence, and its neighbour when its cosine read alone passes the threshold too
+    (the figure in one sentence, who said it in the next)."""
     neighbours = [
         s
         for s in candidates

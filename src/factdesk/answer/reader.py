@@ -50,7 +50,6 @@ class Reader:
         threads: int | None = None,
         model_file: Path | None = None,
         tokenizer_file: Path | None = None,
-        threshold: float | None = None,
     ) -> None:
         from tokenizers import Tokenizer
 
@@ -66,9 +65,7 @@ class Reader:
         self._slope = float(calibration.get("slope", 1.0))
         self._passage = float(calibration.get("passage", 0.0))
         self._intercept = float(calibration.get("intercept", 0.0))
-        self.threshold = float(
-            threshold if threshold is not None else self.config.get("threshold", 0.5)
-        )
+        self.threshold = float(self.config.get("threshold", 0.5))
         max_length = int(self.config.get("max_length", 256))
         stride = int(self.config.get("stride", 64))
         self._tokenizer = Tokenizer.from_file(str(tokenizer_file or folder / TOKENIZER_FILE))

@@ -10,15 +10,14 @@ from pathlib import Path
 
 from factdesk.answer.answers import Answer
 from factdesk.answer.conversation import Turn
-from factdesk.errors import QuestionFileError
 from factdesk.evaluation.metrics import mean
 from factdesk.evaluation.questions import (
     Asking,
     Progress,
     Question,
-    _problems_message,
     holds_evidence,
     parse_question,
+    read_records,
 )
 
 CONVERSATION_FIGURES = {
@@ -43,24 +42,7 @@ class Conversation:
 
 def load_conversations(path: Path) -> list[Conversation]:
     """Read a JSONL conversations file: {"id": str, "turns": [{"question", "evidence"}, ...]}."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise QuestionFileError(f"No such conversations file: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise QuestionFileError(f"Cannot read the conversations file {path}: {exc}") from None
-    conversations, problems = [], []
-    for number, line in enumerate(lines, 1):
-        if line.strip():
-            try:
-                conversations.append(_parse_conversation(line, number))
-            except ValueError as exc:
-                problems.append(f"line {number}: {exc}")
-    if problems:
-        raise QuestionFileError(_problems_message(path, problems))
-    if not conversations:
-        raise QuestionFileError(f"The conversations file {path} holds no conversations.")
-    return conversations
+    return read_records(path, "conversations file", "conversations", _parse_conversation)
 
 
 def _parse_conversation(line: str, number: int) -> Conversation:

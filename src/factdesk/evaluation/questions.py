@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from factdesk.answer.answers import Answer
 from factdesk.answer.conversation import Turn
@@ -55,6 +55,7 @@ _QUOTES = str.maketrans(
 )
 
 Progress = Callable[[int, int], None]
+Record = TypeVar("Record")
 
 
 class Asking(Protocol):
@@ -91,25 +92,33 @@ class Question:
 
 def load_questions(path: Path) -> list[Question]:
     """Read a JSONL question file, reporting every malformed line at once with its number."""
+    return read_records(path, "question file", "questions", parse_question)
+
+
+def read_records(
+    path: Path, kind: str, plural: str, parse: Callable[[str, int], Record]
+) -> list[Record]:
+    """Every non-blank line of a JSONL file of `kind`, parsed; every malformed line is reported
+    at once, with its number, as one QuestionFileError."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
-        raise QuestionFileError(f"No such question file: {path}") from None
+        raise QuestionFileError(f"No such {kind}: {path}") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise QuestionFileError(f"Cannot read the question file {path}: {exc}") from None
-    questions, problems = [], []
+        raise QuestionFileError(f"Cannot read the {kind} {path}: {exc}") from None
+    records, problems = [], []
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
-            questions.append(parse_question(line, number))
+            records.append(parse(line, number))
         except ValueError as exc:
             problems.append(f"line {number}: {exc}")
     if problems:
         raise QuestionFileError(_problems_message(path, problems))
-    if not questions:
-        raise QuestionFileError(f"The question file {path} holds no questions.")
-    return questions
+    if not records:
+        raise QuestionFileError(f"The {kind} {path} holds no {plural}.")
+    return records
 
 
 def parse_question(line: str, number: int) -> Question:
@@ -257,16 +266,24 @@ def evaluate(
 ) -> Report:
     """Ask every question once, timing each; one untimed warm-up keeps start-up costs out."""
     service.ask(questions[0].text, top_k=top_k)
-    outcomes = []
+    timed = ask_timed(service, [q.text for q in questions], top_k, progress)
+    outcomes = [Outcome(q, a, seconds) for q, (a, seconds) in zip(questions, timed, strict=True)]
+    return Report(source, top_k, outcomes)
+
+
+def ask_timed(
+    service: Asking, questions: Sequence[str], top_k: int, progress: Progress | None = None
+) -> list[tuple[Answer, float]]:
+    """Each question's answer and the seconds it took, in order, reporting progress."""
+    answers = []
     for done, question in enumerate(questions):
         if progress:
             progress(done, len(questions))
         started = time.perf_counter()
-        answer = service.ask(question.text, top_k=top_k)
-        outcomes.append(Outcome(question, answer, time.perf_counter() - started))
+        answers.append((service.ask(question, top_k=top_k), time.perf_counter() - started))
     if progress:
         progress(len(questions), len(questions))
-    return Report(source, top_k, outcomes)
+    return answers
 
 
 def failed_gates(

@@ -27,14 +27,7 @@ def render_evaluation(report: Report | SquadReport) -> RenderableType:
     """The figures, each rate with the count behind it, then the misses and what was cited."""
     figures = report.figures()
     labels = SQUAD_FIGURES if isinstance(report, SquadReport) else FIGURES
-    table = Table(
-        "Figure",
-        "Value",
-        box=None,
-        header_style="bold",
-        title=f"{report.source}, top-k {report.top_k}",
-        title_justify="left",
-    )
+    table = _figures_table(report, "Value")
     for name, label in labels.items():
         table.add_row(label, _value(name, figures))
     misses = report.misses
@@ -95,15 +88,7 @@ def _render_squad_miss(outcome: SquadOutcome) -> RenderableType:
 def render_conversations(report: ConversationReport) -> RenderableType:
     """Each figure without and with history, side by side, then the follow-ups still missed."""
     alone, in_context = report.figures(with_history=False), report.figures(with_history=True)
-    table = Table(
-        "Figure",
-        "Alone",
-        "With history",
-        box=None,
-        header_style="bold",
-        title=f"{report.source}, top-k {report.top_k}",
-        title_justify="left",
-    )
+    table = _figures_table(report, "Alone", "With history")
     for name, label in CONVERSATION_FIGURES.items():
         if name in {"conversations", "follow_ups", "first_turns_correct"}:
             table.add_row(label, "", _plain(in_context[name]))
@@ -135,3 +120,15 @@ def _plain(value: float | int | None) -> Text:
     if value is None:
         return Text("—", style="dim")
     return Text(f"{value:g}" if isinstance(value, int) else f"{value:.3f}")
+
+
+def _figures_table(report: Report | SquadReport | ConversationReport, *columns: str) -> Table:
+    """A report's table: a figure a row, titled with the question file and top-k."""
+    return Table(
+        "Figure",
+        *columns,
+        box=None,
+        header_style="bold",
+        title=f"{report.source}, top-k {report.top_k}",
+        title_justify="left",
+    )

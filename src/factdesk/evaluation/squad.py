@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from pathlib import Path
 from factdesk.answer.answers import Answer
 from factdesk.errors import QuestionFileError
 from factdesk.evaluation.metrics import latency_figures, mean
-from factdesk.evaluation.questions import Asking, Progress
+from factdesk.evaluation.questions import Asking, Progress, ask_timed
 from factdesk.ingest.documents import Article
 
 _PUNCTUATION = re.compile(r"[^\w\s]")
@@ -307,13 +306,9 @@ def evaluate_squad(
     service: Asking, squad: SquadSet, top_k: int, progress: Progress | None = None
 ) -> SquadReport:
     """Ask every question of a SQuAD set whose paragraphs the answerer's index holds."""
-    outcomes = []
-    for done, question in enumerate(squad.questions):
-        if progress:
-            progress(done, len(squad.questions))
-        started = time.perf_counter()
-        answer = service.ask(question.text, top_k=top_k)
-        outcomes.append(SquadOutcome(question, answer, time.perf_counter() - started))
-    if progress:
-        progress(len(squad.questions), len(squad.questions))
+    timed = ask_timed(service, [q.text for q in squad.questions], top_k, progress)
+    outcomes = [
+        SquadOutcome(question, answer, seconds)
+        for question, (answer, seconds) in zip(squad.questions, timed, strict=True)
+    ]
     return SquadReport(squad.name, top_k, outcomes)

@@ -80,16 +80,12 @@ def render_answer(
 def _marked_answer(answer: Answer) -> str | None:
     """The short answer in bold, then the sentence holding it quoted with the answer's words in
     bold; None for answers without a short answer (declined, or an LLM's)."""
-    short = answer.short_answer
-    if short is None or answer.mode != "extractive" or not answer.citations:
+    parts = answer.marked_quote()
+    if parts is None or answer.short_answer is None:
         return None
-    first = answer.citations[0]
-    a, b = short.start - first.start, short.end - first.start
-    quote = first.quote
     limit = (MAX_TEXT - 40) // 4
     head, before, span, after = (
-        escape_within(_spaced(part), limit)
-        for part in (short.text, quote[:a], quote[a:b], quote[b:])
+        escape_within(_spaced(part), limit) for part in (answer.short_answer.text, *parts)
     )
     return f"*{head.strip()}*\n> {before.lstrip()}*{span.strip()}*{after.rstrip()} *[1]*"
 
