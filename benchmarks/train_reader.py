@@ -437,6 +437,56 @@ def collate(encoded: list[dict], indices: list[int]):
 # ---------------------------------------------------------------- training
 
 
+def weights_from_onnx(path: Path) -> dict:
+    """The parameters of an exported reader (fp32 or dynamically quantised int8), named as in the
+    torch model, so that a shipped reader can be trained further (`--start-from`)."""
+    import onnx
+    import torch
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(path)).graph
+    values = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    consumers: dict[str, list] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+
+    def dequantized(name: str, scale: str, zero: str) -> np.ndarray:
+        return (values[name].astype(np.float32) - values[zero].astype(np.float32)) * values[
+            scale
+        ].astype(np.float32)
+
+    state = {k: v for k, v in values.items() if k.startswith(("bert.", "qa_outputs."))}
+    for name in list(state):
+        if name.endswith("_quantized"):  # a quantised embedding table keeps its torch name
+            base = name[: -len("_quantized")]
+            state[base] = dequantized(name, base + "_scale", base + "_zero_point")
+    for node in graph.node:
+        if node.op_type not in ("MatMulInteger", "MatMul") or node.input[1] not in values:
+            continue
+        weight = node.input[1]
+        if node.op_type == "MatMulInteger":
+            base = weight[: -len("_quantized")]
+            matrix = dequantized(weight, base + "_scale", node.input[3])
+        else:
+            matrix = values[weight].astype(np.float32)
+        output, bias = node.output[0], None
+        for _ in range(4):  # MatMul -> (Cast -> Mul ->) Add(bias): the bias names the layer
+            after = consumers[output][0]
+            bias = next((i for i in after.input if i.endswith(".bias") and i in values), None)
+            if bias:
+                break
+            output = after.output[0]
+        if bias is None:
+            raise ValueError(f"{path}: cannot name the weight {weight}")
+        state[bias[: -len(".bias")] + ".weight"] = matrix.T.copy()
+    return {
+        k: torch.from_numpy(np.array(v, dtype=v.dtype))
+        for k, v in state.items()
+        if not k.endswith(("_quantized", "_scale", "_zero_point"))
+    }
+
+
 def train(encoded: list[dict], out: Path, args) -> Path:
     """Fine-tune with checkpoints; returns the folder of the trained model."""
     import torch
@@ -447,6 +497,14 @@ def train(encoded: list[dict], out: Path, args) -> Path:
     torch.manual_seed(SEED)
     torch.set_num_threads(args.threads)
     model = AutoModelForQuestionAnswering.from_pretrained(bundled_model_path())
+    if args.start_from:
+        state = weights_from_onnx(args.start_from / "reader.onnx")
+        # the word embeddings were frozen: the base model's are exact, the int8 copy is not
+        state.pop("bert.embeddings.word_embeddings.weight", None)
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        if unexpected or [m for m in missing if "word_embeddings" not in m]:
+            raise SystemExit(f"--start-from: missing {missing}, unexpected {unexpected}")
+        print(f"starting from {args.start_from}", flush=True)
     model.bert.embeddings.word_embeddings.weight.requires_grad_(False)
     plan = batches(encoded, args.batch, random.Random(SEED))
     total = len(plan) * args.epochs
@@ -483,7 +541,7 @@ def train(encoded: list[dict], out: Path, args) -> Path:
         optimizer.step()
         schedule.step()
         optimizer.zero_grad()
-        losses.append(float(output.loss))
+        losses.append(output.loss.item())
         step += 1
         if step % 20 == 0:
             seconds = time.perf_counter() - began
@@ -937,6 +995,15 @@ def main() -> None:
     parser.add_argument("--data", type=Path, required=True, help="folder of the SQuAD files")
     parser.add_argument("--out", type=Path, required=True, help="folder for the model and figures")
     parser.add_argument("--questions", type=int, default=28000, help="training questions [28000]")
+    parser.add_argument(
+        "--skip", type=int, default=0, help="skip this many training questions first [0]"
+    )
+    parser.add_argument(
+        "--start-from",
+        type=Path,
+        help="train further from the reader package in this folder (with --skip past the "
+        "questions it saw)",
+    )
     parser.add_argument("--on-topic-rate", type=float, default=0.25)
     parser.add_argument("--made-rate", type=float, default=0.25)
     parser.add_argument("--epochs", type=int, default=1)
@@ -971,7 +1038,7 @@ def main() -> None:
     rng = random.Random(SEED)
     pool = [q for q in questions if q.article not in out_of_training]
     rng.shuffle(pool)
-    answerable = [q for q in pool if q.answer][: args.questions]
+    answerable = [q for q in pool if q.answer][args.skip : args.skip + args.questions]
     adversarial = [q for q in pool if not q.answer]
     bank = ArticleBank(paragraphs)
     examples = make_examples(
@@ -1034,6 +1101,12 @@ def main() -> None:
         "splits": {"tune": sorted(TUNE), "test": sorted(TEST), "held_out": split["held_out"]},
         "recipe": {
             "questions": args.questions,
+            "skip": args.skip,
+            "start_from": (
+                json.loads((args.start_from / "reader.json").read_text())["version"]
+                if args.start_from
+                else None
+            ),
             "on_topic_rate": args.on_topic_rate,
             "made_rate": args.made_rate,
             "epochs": args.epochs,

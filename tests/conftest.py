@@ -25,8 +25,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def make_settings(index_dir: Path, **overrides):
+    """Settings for a test; its news servers run on loopback, which fetching refuses by default."""
     from factdesk.config import Settings
 
+    overrides.setdefault("fetch_allow_private", True)
     return Settings(_env_file=None, index_dir=index_dir, seeds_dir=SEEDS, **overrides)
 
 

@@ -220,7 +220,24 @@ def news():
 
 @pytest.fixture
 def web_env(tmp_path) -> dict:
-    return {**os.environ, "FACTDESK_INDEX_DIR": str(tmp_path / "index")}
+    # the test news site is on loopback, which fetching refuses unless allowed
+    return {
+        **os.environ,
+        "FACTDESK_INDEX_DIR": str(tmp_path / "index"),
+        "FACTDESK_FETCH_ALLOW_PRIVATE": "true",
+    }
+
+
+def test_index_refuses_the_cloud_metadata_address_in_one_line(tmp_path):
+    env = {**os.environ, "FACTDESK_INDEX_DIR": str(tmp_path / "index")}
+    result = run("index", "http://169.254.169.254/latest/meta-data/", env=env)
+    assert result.returncode == 8
+    assert result.stderr == (
+        "Error: Cannot fetch http://169.254.169.254/latest/meta-data/: 169.254.169.254 is a "
+        "link-local (cloud metadata) address: refused (FACTDESK_FETCH_ALLOW_PRIVATE=true "
+        "allows it)\n"
+    )
+    assert not (tmp_path / "index").exists()
 
 
 @pytest.mark.slow

@@ -48,6 +48,17 @@ class Settings(BaseSettings):
         description="Chroma collection name (letters, digits, dots, dashes, underscores; "
         "3-54 characters).",
     )
+    desk: str = Field(
+        default="default",
+        pattern=r"^[a-z0-9][a-z0-9-]{0,29}$",
+        description="The desk the terminal commands use (`--desk` overrides it): a named set "
+        "of sources with a collection of its own. `default` is the main collection.",
+    )
+    desks_file: Path = Field(
+        default=Path("desks.toml"),
+        description="The desks, their sources and the Slack channels each one answers in "
+        "(see bot/README.md, Desks); a missing file means one desk, the default.",
+    )
     chroma_host: str | None = Field(
         default=None,
         description="Use a Chroma server instead of the embedded store: its host (empty: the "
@@ -81,6 +92,11 @@ class Settings(BaseSettings):
         le=10,
         description="Retries of a request answered 429 or 5xx: after the server's Retry-After, "
         "else 1, 2, 4 ... s.",
+    )
+    fetch_allow_private: bool = Field(
+        default=False,
+        description="Fetch from loopback, private, link-local (cloud metadata) and reserved "
+        "addresses too; off, they are refused, after redirects as well. For intranets and tests.",
     )
 
     model_path: str | None = Field(
@@ -220,6 +236,11 @@ class Settings(BaseSettings):
         description="The address `factdesk slack --http` listens on (`--host` overrides it). "
         "Loopback: put an HTTPS reverse proxy in front; in a container, 0.0.0.0.",
     )
+    slack_admins: str = Field(
+        default="",
+        description="Slack user IDs (comma-separated, U0123ABCD) who may add and remove "
+        "sources with `/factdesk add` and `/factdesk remove`; empty: nobody.",
+    )
     redis_url: str | None = Field(
         default=None,
         pattern=r"^(redis|rediss|unix)://\S+$",
@@ -258,6 +279,15 @@ class Settings(BaseSettings):
     def _level_in_any_case(cls, value: object) -> object:
         """`info` is as good as `INFO`; anything else is refused before logging is set up."""
         return value.strip().upper() if isinstance(value, str) else value
+
+    @property
+    def collection_name(self) -> str:
+        """The desk's Chroma collection: the default desk keeps the plain name."""
+        return self.collection if self.desk == "default" else f"{self.collection}-{self.desk}"
+
+    @property
+    def admins(self) -> frozenset[str]:
+        return frozenset(u.strip() for u in self.slack_admins.split(",") if u.strip())
 
     @property
     def max_file_bytes(self) -> int:

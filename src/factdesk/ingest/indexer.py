@@ -92,7 +92,7 @@ def index_lock(settings: Settings) -> Iterator[None]:
 
     lock_dir = Path(settings.index_dir)
     lock_dir.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(lock_dir / f".{settings.collection}.lock"))
+    lock = FileLock(str(lock_dir / f".{settings.collection_name}.lock"))
     try:
         lock.acquire(timeout=0)
     except Timeout:
@@ -233,7 +233,7 @@ class Indexer:
         rebuilt.bump_generation()
         if current.exists():
             current.rename(_old_name(self.settings))
-        rebuilt.rename(self.settings.collection)
+        rebuilt.rename(self.settings.collection_name)
         Store(self.settings, self.fingerprint, _old_name(self.settings)).drop()
 
     def _recover_interrupted_rebuild(self) -> None:
@@ -245,7 +245,7 @@ class Indexer:
             if main.exists():
                 old.drop()
             else:
-                old.rename(self.settings.collection)
+                old.rename(self.settings.collection_name)
         rebuilding.drop()
 
 
@@ -256,11 +256,11 @@ def _sentence_spans(chunk: Chunk) -> list[tuple[int, int]]:
 
 
 def _rebuild_name(settings: Settings) -> str:
-    return f"{settings.collection}--rebuild"
+    return f"{settings.collection_name}--rebuild"
 
 
 def _old_name(settings: Settings) -> str:
-    return f"{settings.collection}--old"
+    return f"{settings.collection_name}--old"
 
 
 def _unique(articles: Sequence[Article]) -> list[Article]:

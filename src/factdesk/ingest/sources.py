@@ -120,12 +120,25 @@ class Fetcher:
         self.backoff = backoff
         self._sleep = sleep
         self._slots = threading.BoundedSemaphore(MAX_CONCURRENT)
+        limits = httpx.Limits(max_connections=MAX_CONCURRENT)
+        guard: dict[str, Any] = {}
+        if not settings.fetch_allow_private:
+            from factdesk.ingest.addresses import PublicOnlyBackend, check_url
+
+            transport = httpx.HTTPTransport(limits=limits)
+            # httpx has no public way to choose the connection backend; httpcore's pool has one
+            transport._pool._network_backend = PublicOnlyBackend()
+            guard = {
+                "transport": transport,
+                "event_hooks": {"request": [lambda r: check_url(r.url)]},
+            }
         self._client = httpx.Client(
             timeout=httpx.Timeout(self.timeout),
             follow_redirects=True,
             max_redirects=MAX_REDIRECTS,
-            limits=httpx.Limits(max_connections=MAX_CONCURRENT),
+            limits=limits,
             headers={"User-Agent": USER_AGENT, "Accept": _ACCEPT},
+            **guard,
         )
 
     def __enter__(self) -> Fetcher:
@@ -159,6 +172,8 @@ class Fetcher:
         """One request: a page, or (status, Retry-After seconds) when it is worth retrying."""
         import httpx
 
+        from factdesk.ingest.addresses import BlockedAddress
+
         deadline = time.monotonic() + self.timeout
         try:
             with self._client.stream("GET", url) as response:
@@ -171,6 +186,10 @@ class Fetcher:
                     raise FetchError(f"not an HTML page or a feed (content type {media_type})")
                 body = self._read(response, deadline)
                 return Page(str(response.url), body, media_type, charset)
+        except BlockedAddress as exc:
+            if urlsplit(url).hostname != exc.host:
+                raise exc.after_redirect() from None
+            raise
         except httpx.TooManyRedirects:
             raise FetchError(f"too many redirects (more than {MAX_REDIRECTS})") from None
         except httpx.TimeoutException:

@@ -71,7 +71,7 @@ class Store:
     def __init__(self, settings: Settings, fingerprint: IndexFingerprint, name: str | None = None):
         self.settings = settings
         self.fingerprint = fingerprint
-        self.name = name or settings.collection
+        self.name = name or settings.collection_name
         self._client: Any = None
         self._collection: Any = None
         self._lock = threading.Lock()
