@@ -306,8 +306,10 @@ class Answerer:
         best = max(accepted, key=lambda f: f.confidence * f.hit.recency * query.weight(f.quote))
         citations = [best.citation(1)]
         for other in sorted(accepted, key=lambda f: -f.confidence):
-            if other is not best and len(citations) < top_k:
-                citations.append(other.citation(len(citations) + 1))
+            citation = other.citation(len(citations) + 1)
+            # Passages overlap: a sentence two of them hold is cited once.
+            if len(citations) < top_k and not any(_overlap(c, citation) for c in citations):
+                citations.append(citation)
         short = best.short_answer
         text = f"{short.text}: “{citations[0].quote}” [1]"
         return Answer(question, True, text, citations, confidence=confidence, short_answer=short)
@@ -436,6 +438,11 @@ def _other_citations(candidates: list[_Sentence], hits: list[Hit], cited: set[st
             best = max(own, key=lambda c: (c.probability, c.score))
             citations.append(_citation(first_number + len(citations), [best]))
     return citations
+
+
+def _overlap(a: Citation, b: Citation) -> bool:
+    """Whether two citations quote some of the same characters of one article."""
+    return a.source == b.source and a.start < b.end and b.start < a.end
 
 
 def _adjacent(group: list[_Sentence], sentence: _Sentence) -> bool:
