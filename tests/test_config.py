@@ -6,14 +6,16 @@ from factdesk.errors import ConfigError
 
 def test_defaults(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FACTDESK_HOME", str(tmp_path))
     settings = load_settings()
-    assert str(settings.index_dir) == "index" and str(settings.seeds_dir) == "seeds"
+    assert settings.index_dir == tmp_path / "index" and settings.seeds_dir == tmp_path / "seeds"
     assert settings.chroma_host is None and not settings.uses_chroma_server
     assert settings.slack_api_url == "https://slack.com/api/"
 
 
 def test_environment_and_env_file(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FACTDESK_HOME", str(tmp_path))
     (tmp_path / ".env").write_text("FACTDESK_TOP_K=5\nSLACK_BOT_TOKEN=xoxb-from-file\n")
     monkeypatch.setenv("FACTDESK_CHROMA_HOST", "127.0.0.1")
     monkeypatch.setenv("FACTDESK_CHROMA_PORT", "9001")

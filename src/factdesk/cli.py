@@ -12,7 +12,8 @@ import os
 import re
 import signal
 import sys
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import ClassVar
@@ -22,7 +23,7 @@ from rich.console import Console
 
 from factdesk import __version__
 from factdesk.config import Settings, load_settings
-from factdesk.errors import ExitCode, FactdeskError
+from factdesk.errors import ExitCode, FactdeskError, IndexInterrupted
 
 
 class _Output(Console):
@@ -45,8 +46,12 @@ def main(args: Sequence[str] | None = None) -> None:
         _fail(f"{exc.format_message()} (see `factdesk --help`)", exc.exit_code)
     except click.ClickException as exc:
         _fail(exc.format_message(), exc.exit_code)
-    except (click.Abort, KeyboardInterrupt, EOFError):
-        stderr.print()
+    except (click.Abort, KeyboardInterrupt, EOFError) as exc:
+        if not isinstance(exc, click.Abort):  # click has ended the line after the ^C already
+            stderr.print()
+        interrupted = exc if isinstance(exc, IndexInterrupted) else exc.__cause__
+        if isinstance(interrupted, IndexInterrupted):
+            _notify(str(interrupted))
         sys.exit(ExitCode.INTERRUPTED)
     except FactdeskError as exc:
         _fail(str(exc), exc.exit_code)
@@ -137,15 +142,41 @@ def _indexer_loader(settings: Settings):
 def _index_once(settings: Settings, targets: list[str], indexer, rebuild: bool) -> int:
     from factdesk.ingest.sources import gather, is_url
 
-    fetching = _progress("Fetching feed items") if any(map(is_url, targets)) else nullcontext()
+    _announce([Path(target) for target in targets if not is_url(target)])
+    fetching = _progress("Fetching", "feed items") if any(map(is_url, targets)) else nullcontext()
     with fetching as progress:
         scan = gather(targets, settings, progress)
-    with _progress("Embedding chunks") as progress:
-        report = indexer().index_scan(scan, rebuild=rebuild, progress=progress)
+    loaded = indexer()  # the model loads before the bar starts, which then moves steadily
+    with _progress("Indexing", "articles") as progress:
+        report = loaded.index_scan(scan, rebuild=rebuild, progress=progress)
+    for line in report.note_lines():
+        stderr.print(f"Note: {line}", markup=False, soft_wrap=True)
     for line in report.skipped_lines():
         stderr.print(f"Warning: {line}", markup=False, soft_wrap=True)
     stdout.print(report.summary(), markup=False, soft_wrap=True)
     return ExitCode.SKIPPED if report.skipped else ExitCode.OK
+
+
+def _announce(paths: list[Path]) -> None:
+    """How many files the folders hold, said before anything slow starts; a warning first when
+    they look like no news folder (a cache, a package), the usual mistaken path."""
+    from factdesk.ingest.documents import SUPPORTED_SUFFIXES, display_path, survey_paths
+
+    if not paths:
+        return
+    survey = survey_paths(paths)
+    where = ", ".join(display_path(path) for path in paths)
+    if survey.looks_mistaken:
+        kinds = ", ".join(survey.examples)
+        _notify(
+            f"Warning: {where} looks like no news folder: {survey.unlikely:,} of its "
+            f"{survey.files:,} files are licences, code or caches ({kinds}). Ctrl-C stops; "
+            "what is indexed by then is kept."
+        )
+    types = ", ".join(SUPPORTED_SUFFIXES)
+    others = survey.files - survey.articles
+    also = f" ({others:,} other file{'s' if others != 1 else ''} skipped)" if others else ""
+    _notify(f"Found {survey.articles:,} article files ({types}) in {where}{also}.")
 
 
 def _index_every(settings: Settings, targets: list[str], indexer, seconds: float) -> int:
@@ -161,33 +192,81 @@ def _index_every(settings: Settings, targets: list[str], indexer, seconds: float
                 _index_once(settings, targets, indexer, rebuild=False)
             except FactdeskError as exc:
                 stderr.print(f"Error: {exc}", markup=False, soft_wrap=True)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        if isinstance(exc, IndexInterrupted):
+            _notify(str(exc))
         stderr.print("Stopped.", markup=False)
     return ExitCode.OK
 
 
 @contextmanager
-def _progress(label: str) -> Iterator:
-    """A progress bar with counts on a terminal; nothing when stderr is not a TTY."""
+def _progress(label: str, unit: str) -> Iterator[Callable[[int, int], None]]:
+    """Progress as (done, total) calls: a bar with rate and time left on a terminal, else a line
+    now and then, so that a log shows a long run is moving."""
     if not stderr.is_terminal:
-        yield None
+        yield _ProgressLines(label, unit)
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     with Progress(
         f"[progress.description]{label}",
         BarColumn(),
         MofNCompleteColumn(),
+        TextColumn(unit),
+        TextColumn("{task.fields[rate]}", style="progress.data.speed"),
+        TimeRemainingColumn(),
         TimeElapsedColumn(),
         console=stderr,
         transient=True,
     ) as bar:
-        task = bar.add_task(label, total=None)
+        task = bar.add_task(label, total=None, rate="")
 
         def update(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
+            speed = bar.tasks[task].speed
+            bar.update(task, rate=f"{speed:.1f}/s" if speed else "")
 
         yield update
+
+
+class _ProgressLines:
+    """Without a terminal: a line at the start and after about every twentieth of the work (at
+    least every ten items), with the rate and the time left."""
+
+    def __init__(self, label: str, unit: str) -> None:
+        self.label, self.unit = label, unit
+        self.started = time.monotonic()
+        self.next_line = 0
+
+    def __call__(self, done: int, total: int) -> None:
+        if done < self.next_line or not total:
+            return
+        step = max(10, total // 20)
+        self.next_line = (done // step + 1) * step
+        unit = self.unit if total != 1 else self.unit.removesuffix("s")
+        if done == 0:
+            self.started = time.monotonic()
+            _notify(f"{self.label} {total:,} {unit}…")
+            return
+        seconds = time.monotonic() - self.started
+        rate = done / seconds if seconds > 0 else 0.0
+        left = f", about {_duration((total - done) / rate)} left" if rate and done < total else ""
+        _notify(f"{self.label}: {done:,} of {total:,} {unit} ({rate:.1f}/s{left})")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 @cli.command()
@@ -448,7 +527,7 @@ def _evaluate_questions(settings: Settings, path: Path | None, top_k: int | None
     questions = load_questions(path)  # fails before the model loads
     service = load_service(settings, notify=_notify, reader=reader)
     depth = top_k or max(settings.top_k, max(HIT_DEPTHS))
-    with _progress("Asking questions") as progress:
+    with _progress("Asking", "questions") as progress:
         return evaluate(service, questions, depth, str(path), progress)
 
 
@@ -467,7 +546,7 @@ def _evaluate_conversations(
 
     conversations = load_conversations(path)  # fails before the model loads
     service = load_service(settings, notify=_notify, reader=reader)
-    with _progress("Asking conversations") as progress:
+    with _progress("Asking", "conversations") as progress:
         report = evaluate_conversations(
             service, conversations, top_k or settings.top_k, str(path), progress
         )
@@ -489,7 +568,7 @@ def _evaluate_squad(settings: Settings, path: Path, top_k: int | None, reader):
     articles = [paragraph.as_article() for paragraph in squad.paragraphs]
     with (
         scratch_service(settings, articles, notify=_notify, reader=reader) as service,
-        _progress("Asking questions") as progress,
+        _progress("Asking", "questions") as progress,
     ):
         return evaluate_squad(service, squad, top_k or settings.top_k, progress)
 

@@ -17,6 +17,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from factdesk.errors import ConfigError
+from factdesk.project import find_home, no_project
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 
@@ -32,6 +33,12 @@ class Settings(BaseSettings):
         populate_by_name=True,
     )
 
+    home: Path | None = Field(
+        default=None,
+        description="The project folder, against which every relative path here is read "
+        "(`.env` too). Empty: the nearest folder at or above the working folder that holds "
+        "factdesk's pyproject.toml; run elsewhere, factdesk stops and says so.",
+    )
     seeds_dir: Path = Field(
         default=Path("seeds"),
         description="Folder `factdesk index` reads when given no path, and that `ask` indexes "
@@ -280,6 +287,22 @@ class Settings(BaseSettings):
         """`info` is as good as `INFO`; anything else is refused before logging is set up."""
         return value.strip().upper() if isinstance(value, str) else value
 
+    def in_project(self, home: Path | None, cwd: Path) -> Settings:
+        """These settings with their relative paths read against the project folder; without
+        one, the seeds and index folders must be given as absolute paths."""
+        relative = {
+            name: value
+            for name in PROJECT_PATHS
+            if (value := getattr(self, name)) is not None and not value.is_absolute()
+        }
+        if home is None:
+            if relative.keys() & {"seeds_dir", "index_dir"}:
+                raise no_project(cwd)
+            return self
+        return self.model_copy(
+            update={"home": home, **{name: home / value for name, value in relative.items()}}
+        )
+
     @property
     def collection_name(self) -> str:
         """The desk's Chroma collection: the default desk keeps the plain name."""
@@ -310,12 +333,15 @@ class Settings(BaseSettings):
         """Where the index lives, in words a user can act on."""
         if self.uses_chroma_server:
             return f"Chroma server at {self.chroma_host}:{self.chroma_port}"
-        return f"embedded Chroma at {self.index_dir}"
+        return f"embedded Chroma at {shown_path(self.index_dir)}"
 
+
+# Settings that name a file or folder: a relative one is read against the project folder.
+PROJECT_PATHS = ("seeds_dir", "index_dir", "desks_file", "cache_dir")
 
 # Headings of the generated docs (.env.example, README): the first setting of each group.
 SECTIONS = {
-    "seeds_dir": "Articles and index",
+    "home": "Articles and index",
     "fetch_timeout": "Fetching article URLs and feeds (`factdesk index URL ...`)",
     "model_path": "Model and chunking (changing these requires `factdesk index --rebuild`)",
     "top_k": "Retrieval and answers",
@@ -331,13 +357,17 @@ def env_name(name: str) -> str:
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Build settings from the environment, `.env` and overrides, as a user-facing error if bad:
-    the error names the variable, its value (secrets masked) and where it came from. Unknown
-    FACTDESK_ variables are warned about, with the closest known name."""
+    """Build settings from the environment, the project folder's `.env` and overrides, as a
+    user-facing error if bad: the error names the variable, its value (secrets masked) and where
+    it came from. Unknown FACTDESK_ variables are warned about, with the closest known name.
+    Relative paths are read against the project folder (see project.py)."""
     for warning in unknown_variables(os.environ):
         logging.getLogger("factdesk.config").warning(warning)
+    cwd = Path.cwd()
+    home = find_home(os.environ, cwd)
+    overrides.setdefault("_env_file", home / ".env" if home else ".env")
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as exc:
         first = exc.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else "settings"
@@ -352,6 +382,7 @@ def load_settings(**overrides: Any) -> Settings:
         )
         shown = "****" if _secret(field) else repr(value)
         raise ConfigError(f"Invalid setting {name}={shown} ({where}): {first['msg']}") from None
+    return settings.in_project(home, cwd)
 
 
 def _secret(field: str) -> bool:
@@ -371,6 +402,14 @@ def unknown_variables(environ: Mapping[str, str]) -> list[str]:
             hint = f"; did you mean {close[0]}?" if close else ""
             warnings.append(f"{variable} is not a factdesk setting and is ignored{hint}")
     return warnings
+
+
+def shown_path(path: Path) -> str:
+    """A path as short as it can be said: relative to the working folder when inside it."""
+    try:
+        return path.relative_to(Path.cwd()).as_posix() or "."
+    except ValueError:
+        return path.as_posix()
 
 
 def default_cache_dir() -> Path:

@@ -55,6 +55,10 @@ class ConfigError(FactdeskError):
     exit_code = ExitCode.BAD_INPUT
 
 
+class NoProjectError(ConfigError):
+    """factdesk was started outside any project folder, so `seeds/` and `index/` have no home."""
+
+
 class QuestionError(FactdeskError):
     """The question cannot be answered as asked (empty, for instance)."""
 
@@ -99,3 +103,23 @@ class IndexBusyError(FactdeskError):
     """Another `factdesk index` run holds the index."""
 
     exit_code = ExitCode.INDEX_BUSY
+
+
+class IndexInterrupted(KeyboardInterrupt):
+    """Ctrl-C during indexing, with what was kept, so the person knows that nothing indexed is
+    lost: it is still an interrupt (exit status 130), which says so on its way out."""
+
+    def __init__(self, kept: int, total: int, rebuild: bool = False) -> None:
+        super().__init__(kept, total, rebuild)
+        self.kept, self.total, self.rebuild = kept, total, rebuild
+
+    def __str__(self) -> str:
+        if self.rebuild:
+            return (
+                "Interrupted: the rebuild was abandoned and the index is as it was; run the "
+                "same command again to rebuild."
+            )
+        return (
+            f"Interrupted: kept {self.kept} of {self.total} article{'s' if self.total != 1 else ''}"
+            "; run the same command again to finish."
+        )

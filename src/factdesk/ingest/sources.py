@@ -305,6 +305,15 @@ def canonical_url(declared: str | None, fetched: str) -> str:
     return declared
 
 
+def same_article_key(url: str | None) -> str | None:
+    """What makes two articles one: their canonical URL, compared without fragment, case of the
+    host or a trailing slash. None for no URL, or a home page (a site-wide canonical)."""
+    if not url or not is_url(url) or _is_home(urldefrag(url).url):
+        return None
+    parts = urlsplit(urldefrag(url).url)
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}{parts.path.rstrip('/')}?{parts.query}"
+
+
 def _is_home(url: str) -> bool:
     return urlsplit(url).path in ("", "/")
 
@@ -453,6 +462,8 @@ def _fetch_items(
             return exc
 
     results: list[Page | FetchError] = []
+    if progress:
+        progress(0, len(items))
     for outcome in pool.map(fetch, items):
         results.append(outcome)
         if progress:
