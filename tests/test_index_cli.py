@@ -9,8 +9,6 @@ import os
 
 import pytest
 
-from factdesk.search.embeddings import Embedder
-
 from .conftest import invoke_factdesk
 from .newsserver import HARBOUR_TITLE, NewsServer, news_site, page
 
@@ -32,11 +30,8 @@ class Interrupting:
 
 
 @pytest.fixture
-def model(monkeypatch, fake_embedder):
-    """The model every command loads; a test may swap in another."""
-    loaded = {"model": fake_embedder}
-    monkeypatch.setattr(Embedder, "from_settings", staticmethod(lambda settings: loaded["model"]))
-    return loaded
+def model(fake_model):
+    return fake_model
 
 
 @pytest.fixture

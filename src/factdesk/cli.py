@@ -444,6 +444,18 @@ def status() -> int:
     default=None,
     help="Passages cited [5; FACTDESK_TOP_K with --squad].",
 )
+@click.option(
+    "--articles",
+    "article_paths",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Files or folders the questions are about, indexed in a scratch index [the seeds folder].",
+)
+@click.option(
+    "--use-index",
+    is_flag=True,
+    help="Measure the open index instead, whatever else it holds (the figures change with it).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the figures and misses as JSON.")
 @click.option(
     "--baseline",
@@ -475,6 +487,8 @@ def evaluate(
     conversations_file: Path | None,
     squad_file: Path | None,
     top_k: int | None,
+    article_paths: tuple[Path, ...],
+    use_index: bool,
     as_json: bool,
     baseline: bool,
     **limits: float | None,
@@ -485,8 +499,11 @@ def evaluate(
     "answerable": false}. A --squad file's paragraphs become articles of a scratch index and
     every question is asked. Each line of a --conversations file is {"id": ..., "turns":
     [{"question": ..., "evidence": [...]}, ...]}: every follow-up is asked with the conversation
-    so far and alone, side by side. Exits 7 when a figure misses a --min-*/--max-* limit (each
-    failure is named on stderr), 2 when the question file is missing or malformed.
+    so far and alone, side by side. Questions and conversations are asked in a scratch index
+    of their articles (--articles, else the seeds folder), so that nothing else indexed moves
+    the figures; --use-index asks the open index instead. Exits 7 when a figure misses a
+    --min-*/--max-* limit (each failure is named on stderr), 2 when the question file is
+    missing or malformed.
     """
     from factdesk.evaluation.questions import failed_gates
     from factdesk.evaluation.reports import render_evaluation
@@ -494,66 +511,110 @@ def evaluate(
 
     if sum(bool(f) for f in (questions_file, squad_file, conversations_file)) > 1:
         raise click.UsageError("Give one of --questions, --squad or --conversations.")
+    if use_index and article_paths:
+        raise click.UsageError("--use-index measures the open index: leave out --articles.")
+    if squad_file and (use_index or article_paths):
+        raise click.UsageError(
+            "--squad indexes its own paragraphs: leave out --use-index and --articles."
+        )
     settings = load_settings()
     reader = NO_READER if baseline else None
+    index = _Measured(settings, list(article_paths), use_index, reader)
     if conversations_file:
         return _evaluate_conversations(
-            settings, conversations_file, top_k, reader, as_json, limits["min_follow_ups"]
+            index, conversations_file, top_k, as_json, limits["min_follow_ups"]
         )
     if squad_file:
         report = _evaluate_squad(settings, squad_file, top_k, reader)
+        where = "a scratch index of its paragraphs"
     else:
-        report = _evaluate_questions(settings, questions_file, top_k, reader)
+        report = _evaluate_questions(index, questions_file, top_k)
+        where = index.where
     if as_json:
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
     else:
-        stdout.print(render_evaluation(report))
+        stdout.print(render_evaluation(report, where))
     failures = failed_gates(report.figures(), **_gates(limits))
     for failure in failures:
         stderr.print(f"Failed: {failure}", markup=False, soft_wrap=True)
     return ExitCode.GATE_FAILED if failures else ExitCode.OK
 
 
-def _evaluate_questions(settings: Settings, path: Path | None, top_k: int | None, reader):
+class _Measured:
+    """Where `eval` asks its questions: a scratch index of the question set's articles, or, told
+    so, the open index, with a warning that whatever else it holds moves the figures."""
+
+    def __init__(self, settings: Settings, paths: list[Path], use_index: bool, reader) -> None:
+        self.settings, self.paths, self.use_index, self.reader = settings, paths, use_index, reader
+        self.where = ""
+
+    @contextmanager
+    def service(self) -> Iterator:
+        from factdesk.ingest.documents import display_path, scan_paths
+        from factdesk.service import index_status, load_service, scratch_service
+
+        if self.use_index:
+            service = load_service(self.settings, notify=_notify, reader=self.reader)
+            count = _articles(len(index_status(self.settings).documents))
+            self.where = f"the open index ({count})"
+            _notify(
+                f"Warning: measuring the open index, {self.settings.store_description} "
+                f"({count}): every other article in it moves the figures; without "
+                "--use-index, eval measures in a scratch index of the question set's articles."
+            )
+            yield service
+            return
+        paths = self.paths or [self.settings.seeds_dir]
+        scan = scan_paths(paths, self.settings.max_file_bytes)
+        for item in scan.skipped:
+            _notify(f"Warning: Skipped {item.source} ({item.reason})")
+        names = ", ".join(display_path(path) for path in paths)
+        self.where = f"a scratch index of {names} ({_articles(len(scan.articles))})"
+        with scratch_service(
+            self.settings, scan.articles, notify=_notify, reader=self.reader
+        ) as service:
+            yield service
+
+
+def _articles(count: int) -> str:
+    return f"{count} article{'s' if count != 1 else ''}"
+
+
+def _evaluate_questions(index: _Measured, path: Path | None, top_k: int | None):
     from factdesk.evaluation.questions import (
         DEFAULT_QUESTIONS,
         HIT_DEPTHS,
         evaluate,
         load_questions,
     )
-    from factdesk.service import load_service
 
     path = path or DEFAULT_QUESTIONS
     questions = load_questions(path)  # fails before the model loads
-    service = load_service(settings, notify=_notify, reader=reader)
-    depth = top_k or max(settings.top_k, max(HIT_DEPTHS))
-    with _progress("Asking", "questions") as progress:
+    depth = top_k or max(index.settings.top_k, max(HIT_DEPTHS))
+    with index.service() as service, _progress("Asking", "questions") as progress:
         return evaluate(service, questions, depth, str(path), progress)
 
 
 def _evaluate_conversations(
-    settings: Settings,
+    index: _Measured,
     path: Path,
     top_k: int | None,
-    reader,
     as_json: bool,
     minimum: float | None,
 ) -> int:
     from factdesk.evaluation.conversations import evaluate_conversations, load_conversations
     from factdesk.evaluation.questions import failed_gates
     from factdesk.evaluation.reports import render_conversations
-    from factdesk.service import load_service
 
     conversations = load_conversations(path)  # fails before the model loads
-    service = load_service(settings, notify=_notify, reader=reader)
-    with _progress("Asking", "conversations") as progress:
+    with index.service() as service, _progress("Asking", "conversations") as progress:
         report = evaluate_conversations(
-            service, conversations, top_k or settings.top_k, str(path), progress
+            service, conversations, top_k or index.settings.top_k, str(path), progress
         )
     if as_json:
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
     else:
-        stdout.print(render_conversations(report))
+        stdout.print(render_conversations(report, index.where))
     failures = failed_gates(report.figures(), {"follow_ups_correct": minimum}, maximums={})
     for failure in failures:
         stderr.print(f"Failed: {failure}", markup=False, soft_wrap=True)
