@@ -21,6 +21,7 @@ class ExitCode(IntEnum):
     SKIPPED = 6
     GATE_FAILED = 7
     FETCH_FAILED = 8
+    SLACK_UNREACHABLE = 9
     INTERRUPTED = 130
 
 
@@ -39,6 +40,10 @@ MEANINGS = {
     ExitCode.SKIPPED: "`index` indexed what it could but skipped files or feed items (named)",
     ExitCode.GATE_FAILED: "`eval` measured a figure past one of its `--min-*`/`--max-*` limits",
     ExitCode.FETCH_FAILED: "`index` was given a URL or feed that cannot be fetched at all",
+    ExitCode.SLACK_UNREACHABLE: (
+        "`slack` cannot reach the Slack API (the message names the address; a network or proxy "
+        "problem, not a setting)"
+    ),
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",
 }
 
@@ -85,6 +90,12 @@ class FetchError(FactdeskError):
     """
 
     exit_code = ExitCode.FETCH_FAILED
+
+
+class SlackUnreachableError(FactdeskError):
+    """The Slack API cannot be reached at all (after retries): the network, not a token."""
+
+    exit_code = ExitCode.SLACK_UNREACHABLE
 
 
 class StoreUnavailableError(FactdeskError):
