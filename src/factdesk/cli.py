@@ -160,7 +160,7 @@ def _index_once(settings: Settings, targets: list[str], indexer, rebuild: bool) 
 def _announce(paths: list[Path]) -> None:
     """How many files the folders hold, said before anything slow starts; a warning first when
     they look like no news folder (a cache, a package), the usual mistaken path."""
-    from factdesk.ingest.documents import SUPPORTED_SUFFIXES, display_path, survey_paths
+    from factdesk.ingest.documents import display_path, survey_paths
 
     if not paths:
         return
@@ -173,10 +173,9 @@ def _announce(paths: list[Path]) -> None:
             f"{survey.files:,} files are licences, code or caches ({kinds}). Ctrl-C stops; "
             "what is indexed by then is kept."
         )
-    types = ", ".join(SUPPORTED_SUFFIXES)
     others = survey.files - survey.articles
     also = f" ({others:,} other file{'s' if others != 1 else ''} skipped)" if others else ""
-    _notify(f"Found {survey.articles:,} article files ({types}) in {where}{also}.")
+    _notify(f"Found {survey.articles:,} article files in {where}{also}.")
 
 
 def _index_every(settings: Settings, targets: list[str], indexer, seconds: float) -> int:
@@ -237,8 +236,8 @@ def _progress(label: str, unit: str) -> Iterator[Callable[[int, int], None]]:
 
 
 class _ProgressLines:
-    """Without a terminal: a line at the start and after about every twentieth of the work (at
-    least every ten items), with the rate and the time left."""
+    """Without a terminal: a line at the start, after about every twentieth of the work (at
+    least every ten items) and at the end, with the rate and the time left."""
 
     def __init__(self, label: str, unit: str) -> None:
         self.label, self.unit = label, unit
@@ -246,7 +245,7 @@ class _ProgressLines:
         self.next_line = 0
 
     def __call__(self, done: int, total: int) -> None:
-        if done < self.next_line or not total:
+        if not total or (done < self.next_line and done < total):
             return
         step = max(10, total // 20)
         self.next_line = (done // step + 1) * step

@@ -35,9 +35,8 @@ class Settings(BaseSettings):
 
     home: Path | None = Field(
         default=None,
-        description="The project folder, against which every relative path here is read "
-        "(`.env` too). Empty: the nearest folder at or above the working folder that holds "
-        "factdesk's pyproject.toml; run elsewhere, factdesk stops and says so.",
+        description="The project folder: relative paths and `.env` are read there. Empty: the "
+        "checkout (factdesk's pyproject.toml) at or above the working folder.",
     )
     seeds_dir: Path = Field(
         default=Path("seeds"),
@@ -68,9 +67,8 @@ class Settings(BaseSettings):
     )
     chroma_host: str | None = Field(
         default=None,
-        description="Use a Chroma server instead of the embedded store: its host (empty: the "
-        "embedded store). Chroma's server has no authentication: keep it on 127.0.0.1, or "
-        "behind an authenticating proxy (see README, Reliability).",
+        description="A Chroma server's host (or URL) instead of the embedded store. It has no "
+        "authentication: keep it on 127.0.0.1 or behind an authenticating proxy.",
     )
     chroma_port: int = Field(default=8000, ge=1, le=65535, description="The Chroma server's port.")
     max_file_mb: float = Field(
@@ -147,19 +145,18 @@ class Settings(BaseSettings):
     bm25_b: float = Field(default=0.4, ge=0.0, le=1.0, description="BM25 b of the keyword side.")
     reader: Literal["none", "trained"] = Field(
         default="trained",
-        description="What finds the answer and decides whether to give one: `trained`, the span "
-        "reader shipped in the package (a short answer, the sentence that holds it, a "
-        "calibrated confidence), or `none`, the sentence pre-rank alone (sentence cosine, shared "
-        "rare words, answer-type cue; quotes a sentence, declines below a cosine of 0.22).",
+        description="`trained`: the span reader shipped in the package (a short answer in its "
+        "sentence, a calibrated confidence); `none`: the sentence pre-rank alone (quotes the "
+        "best sentence, declines below a cosine of 0.22).",
     )
     min_confidence: float | None = Field(
         default=None,
         ge=0.0,
         le=1.0,
-        description="Below this confidence factdesk declines: with the reader, the calibrated "
-        "probability that the short answer is right (empty: the threshold chosen on held-out "
-        "SQuAD articles, see its model card); without it, the best sentence's cosine (empty: "
-        "0.22). Lower answers more often, and is wrong more often.",
+        description="Below this factdesk declines: the reader's calibrated probability of being "
+        "right (empty: the threshold chosen on held-out SQuAD articles, see its model card), or "
+        "without it the best sentence's cosine (empty: 0.22). Lower answers more, and is wrong "
+        "more.",
     )
     recency_weight: float = Field(
         default=0.5,
@@ -193,10 +190,9 @@ class Settings(BaseSettings):
     llm_url: str | None = Field(
         default=None,
         pattern=r"^https?://\S+/v1/?$",
-        description="Base URL of an OpenAI-compatible API, ending in /v1: Ollama "
-        "(http://127.0.0.1:11434/v1), vLLM, a llama.cpp server, OpenAI. Every LLM answer is "
-        "checked against the passages it cites; one that fails, or comes too late, is "
-        "withheld and the quoted answer given instead.",
+        description="Base URL of an OpenAI-compatible API, ending in /v1 (Ollama: "
+        "http://127.0.0.1:11434/v1, vLLM, llama.cpp, OpenAI). An answer that fails the check "
+        "against its passages, or comes too late, is withheld for the quoted one.",
     )
     llm_model: str | None = Field(
         default=None, description="The model name the endpoint knows. Needed with the URL."
@@ -251,9 +247,9 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None,
         pattern=r"^(redis|rediss|unix)://\S+$",
-        description="Bots on several hosts: redis://host:6379/0 keeps the events received and "
-        "the thread memory in Redis, so no event is answered twice whichever host gets it. "
-        "Empty: SQLite beside the index, enough for any number of bot processes on one host.",
+        description="Bots on several hosts: redis://host:6379/0 keeps the events seen and the "
+        "thread memory in Redis. Empty: SQLite beside the index (any number of bot processes "
+        "on one host).",
     )
 
     @model_validator(mode="before")

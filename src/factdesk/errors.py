@@ -40,10 +40,7 @@ MEANINGS = {
     ExitCode.SKIPPED: "`index` indexed what it could but skipped files or feed items (named)",
     ExitCode.GATE_FAILED: "`eval` measured a figure past one of its `--min-*`/`--max-*` limits",
     ExitCode.FETCH_FAILED: "`index` was given a URL or feed that cannot be fetched at all",
-    ExitCode.SLACK_UNREACHABLE: (
-        "`slack` cannot reach the Slack API (the message names the address; a network or proxy "
-        "problem, not a setting)"
-    ),
+    ExitCode.SLACK_UNREACHABLE: "`slack` cannot reach the Slack API (the message names where)",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",
 }
 
