@@ -114,3 +114,14 @@ def test_a_misspelt_variable_is_warned_about_with_the_closest_name():
     assert warnings == [
         "FACTDESK_TOPK is not a factdesk setting and is ignored; did you mean FACTDESK_TOP_K?"
     ]
+
+
+def test_a_copy_of_env_example_is_a_working_env_file(tmp_path, monkeypatch):
+    """The README says to copy it: every setting there, with its empty defaults, must load."""
+    from .conftest import REPO
+
+    (tmp_path / ".env").write_bytes((REPO / ".env.example").read_bytes())
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FACTDESK_HOME", str(tmp_path))
+    settings = load_settings()
+    assert settings == Settings(_env_file=None).in_project(tmp_path, tmp_path)

@@ -13,7 +13,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from factdesk.errors import ConfigError
@@ -270,12 +277,14 @@ class Settings(BaseSettings):
                 data["chroma_port"] = parts.port
         return data
 
-    @field_validator(
-        "chroma_host", "llm_url", "llm_model", "llm_api_key", "redis_url", mode="before"
-    )
+    @field_validator("*", mode="before")
     @classmethod
-    def _blank_is_none(cls, value: object) -> object:
-        return None if isinstance(value, str) and not value.strip() else value
+    def _blank_is_none(cls, value: object, info: ValidationInfo) -> object:
+        """An empty value (`FACTDESK_THREADS=`, as .env.example writes it) means the default,
+        for every setting whose default is unset."""
+        blank = isinstance(value, str) and not value.strip()
+        unset = info.field_name is not None and cls.model_fields[info.field_name].default is None
+        return None if blank and unset else value
 
     @field_validator("log_level", mode="before")
     @classmethod
