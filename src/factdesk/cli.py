@@ -174,8 +174,8 @@ def _announce(paths: list[Path]) -> None:
             "what is indexed by then is kept."
         )
     others = survey.files - survey.articles
-    also = f" ({others:,} other file{'s' if others != 1 else ''} skipped)" if others else ""
-    _notify(f"Found {survey.articles:,} article files in {where}{also}.")
+    also = f" ({_count(others, 'other file')} skipped)" if others else ""
+    _notify(f"Found {_count(survey.articles, 'article file')} in {where}{also}.")
 
 
 def _index_every(settings: Settings, targets: list[str], indexer, seconds: float) -> int:
@@ -554,7 +554,7 @@ class _Measured:
 
         if self.use_index:
             service = load_service(self.settings, notify=_notify, reader=self.reader)
-            count = _articles(len(index_status(self.settings).documents))
+            count = _count(len(index_status(self.settings).documents), "article")
             self.where = f"the open index ({count})"
             _notify(
                 f"Warning: measuring the open index, {self.settings.store_description} "
@@ -568,15 +568,15 @@ class _Measured:
         for item in scan.skipped:
             _notify(f"Warning: Skipped {item.source} ({item.reason})")
         names = ", ".join(display_path(path) for path in paths)
-        self.where = f"a scratch index of {names} ({_articles(len(scan.articles))})"
+        self.where = f"a scratch index of {names} ({_count(len(scan.articles), 'article')})"
         with scratch_service(
             self.settings, scan.articles, notify=_notify, reader=self.reader
         ) as service:
             yield service
 
 
-def _articles(count: int) -> str:
-    return f"{count} article{'s' if count != 1 else ''}"
+def _count(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'s' if count != 1 else ''}"
 
 
 def _evaluate_questions(index: _Measured, path: Path | None, top_k: int | None):
