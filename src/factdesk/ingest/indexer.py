@@ -293,17 +293,15 @@ def _one_per_url(
     """Articles whose canonical URL is taken by another document (already indexed, or earlier
     in this run) are left out: a page saved as a file and fetched from the web is one article,
     and is never cited twice."""
-    taken = {same_article_key(r.url): r.source for r in records if same_article_key(r.url)}
-    owners = {same_article_key(r.url): r.doc_id for r in records if same_article_key(r.url)}
+    owners = {key: (r.doc_id, r.source) for r in records if (key := same_article_key(r.url))}
     kept = []
     for article in articles:
         key = same_article_key(article.url)
-        if key and key in taken and owners[key] != article.doc_id:
-            report.duplicates.append((article.source, taken[key]))
-            continue
-        if key:
-            taken[key], owners[key] = article.source, article.doc_id
-        kept.append(article)
+        owner = owners.setdefault(key, (article.doc_id, article.source)) if key else None
+        if owner and owner[0] != article.doc_id:
+            report.duplicates.append((article.source, owner[1]))
+        else:
+            kept.append(article)
     return kept
 
 
