@@ -134,6 +134,20 @@ def test_ctrl_c_keeps_what_was_indexed_and_says_so(model, env, tmp_path, fake_em
     assert "8 added, 0 updated, 0 removed, 32 skipped (unchanged)" in again.stdout
 
 
+def test_ctrl_c_before_indexing_says_the_index_is_as_it_was(model, env, tmp_path, monkeypatch):
+    from factdesk.search.embeddings import Embedder
+
+    def loading(settings):
+        raise KeyboardInterrupt  # while the model loads
+
+    monkeypatch.setattr(Embedder, "from_settings", staticmethod(loading))
+    result = invoke_factdesk("index", str(articles(tmp_path / "news", 3)), env=env)
+    assert result.returncode == 130
+    assert result.stderr.splitlines()[-1] == (
+        "Interrupted before indexing began: the index is as it was."
+    )
+
+
 def test_ctrl_c_during_a_rebuild_leaves_the_index_as_it_was(model, env, tmp_path, fake_embedder):
     folder = articles(tmp_path / "news", 40)
     assert invoke_factdesk("index", str(folder), env=env).returncode == 0

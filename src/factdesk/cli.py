@@ -144,9 +144,12 @@ def _index_once(settings: Settings, targets: list[str], indexer, rebuild: bool) 
 
     _announce([Path(target) for target in targets if not is_url(target)])
     fetching = _progress("Fetching", "feed items") if any(map(is_url, targets)) else nullcontext()
-    with fetching as progress:
-        scan = gather(targets, settings, progress)
-    loaded = indexer()  # the model loads before the bar starts, which then moves steadily
+    try:
+        with fetching as progress:
+            scan = gather(targets, settings, progress)
+        loaded = indexer()  # the model loads before the bar starts, which then moves steadily
+    except KeyboardInterrupt:
+        raise IndexInterrupted.before_indexing() from None
     with _progress("Indexing", "articles") as progress:
         report = loaded.index_scan(scan, rebuild=rebuild, progress=progress)
     for line in report.note_lines():

@@ -114,20 +114,31 @@ class IndexBusyError(FactdeskError):
 
 
 class IndexInterrupted(KeyboardInterrupt):
-    """Ctrl-C during indexing, with what was kept, so the person knows that nothing indexed is
+    """Ctrl-C during indexing, saying what was kept, so the person knows that nothing indexed is
     lost: it is still an interrupt (exit status 130), which says so on its way out."""
 
-    def __init__(self, kept: int, total: int, rebuild: bool = False) -> None:
-        super().__init__(kept, total, rebuild)
-        self.kept, self.total, self.rebuild = kept, total, rebuild
+    def __init__(self, message: str, kept: int = 0, total: int = 0) -> None:
+        super().__init__(message)
+        self.message, self.kept, self.total = message, kept, total
 
     def __str__(self) -> str:
-        if self.rebuild:
-            return (
-                "Interrupted: the rebuild was abandoned and the index is as it was; run the "
-                "same command again to rebuild."
-            )
-        return (
-            f"Interrupted: kept {self.kept} of {self.total} article{'s' if self.total != 1 else ''}"
-            "; run the same command again to finish."
+        return self.message
+
+    @classmethod
+    def kept_of(cls, kept: int, total: int) -> IndexInterrupted:
+        noun = "article" if total == 1 else "articles"
+        message = (
+            f"Interrupted: kept {kept} of {total} {noun}; run the same command again to finish."
+        )
+        return cls(message, kept, total)
+
+    @classmethod
+    def before_indexing(cls) -> IndexInterrupted:
+        return cls("Interrupted before indexing began: the index is as it was.")
+
+    @classmethod
+    def during_rebuild(cls) -> IndexInterrupted:
+        return cls(
+            "Interrupted: the rebuild was abandoned and the index is as it was; run the same "
+            "command again to rebuild."
         )

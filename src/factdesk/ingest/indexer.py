@@ -164,7 +164,7 @@ class Indexer:
                 report = self._sync(target, _unique(articles), roots, progress)
             except IndexInterrupted as interrupted:
                 if rebuild:  # the half-built collection is dropped by the next run
-                    raise IndexInterrupted(0, interrupted.total, rebuild=True) from None
+                    raise IndexInterrupted.during_rebuild() from None
                 if interrupted.kept:  # later questions see what was written
                     target.bump_generation()
                 raise
@@ -204,7 +204,8 @@ class Indexer:
         try:
             self._write(store, to_write, progress, report)
         except KeyboardInterrupt:
-            raise IndexInterrupted(report.unchanged + report.written, len(articles)) from None
+            kept = report.unchanged + report.written
+            raise IndexInterrupted.kept_of(kept, len(articles)) from None
         seen = {article.doc_id for article in articles}
         for record in existing.values():
             if record.doc_id not in seen and _is_gone(record, roots):
