@@ -73,7 +73,9 @@ def test_index_says_what_it_found_then_a_progress_line_every_few_articles(model,
     assert "40 added" in result.stdout
 
 
-def test_on_a_terminal_the_bar_counts_articles(model, env, tmp_path, monkeypatch):
+@pytest.fixture
+def terminal(monkeypatch):
+    """stderr as a terminal, its screen kept as text."""
     import io
 
     from rich.console import Console
@@ -81,14 +83,19 @@ def test_on_a_terminal_the_bar_counts_articles(model, env, tmp_path, monkeypatch
     from factdesk import cli
 
     screen = io.StringIO()
-    monkeypatch.setattr(
-        cli,
-        "stderr",
-        Console(file=screen, force_terminal=True, color_system=None, highlight=False, width=120),
-    )
+    console = Console(file=screen, force_terminal=True, color_system=None, highlight=False)
+    monkeypatch.setattr(cli, "stderr", console)
+    return screen
+
+
+def test_on_a_terminal_bars_count_the_files_read_then_the_articles_indexed(
+    model, env, tmp_path, terminal
+):
     result = invoke_factdesk("index", str(articles(tmp_path / "news", 20)), env=env)
     assert result.returncode == 0
-    assert "Indexing" in screen.getvalue() and "20/20 articles" in screen.getvalue()
+    shown = terminal.getvalue()
+    assert "20/20 files" in shown and "20/20 articles" in shown
+    assert shown.index("Reading") < shown.index("Indexing")
 
 
 def test_a_folder_of_code_and_licences_is_warned_about_before_indexing(model, env, tmp_path):

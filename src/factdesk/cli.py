@@ -143,10 +143,13 @@ def _index_once(settings: Settings, targets: list[str], indexer, rebuild: bool) 
     from factdesk.ingest.sources import gather, is_url
 
     _announce([Path(target) for target in targets if not is_url(target)])
-    fetching = _progress("Fetching", "feed items") if any(map(is_url, targets)) else nullcontext()
+    # One bar at a time (older rich draws one live display only): the files', unless feeds too.
+    web = any(map(is_url, targets))
+    fetching = _progress("Fetching", "feed items") if web else nullcontext()
+    reading = nullcontext() if web else _progress("Reading", "files", lines=False)
     try:
-        with fetching as progress:
-            scan = gather(targets, settings, progress)
+        with fetching as progress, reading as read:
+            scan = gather(targets, settings, progress, reading=read)
         loaded = indexer()  # the model loads before the bar starts, which then moves steadily
     except KeyboardInterrupt:
         raise IndexInterrupted.before_indexing() from None
@@ -202,11 +205,11 @@ def _index_every(settings: Settings, targets: list[str], indexer, seconds: float
 
 
 @contextmanager
-def _progress(label: str, unit: str) -> Iterator[Callable[[int, int], None]]:
-    """Progress as (done, total) calls: a bar with rate and time left on a terminal, else a line
-    now and then, so that a log shows a long run is moving."""
+def _progress(label: str, unit: str, lines: bool = True) -> Iterator[Callable[[int, int], None]]:
+    """Progress as (done, total) calls: a bar with rate and time left on a terminal, else (with
+    `lines`) a line now and then, so that a log shows a long run is moving."""
     if not stderr.is_terminal:
-        yield _ProgressLines(label, unit)
+        yield _ProgressLines(label, unit) if lines else _ignore
         return
     from rich.progress import (
         BarColumn,
@@ -236,6 +239,10 @@ def _progress(label: str, unit: str) -> Iterator[Callable[[int, int], None]]:
             bar.update(task, rate=f"{speed:.1f}/s" if speed else "")
 
         yield update
+
+
+def _ignore(done: int, total: int) -> None:
+    pass
 
 
 class _ProgressLines:

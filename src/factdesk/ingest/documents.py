@@ -16,7 +16,7 @@ import hashlib
 import logging
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -125,15 +125,21 @@ class Scan:
     roots: list[Path] = field(default_factory=list)
 
 
-def scan_paths(paths: Iterable[Path], max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Scan:
-    """Read every supported file under `paths`; a missing path is an error, a bad file a skip."""
+def scan_paths(
+    paths: Iterable[Path],
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    progress: Callable[[int, int], None] | None = None,
+) -> Scan:
+    """Read every supported file under `paths`; a missing path is an error, a bad file a skip.
+    `progress` hears (files read, files found): HTML pages take a while each."""
     paths = list(paths)
     require_paths(paths)
-    scan = Scan()
-    for path in paths:
-        scan.roots.append(path.resolve())
-        for file in _files_under(path):
-            _read_into(scan, file, max_file_bytes)
+    scan = Scan(roots=[path.resolve() for path in paths])
+    files = [file for path in paths for file in _files_under(path)]
+    for done, file in enumerate(files, 1):
+        _read_into(scan, file, max_file_bytes)
+        if progress:
+            progress(done, len(files))
     return scan
 
 

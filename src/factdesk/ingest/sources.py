@@ -358,14 +358,16 @@ def gather(
     settings: Settings,
     progress: Progress | None = None,
     fetcher: Fetcher | None = None,
+    reading: Progress | None = None,
 ) -> Scan:
-    """Read every target: files and folders from disk, URLs and feeds from the web.
+    """Read every target: files and folders from disk, URLs and feeds from the web. `progress`
+    hears about feed items fetched, `reading` about files read.
 
     Raises FetchError if a URL itself cannot be used; feed items that fail become skips.
     """
     paths = [Path(target) for target in targets if not is_url(target)]
     urls = list(dict.fromkeys(str(target) for target in targets if is_url(target)))
-    scan = scan_paths(paths, settings.max_file_bytes) if paths else Scan()
+    scan = scan_paths(paths, settings.max_file_bytes, reading) if paths else Scan()
     if urls:
         with _fetcher(settings, fetcher) as web:
             articles, skipped = read_urls(urls, web, progress)
