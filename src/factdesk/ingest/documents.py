@@ -182,8 +182,8 @@ def _unlikely_kind(file: Path, root: Path) -> str | None:
         if part.lower() in _NOT_NEWS_FOLDERS or part.lower().endswith(_PACKAGE_FOLDERS):
             return f"{part}/"
     suffix = file.suffix.lower()
-    if suffix and suffix not in SUPPORTED_SUFFIXES:
-        return suffix
+    if suffix not in SUPPORTED_SUFFIXES:
+        return suffix or "no extension"
     return None
 
 
