@@ -82,3 +82,10 @@ def test_another_python_project_is_not_a_factdesk_project(tmp_path, monkeypatch)
     monkeypatch.chdir(tmp_path / "src")
     with pytest.raises(NoProjectError):
         load_settings()
+
+
+def test_a_script_may_name_its_project(tmp_path, monkeypatch):
+    """benchmarks/ run from any folder, in the checkout they belong to."""
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(_env_file=None, home=REPO)
+    assert settings.home == REPO and settings.seeds_dir == REPO / "seeds"

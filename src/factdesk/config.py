@@ -365,11 +365,12 @@ def load_settings(**overrides: Any) -> Settings:
     """Build settings from the environment, the project folder's `.env` and overrides, as a
     user-facing error if bad: the error names the variable, its value (secrets masked) and where
     it came from. Unknown FACTDESK_ variables are warned about, with the closest known name.
-    Relative paths are read against the project folder (see project.py)."""
+    Relative paths are read against the project folder (`home`, else see project.py)."""
     for warning in unknown_variables(os.environ):
         logging.getLogger("factdesk.config").warning(warning)
     cwd = Path.cwd()
-    home = find_home(os.environ, cwd)
+    given = overrides.get("home")  # a script that knows its project (benchmarks/)
+    home = Path(given).resolve() if given else find_home(os.environ, cwd)
     overrides.setdefault("_env_file", home / ".env" if home else ".env")
     try:
         settings = Settings(**overrides)
