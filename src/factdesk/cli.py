@@ -112,7 +112,8 @@ def index(targets: tuple[str, ...], rebuild: bool, every: float | None) -> int:
 
     Unchanged articles are skipped, changed ones replaced and deleted files removed; articles
     from the web stay until the index is rebuilt. Exits 6 when some files or feed items were
-    skipped (each named on stderr), 8 when a URL or feed cannot be fetched at all.
+    skipped (each named on stderr), 8 when a URL or feed cannot be fetched at all, 130 on
+    Ctrl-C, which keeps what was indexed (the same command finishes the job).
     """
     from factdesk.ingest.sources import check_targets
 
@@ -673,7 +674,10 @@ def _gates(limits: dict[str, float | None]) -> dict[str, dict[str, float | None]
 @click.option("--port", type=click.IntRange(1, 65535), default=3000, show_default=True)
 def slack(http: bool, host: str | None, port: int) -> int:
     """Run the Slack bot (Socket Mode unless --http); SIGTERM or Ctrl-C stops it, once the
-    answers in flight are posted."""
+    answers in flight are posted.
+
+    Exits 2 on a missing or refused token, 9 when the Slack API cannot be reached.
+    """
     from factdesk.slack import run
 
     run(load_settings(), http=http, port=port, host=host)
