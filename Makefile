@@ -21,6 +21,7 @@ export Q
 # Nothing is compiled at install: Python keeps the bytecode of what is actually imported.
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "factdesk needs Python 3.11 or newer")'
+	@echo "Setting up $(VENV) (once): torch (CPU build), uv, then factdesk and its dependencies; about 2 minutes."
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --no-compile torch==2.13.0 uv
 	$(BIN)/uv pip install --quiet --link-mode copy --python $(BIN)/python -e '.[dev]'

@@ -39,6 +39,8 @@ from factdesk.search.embeddings import Embedder
 from factdesk.search.retrieval import Hit, Retriever, asks_about_now
 from factdesk.search.store import Store
 
+REPO = Path(__file__).resolve().parents[1]
+
 SYSTEMS = ("keyword", "dense", "hybrid")  # the Retriever's modes, each side alone first
 # With --synthetic-dates: (name, mode, recency on every claim, setting overrides).
 DATED_SYSTEMS = (
@@ -136,8 +138,11 @@ def synthetic_date(doc_id: str) -> str:
 
 
 def scratch_settings(index_dir: Path, **overrides: object) -> Settings:
-    """The product's settings (environment included, `.env` not), pointed at a scratch index."""
-    return load_settings(_env_file=None, index_dir=index_dir, collection="scifact", **overrides)
+    """The product's settings (environment included, `.env` not) in this checkout, whatever
+    folder the benchmark runs in, pointed at a scratch index."""
+    return load_settings(
+        _env_file=None, home=REPO, index_dir=index_dir, collection="scifact", **overrides
+    )
 
 
 def build_index(

@@ -184,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if not (args.data / "corpus.jsonl").is_file():
         parser.error(f"no corpus.jsonl in {args.data}")
     dataset = scifact.load(args.data, "train", args.limit_docs, args.limit_queries)
-    settings = load_settings(_env_file=None)
+    settings = load_settings(_env_file=None, home=scifact.REPO)
     embedder = Embedder.from_settings(settings)
     vectors = scifact.embed_queries(embedder, dataset)
     result = {"split": "train", "queries": len(dataset.queries), "chunkings": []}

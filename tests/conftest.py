@@ -81,6 +81,17 @@ def fake_embedder() -> FakeEmbedder:
     return FakeEmbedder()
 
 
+@pytest.fixture
+def fake_model(monkeypatch, fake_embedder) -> dict:
+    """Commands run in this process load the fake model instead of the real one, for what does
+    not depend on the model; `fake_model["model"]` may be swapped for another."""
+    from factdesk.search.embeddings import Embedder
+
+    loaded = {"model": fake_embedder}
+    monkeypatch.setattr(Embedder, "from_settings", staticmethod(lambda settings: loaded["model"]))
+    return loaded
+
+
 @pytest.fixture(scope="session")
 def seed_settings(tmp_path_factory):
     return make_settings(tmp_path_factory.mktemp("seed-index"))

@@ -6,14 +6,16 @@ from factdesk.errors import ConfigError
 
 def test_defaults(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FACTDESK_HOME", str(tmp_path))
     settings = load_settings()
-    assert str(settings.index_dir) == "index" and str(settings.seeds_dir) == "seeds"
+    assert settings.index_dir == tmp_path / "index" and settings.seeds_dir == tmp_path / "seeds"
     assert settings.chroma_host is None and not settings.uses_chroma_server
     assert settings.slack_api_url == "https://slack.com/api/"
 
 
 def test_environment_and_env_file(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FACTDESK_HOME", str(tmp_path))
     (tmp_path / ".env").write_text("FACTDESK_TOP_K=5\nSLACK_BOT_TOKEN=xoxb-from-file\n")
     monkeypatch.setenv("FACTDESK_CHROMA_HOST", "127.0.0.1")
     monkeypatch.setenv("FACTDESK_CHROMA_PORT", "9001")
@@ -112,3 +114,14 @@ def test_a_misspelt_variable_is_warned_about_with_the_closest_name():
     assert warnings == [
         "FACTDESK_TOPK is not a factdesk setting and is ignored; did you mean FACTDESK_TOP_K?"
     ]
+
+
+def test_a_copy_of_env_example_is_a_working_env_file(tmp_path, monkeypatch):
+    """The README says to copy it: every setting there, with its empty defaults, must load."""
+    from .conftest import REPO
+
+    (tmp_path / ".env").write_bytes((REPO / ".env.example").read_bytes())
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FACTDESK_HOME", str(tmp_path))
+    settings = load_settings()
+    assert settings == Settings(_env_file=None).in_project(tmp_path, tmp_path)

@@ -217,3 +217,25 @@ def test_latin1_and_utf16_files_are_read(tmp_path: Path, caplog):
     assert all("The café association" in a.text for a in scan.articles)
     assert "latin1.txt is not UTF-8: read as" in caplog.text  # a guess is said to be one
     assert "utf16.txt" not in caplog.text
+
+
+def test_a_cache_folder_looks_mistaken_and_a_newsroom_export_does_not(tmp_path):
+    from factdesk.ingest.documents import survey_paths
+
+    cache = tmp_path / "cache"
+    (cache / "http" / "a").mkdir(parents=True)
+    for n in range(30):
+        (cache / "http" / "a" / f"{n:040x}").write_bytes(b"\0")  # a hash for a name
+    (cache / "LICENSE.md").write_text("MIT License")
+    (cache / "story.md").write_text("# Story\n\nThe harbour reopened.")
+    survey = survey_paths([cache])
+    assert (survey.files, survey.articles, survey.unlikely) == (32, 2, 31)
+    assert survey.looks_mistaken and survey.examples == ["LICENSE", "no extension"]
+
+    export = tmp_path / "export"
+    export.mkdir()
+    for n in range(40):
+        (export / f"{n}.txt").write_text(f"Story {n}\n\nThe council met.")
+    for n in range(20):
+        (export / f"{n}.jpg").write_bytes(b"\xff\xd8")
+    assert not survey_paths([export]).looks_mistaken  # a third are photos: that is news

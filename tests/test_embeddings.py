@@ -161,7 +161,11 @@ def test_help_status_feedback_and_bad_input_load_no_model(args, unwanted, tmp_pa
         f"loaded = {sorted(unwanted)!r} and set({sorted(unwanted)!r}) & set(sys.modules)\n"
         "assert not loaded, loaded\n"
     )
-    env = {**os.environ, "FACTDESK_INDEX_DIR": str(tmp_path / "index")}
+    env = {
+        **os.environ,
+        "FACTDESK_INDEX_DIR": str(tmp_path / "index"),
+        "FACTDESK_SEEDS_DIR": str(tmp_path / "seeds"),
+    }
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path
     )

@@ -190,6 +190,20 @@ def test_rendering_shows_figures_with_counts_and_each_miss():
     assert "line 5: q5" in text and "something unrelated" in text
 
 
+@pytest.mark.parametrize("width", [24, 40, 120])
+def test_the_report_heading_is_one_line_at_any_width(width):
+    source = "/a/long/folder/of/question/sets/" + "x" * 60 + "/sample.jsonl"
+    report = replace(sample_report(), source=source)
+    console = Console(record=True, width=width)
+    console.print(render_evaluation(report, "a scratch index of seeds (1 article)"))
+    heading, header = console.export_text().splitlines()[:2]
+    assert len(heading) <= width and header.strip().startswith("Figure")
+    if width == 120:  # the file's name, not its folder
+        assert heading == "sample.jsonl · top-k 5 · a scratch index of seeds (1 article)"
+    else:
+        assert heading.startswith("sample") and "…" in heading
+
+
 def test_gates_name_each_figure_that_misses_its_limit():
     figures = sample_report(top_k=3).figures()
     failures = failed_gates(
@@ -271,6 +285,56 @@ def test_eval_command_exits_7_naming_the_figure_below_its_gate(tmp_path):
     assert "hit@3" not in result.stderr
     assert "Misses (1)" in result.stdout
     assert "words the article never uses" in result.stdout
+
+
+QUESTIONS = (
+    '{"question": "When did the ferries resume?", "evidence": ["ferries resumed on Monday"]}',
+)
+
+
+def ferry_article(folder: Path) -> Path:
+    folder.mkdir()
+    (folder / "ferry.md").write_text(
+        "# Ferries\n\nThe harbour reopened and the ferries resumed on Monday.", encoding="utf-8"
+    )
+    return folder
+
+
+def test_eval_measures_in_a_scratch_index_of_its_articles(tmp_path, fake_model):
+    questions = write_lines(tmp_path / "q.jsonl", *QUESTIONS)
+    articles = ferry_article(tmp_path / "articles")
+    with contextlib.chdir(tmp_path):
+        result = invoke_factdesk(
+            "eval", "--questions", str(questions), "--articles", "articles",
+            env={"FACTDESK_INDEX_DIR": str(tmp_path / "index"), "FACTDESK_READER": "none",
+                 "FACTDESK_SEEDS_DIR": str(tmp_path / "seeds")},
+        )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "Indexed 1 document: 1 added" in result.stderr and "Warning" not in result.stderr
+    assert result.stdout.splitlines()[0] == (
+        "q.jsonl · top-k 5 · a scratch index of articles (1 article)"
+    )
+    assert not (tmp_path / "index").exists()  # the open index was never touched
+    assert articles.exists()
+
+
+def test_eval_warns_when_told_to_use_the_open_index(tmp_path, fake_model):
+    questions = write_lines(tmp_path / "q.jsonl", *QUESTIONS)
+    env = {
+        "FACTDESK_INDEX_DIR": str(tmp_path / "index"),
+        "FACTDESK_READER": "none",
+        "FACTDESK_SEEDS_DIR": str(ferry_article(tmp_path / "seeds")),
+    }
+    with contextlib.chdir(tmp_path):
+        result = invoke_factdesk("eval", "--questions", str(questions), "--use-index", env=env)
+    assert result.returncode == 0, result.stderr
+    warning = next(line for line in result.stderr.splitlines() if line.startswith("Warning"))
+    assert warning.startswith(
+        "Warning: measuring the open index, embedded Chroma at index (1 article): every other "
+        "article in it moves the figures"
+    )
+    assert "the open index (1 article)" in result.stdout.splitlines()[0]
+    assert (tmp_path / "index").exists()
 
 
 def test_eval_command_reports_malformed_lines_without_a_traceback(tmp_path):

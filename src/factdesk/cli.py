@@ -12,7 +12,8 @@ import os
 import re
 import signal
 import sys
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import ClassVar
@@ -22,7 +23,7 @@ from rich.console import Console
 
 from factdesk import __version__
 from factdesk.config import Settings, load_settings
-from factdesk.errors import ExitCode, FactdeskError
+from factdesk.errors import ExitCode, FactdeskError, IndexInterrupted
 
 
 class _Output(Console):
@@ -45,8 +46,12 @@ def main(args: Sequence[str] | None = None) -> None:
         _fail(f"{exc.format_message()} (see `factdesk --help`)", exc.exit_code)
     except click.ClickException as exc:
         _fail(exc.format_message(), exc.exit_code)
-    except (click.Abort, KeyboardInterrupt, EOFError):
-        stderr.print()
+    except (click.Abort, KeyboardInterrupt, EOFError) as exc:
+        if not isinstance(exc, click.Abort):  # click has ended the line after the ^C already
+            stderr.print()
+        interrupted = exc if isinstance(exc, IndexInterrupted) else exc.__cause__
+        if isinstance(interrupted, IndexInterrupted):
+            _notify(str(interrupted))
         sys.exit(ExitCode.INTERRUPTED)
     except FactdeskError as exc:
         _fail(str(exc), exc.exit_code)
@@ -107,7 +112,8 @@ def index(targets: tuple[str, ...], rebuild: bool, every: float | None) -> int:
 
     Unchanged articles are skipped, changed ones replaced and deleted files removed; articles
     from the web stay until the index is rebuilt. Exits 6 when some files or feed items were
-    skipped (each named on stderr), 8 when a URL or feed cannot be fetched at all.
+    skipped (each named on stderr), 8 when a URL or feed cannot be fetched at all, 130 on
+    Ctrl-C, which keeps what was indexed (the same command finishes the job).
     """
     from factdesk.ingest.sources import check_targets
 
@@ -137,15 +143,46 @@ def _indexer_loader(settings: Settings):
 def _index_once(settings: Settings, targets: list[str], indexer, rebuild: bool) -> int:
     from factdesk.ingest.sources import gather, is_url
 
-    fetching = _progress("Fetching feed items") if any(map(is_url, targets)) else nullcontext()
-    with fetching as progress:
-        scan = gather(targets, settings, progress)
-    with _progress("Embedding chunks") as progress:
-        report = indexer().index_scan(scan, rebuild=rebuild, progress=progress)
+    _announce([Path(target) for target in targets if not is_url(target)])
+    # One bar at a time (older rich draws one live display only): the files', unless feeds too.
+    web = any(map(is_url, targets))
+    fetching = _progress("Fetching", "feed items") if web else nullcontext()
+    reading = nullcontext() if web else _progress("Reading", "files", lines=False)
+    try:
+        with fetching as progress, reading as read:
+            scan = gather(targets, settings, progress, reading=read)
+        loaded = indexer()  # the model loads before the bar starts, which then moves steadily
+    except KeyboardInterrupt:
+        raise IndexInterrupted.before_indexing() from None
+    with _progress("Indexing", "articles") as progress:
+        report = loaded.index_scan(scan, rebuild=rebuild, progress=progress)
+    for line in report.note_lines():
+        stderr.print(f"Note: {line}", markup=False, soft_wrap=True)
     for line in report.skipped_lines():
         stderr.print(f"Warning: {line}", markup=False, soft_wrap=True)
     stdout.print(report.summary(), markup=False, soft_wrap=True)
     return ExitCode.SKIPPED if report.skipped else ExitCode.OK
+
+
+def _announce(paths: list[Path]) -> None:
+    """How many files the folders hold, said before anything slow starts; a warning first when
+    they look like no news folder (a cache, a package), the usual mistaken path."""
+    from factdesk.ingest.documents import display_path, survey_paths
+
+    if not paths:
+        return
+    survey = survey_paths(paths)
+    where = ", ".join(display_path(path) for path in paths)
+    if survey.looks_mistaken:
+        kinds = ", ".join(survey.examples)
+        _notify(
+            f"Warning: {where} looks like no news folder: {survey.unlikely:,} of its "
+            f"{survey.files:,} files are licences, code or caches ({kinds}). Ctrl-C stops; "
+            "what is indexed by then is kept."
+        )
+    others = survey.files - survey.articles
+    also = f" ({_count(others, 'other file')} skipped)" if others else ""
+    _notify(f"Found {_count(survey.articles, 'article file')} in {where}{also}.")
 
 
 def _index_every(settings: Settings, targets: list[str], indexer, seconds: float) -> int:
@@ -161,33 +198,85 @@ def _index_every(settings: Settings, targets: list[str], indexer, seconds: float
                 _index_once(settings, targets, indexer, rebuild=False)
             except FactdeskError as exc:
                 stderr.print(f"Error: {exc}", markup=False, soft_wrap=True)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        if isinstance(exc, IndexInterrupted):
+            _notify(str(exc))
         stderr.print("Stopped.", markup=False)
     return ExitCode.OK
 
 
 @contextmanager
-def _progress(label: str) -> Iterator:
-    """A progress bar with counts on a terminal; nothing when stderr is not a TTY."""
+def _progress(label: str, unit: str, lines: bool = True) -> Iterator[Callable[[int, int], None]]:
+    """Progress as (done, total) calls: a bar with rate and time left on a terminal, else (with
+    `lines`) a line now and then, so that a log shows a long run is moving."""
     if not stderr.is_terminal:
-        yield None
+        yield _ProgressLines(label, unit) if lines else _ignore
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     with Progress(
         f"[progress.description]{label}",
         BarColumn(),
         MofNCompleteColumn(),
+        TextColumn(unit),
+        TextColumn("{task.fields[rate]}", style="progress.data.speed"),
+        TimeRemainingColumn(),
         TimeElapsedColumn(),
         console=stderr,
         transient=True,
     ) as bar:
-        task = bar.add_task(label, total=None)
+        task = bar.add_task(label, total=None, rate="")
 
         def update(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
+            speed = bar.tasks[task].speed
+            bar.update(task, rate=f"{speed:.1f}/s" if speed else "")
 
         yield update
+
+
+def _ignore(done: int, total: int) -> None:
+    pass
+
+
+class _ProgressLines:
+    """Without a terminal: a line at the start, after about every twentieth of the work (at
+    least every ten items) and at the end, with the rate and the time left."""
+
+    def __init__(self, label: str, unit: str) -> None:
+        self.label, self.unit = label, unit
+        self.started = time.monotonic()
+        self.next_line = 0
+
+    def __call__(self, done: int, total: int) -> None:
+        if not total or (done < self.next_line and done < total):
+            return
+        step = max(10, total // 20)
+        self.next_line = (done // step + 1) * step
+        unit = self.unit if total != 1 else self.unit.removesuffix("s")
+        if done == 0:
+            self.started = time.monotonic()
+            _notify(f"{self.label} {total:,} {unit}…")
+            return
+        seconds = time.monotonic() - self.started
+        rate = done / seconds if seconds > 0 else 0.0
+        left = f", about {_duration((total - done) / rate)} left" if rate and done < total else ""
+        _notify(f"{self.label}: {done:,} of {total:,} {unit} ({rate:.1f}/s{left})")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 @cli.command()
@@ -365,6 +454,18 @@ def status() -> int:
     default=None,
     help="Passages cited [5; FACTDESK_TOP_K with --squad].",
 )
+@click.option(
+    "--articles",
+    "article_paths",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Files or folders the questions are about, indexed in a scratch index [the seeds folder].",
+)
+@click.option(
+    "--use-index",
+    is_flag=True,
+    help="Measure the open index instead, whatever else it holds (the figures change with it).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the figures and misses as JSON.")
 @click.option(
     "--baseline",
@@ -396,6 +497,8 @@ def evaluate(
     conversations_file: Path | None,
     squad_file: Path | None,
     top_k: int | None,
+    article_paths: tuple[Path, ...],
+    use_index: bool,
     as_json: bool,
     baseline: bool,
     **limits: float | None,
@@ -406,8 +509,11 @@ def evaluate(
     "answerable": false}. A --squad file's paragraphs become articles of a scratch index and
     every question is asked. Each line of a --conversations file is {"id": ..., "turns":
     [{"question": ..., "evidence": [...]}, ...]}: every follow-up is asked with the conversation
-    so far and alone, side by side. Exits 7 when a figure misses a --min-*/--max-* limit (each
-    failure is named on stderr), 2 when the question file is missing or malformed.
+    so far and alone, side by side. Questions and conversations are asked in a scratch index
+    of their articles (--articles, else the seeds folder), so that nothing else indexed moves
+    the figures; --use-index asks the open index instead. Exits 7 when a figure misses a
+    --min-*/--max-* limit (each failure is named on stderr), 2 when the question file is
+    missing or malformed.
     """
     from factdesk.evaluation.questions import failed_gates
     from factdesk.evaluation.reports import render_evaluation
@@ -415,66 +521,110 @@ def evaluate(
 
     if sum(bool(f) for f in (questions_file, squad_file, conversations_file)) > 1:
         raise click.UsageError("Give one of --questions, --squad or --conversations.")
+    if use_index and article_paths:
+        raise click.UsageError("--use-index measures the open index: leave out --articles.")
+    if squad_file and (use_index or article_paths):
+        raise click.UsageError(
+            "--squad indexes its own paragraphs: leave out --use-index and --articles."
+        )
     settings = load_settings()
     reader = NO_READER if baseline else None
+    index = _Measured(settings, list(article_paths), use_index, reader)
     if conversations_file:
         return _evaluate_conversations(
-            settings, conversations_file, top_k, reader, as_json, limits["min_follow_ups"]
+            index, conversations_file, top_k, as_json, limits["min_follow_ups"]
         )
     if squad_file:
         report = _evaluate_squad(settings, squad_file, top_k, reader)
+        where = "a scratch index of its paragraphs"
     else:
-        report = _evaluate_questions(settings, questions_file, top_k, reader)
+        report = _evaluate_questions(index, questions_file, top_k)
+        where = index.where
     if as_json:
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
     else:
-        stdout.print(render_evaluation(report))
+        stdout.print(render_evaluation(report, where))
     failures = failed_gates(report.figures(), **_gates(limits))
     for failure in failures:
         stderr.print(f"Failed: {failure}", markup=False, soft_wrap=True)
     return ExitCode.GATE_FAILED if failures else ExitCode.OK
 
 
-def _evaluate_questions(settings: Settings, path: Path | None, top_k: int | None, reader):
+class _Measured:
+    """Where `eval` asks its questions: a scratch index of the question set's articles, or, told
+    so, the open index, with a warning that whatever else it holds moves the figures."""
+
+    def __init__(self, settings: Settings, paths: list[Path], use_index: bool, reader) -> None:
+        self.settings, self.paths, self.use_index, self.reader = settings, paths, use_index, reader
+        self.where = ""
+
+    @contextmanager
+    def service(self) -> Iterator:
+        from factdesk.ingest.documents import display_path, scan_paths
+        from factdesk.service import index_status, load_service, scratch_service
+
+        if self.use_index:
+            service = load_service(self.settings, notify=_notify, reader=self.reader)
+            count = _count(len(index_status(self.settings).documents), "article")
+            self.where = f"the open index ({count})"
+            _notify(
+                f"Warning: measuring the open index, {self.settings.store_description} "
+                f"({count}): every other article in it moves the figures; without "
+                "--use-index, eval measures in a scratch index of the question set's articles."
+            )
+            yield service
+            return
+        paths = self.paths or [self.settings.seeds_dir]
+        scan = scan_paths(paths, self.settings.max_file_bytes)
+        for item in scan.skipped:
+            _notify(f"Warning: Skipped {item.source} ({item.reason})")
+        names = ", ".join(display_path(path) for path in paths)
+        self.where = f"a scratch index of {names} ({_count(len(scan.articles), 'article')})"
+        with scratch_service(
+            self.settings, scan.articles, notify=_notify, reader=self.reader
+        ) as service:
+            yield service
+
+
+def _count(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'s' if count != 1 else ''}"
+
+
+def _evaluate_questions(index: _Measured, path: Path | None, top_k: int | None):
     from factdesk.evaluation.questions import (
         DEFAULT_QUESTIONS,
         HIT_DEPTHS,
         evaluate,
         load_questions,
     )
-    from factdesk.service import load_service
 
     path = path or DEFAULT_QUESTIONS
     questions = load_questions(path)  # fails before the model loads
-    service = load_service(settings, notify=_notify, reader=reader)
-    depth = top_k or max(settings.top_k, max(HIT_DEPTHS))
-    with _progress("Asking questions") as progress:
+    depth = top_k or max(index.settings.top_k, max(HIT_DEPTHS))
+    with index.service() as service, _progress("Asking", "questions") as progress:
         return evaluate(service, questions, depth, str(path), progress)
 
 
 def _evaluate_conversations(
-    settings: Settings,
+    index: _Measured,
     path: Path,
     top_k: int | None,
-    reader,
     as_json: bool,
     minimum: float | None,
 ) -> int:
     from factdesk.evaluation.conversations import evaluate_conversations, load_conversations
     from factdesk.evaluation.questions import failed_gates
     from factdesk.evaluation.reports import render_conversations
-    from factdesk.service import load_service
 
     conversations = load_conversations(path)  # fails before the model loads
-    service = load_service(settings, notify=_notify, reader=reader)
-    with _progress("Asking conversations") as progress:
+    with index.service() as service, _progress("Asking", "conversations") as progress:
         report = evaluate_conversations(
-            service, conversations, top_k or settings.top_k, str(path), progress
+            service, conversations, top_k or index.settings.top_k, str(path), progress
         )
     if as_json:
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
     else:
-        stdout.print(render_conversations(report))
+        stdout.print(render_conversations(report, index.where))
     failures = failed_gates(report.figures(), {"follow_ups_correct": minimum}, maximums={})
     for failure in failures:
         stderr.print(f"Failed: {failure}", markup=False, soft_wrap=True)
@@ -489,7 +639,7 @@ def _evaluate_squad(settings: Settings, path: Path, top_k: int | None, reader):
     articles = [paragraph.as_article() for paragraph in squad.paragraphs]
     with (
         scratch_service(settings, articles, notify=_notify, reader=reader) as service,
-        _progress("Asking questions") as progress,
+        _progress("Asking", "questions") as progress,
     ):
         return evaluate_squad(service, squad, top_k or settings.top_k, progress)
 
@@ -524,7 +674,10 @@ def _gates(limits: dict[str, float | None]) -> dict[str, dict[str, float | None]
 @click.option("--port", type=click.IntRange(1, 65535), default=3000, show_default=True)
 def slack(http: bool, host: str | None, port: int) -> int:
     """Run the Slack bot (Socket Mode unless --http); SIGTERM or Ctrl-C stops it, once the
-    answers in flight are posted."""
+    answers in flight are posted.
+
+    Exits 2 on a missing or refused token, 9 when the Slack API cannot be reached.
+    """
     from factdesk.slack import run
 
     run(load_settings(), http=http, port=port, host=host)

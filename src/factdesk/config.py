@@ -13,10 +13,18 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from factdesk.errors import ConfigError
+from factdesk.project import find_home, no_project
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 
@@ -32,6 +40,11 @@ class Settings(BaseSettings):
         populate_by_name=True,
     )
 
+    home: Path | None = Field(
+        default=None,
+        description="The project folder: relative paths and `.env` are read there. Empty: the "
+        "checkout (factdesk's pyproject.toml) at or above the working folder.",
+    )
     seeds_dir: Path = Field(
         default=Path("seeds"),
         description="Folder `factdesk index` reads when given no path, and that `ask` indexes "
@@ -61,9 +74,8 @@ class Settings(BaseSettings):
     )
     chroma_host: str | None = Field(
         default=None,
-        description="Use a Chroma server instead of the embedded store: its host (empty: the "
-        "embedded store). Chroma's server has no authentication: keep it on 127.0.0.1, or "
-        "behind an authenticating proxy (see README, Reliability).",
+        description="A Chroma server's host (or URL) instead of the embedded store. It has no "
+        "authentication: keep it on 127.0.0.1 or behind an authenticating proxy.",
     )
     chroma_port: int = Field(default=8000, ge=1, le=65535, description="The Chroma server's port.")
     max_file_mb: float = Field(
@@ -140,19 +152,18 @@ class Settings(BaseSettings):
     bm25_b: float = Field(default=0.4, ge=0.0, le=1.0, description="BM25 b of the keyword side.")
     reader: Literal["none", "trained"] = Field(
         default="trained",
-        description="What finds the answer and decides whether to give one: `trained`, the span "
-        "reader shipped in the package (a short answer, the sentence that holds it, a "
-        "calibrated confidence), or `none`, the sentence pre-rank alone (sentence cosine, shared "
-        "rare words, answer-type cue; quotes a sentence, declines below a cosine of 0.22).",
+        description="`trained`: the span reader shipped in the package (a short answer in its "
+        "sentence, a calibrated confidence); `none`: the sentence pre-rank alone (quotes the "
+        "best sentence, declines below a cosine of 0.22).",
     )
     min_confidence: float | None = Field(
         default=None,
         ge=0.0,
         le=1.0,
-        description="Below this confidence factdesk declines: with the reader, the calibrated "
-        "probability that the short answer is right (empty: the threshold chosen on held-out "
-        "SQuAD articles, see its model card); without it, the best sentence's cosine (empty: "
-        "0.22). Lower answers more often, and is wrong more often.",
+        description="Below this factdesk declines: the reader's calibrated probability of being "
+        "right (empty: the threshold chosen on held-out SQuAD articles, see its model card), or "
+        "without it the best sentence's cosine (empty: 0.22). Lower answers more, and is wrong "
+        "more.",
     )
     recency_weight: float = Field(
         default=0.5,
@@ -186,10 +197,9 @@ class Settings(BaseSettings):
     llm_url: str | None = Field(
         default=None,
         pattern=r"^https?://\S+/v1/?$",
-        description="Base URL of an OpenAI-compatible API, ending in /v1: Ollama "
-        "(http://127.0.0.1:11434/v1), vLLM, a llama.cpp server, OpenAI. Every LLM answer is "
-        "checked against the passages it cites; one that fails, or comes too late, is "
-        "withheld and the quoted answer given instead.",
+        description="Base URL of an OpenAI-compatible API, ending in /v1 (Ollama: "
+        "http://127.0.0.1:11434/v1, vLLM, llama.cpp, OpenAI). An answer that fails the check "
+        "against its passages, or comes too late, is withheld for the quoted one.",
     )
     llm_model: str | None = Field(
         default=None, description="The model name the endpoint knows. Needed with the URL."
@@ -244,9 +254,9 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None,
         pattern=r"^(redis|rediss|unix)://\S+$",
-        description="Bots on several hosts: redis://host:6379/0 keeps the events received and "
-        "the thread memory in Redis, so no event is answered twice whichever host gets it. "
-        "Empty: SQLite beside the index, enough for any number of bot processes on one host.",
+        description="Bots on several hosts: redis://host:6379/0 keeps the events seen and the "
+        "thread memory in Redis. Empty: SQLite beside the index (any number of bot processes "
+        "on one host).",
     )
 
     @model_validator(mode="before")
@@ -267,18 +277,36 @@ class Settings(BaseSettings):
                 data["chroma_port"] = parts.port
         return data
 
-    @field_validator(
-        "chroma_host", "llm_url", "llm_model", "llm_api_key", "redis_url", mode="before"
-    )
+    @field_validator("*", mode="before")
     @classmethod
-    def _blank_is_none(cls, value: object) -> object:
-        return None if isinstance(value, str) and not value.strip() else value
+    def _blank_is_none(cls, value: object, info: ValidationInfo) -> object:
+        """An empty value (`FACTDESK_THREADS=`, as .env.example writes it) means the default,
+        for every setting whose default is unset."""
+        blank = isinstance(value, str) and not value.strip()
+        unset = info.field_name is not None and cls.model_fields[info.field_name].default is None
+        return None if blank and unset else value
 
     @field_validator("log_level", mode="before")
     @classmethod
     def _level_in_any_case(cls, value: object) -> object:
         """`info` is as good as `INFO`; anything else is refused before logging is set up."""
         return value.strip().upper() if isinstance(value, str) else value
+
+    def in_project(self, home: Path | None, cwd: Path) -> Settings:
+        """These settings with their relative paths read against the project folder; without
+        one, the seeds and index folders must be given as absolute paths."""
+        relative = {
+            name: value
+            for name in PROJECT_PATHS
+            if (value := getattr(self, name)) is not None and not value.is_absolute()
+        }
+        if home is None:
+            if relative.keys() & {"seeds_dir", "index_dir"}:
+                raise no_project(cwd)
+            return self
+        return self.model_copy(
+            update={"home": home, **{name: home / value for name, value in relative.items()}}
+        )
 
     @property
     def collection_name(self) -> str:
@@ -310,12 +338,15 @@ class Settings(BaseSettings):
         """Where the index lives, in words a user can act on."""
         if self.uses_chroma_server:
             return f"Chroma server at {self.chroma_host}:{self.chroma_port}"
-        return f"embedded Chroma at {self.index_dir}"
+        return f"embedded Chroma at {shown_path(self.index_dir)}"
 
+
+# Settings that name a file or folder: a relative one is read against the project folder.
+PROJECT_PATHS = ("seeds_dir", "index_dir", "desks_file", "cache_dir")
 
 # Headings of the generated docs (.env.example, README): the first setting of each group.
 SECTIONS = {
-    "seeds_dir": "Articles and index",
+    "home": "Articles and index",
     "fetch_timeout": "Fetching article URLs and feeds (`factdesk index URL ...`)",
     "model_path": "Model and chunking (changing these requires `factdesk index --rebuild`)",
     "top_k": "Retrieval and answers",
@@ -331,13 +362,18 @@ def env_name(name: str) -> str:
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Build settings from the environment, `.env` and overrides, as a user-facing error if bad:
-    the error names the variable, its value (secrets masked) and where it came from. Unknown
-    FACTDESK_ variables are warned about, with the closest known name."""
+    """Build settings from the environment, the project folder's `.env` and overrides, as a
+    user-facing error if bad: the error names the variable, its value (secrets masked) and where
+    it came from. Unknown FACTDESK_ variables are warned about, with the closest known name.
+    Relative paths are read against the project folder (`home`, else see project.py)."""
     for warning in unknown_variables(os.environ):
         logging.getLogger("factdesk.config").warning(warning)
+    cwd = Path.cwd()
+    given = overrides.get("home")  # a script that knows its project (benchmarks/)
+    home = Path(given).resolve() if given else find_home(os.environ, cwd)
+    overrides.setdefault("_env_file", home / ".env" if home else ".env")
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as exc:
         first = exc.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else "settings"
@@ -352,6 +388,7 @@ def load_settings(**overrides: Any) -> Settings:
         )
         shown = "****" if _secret(field) else repr(value)
         raise ConfigError(f"Invalid setting {name}={shown} ({where}): {first['msg']}") from None
+    return settings.in_project(home, cwd)
 
 
 def _secret(field: str) -> bool:
@@ -371,6 +408,14 @@ def unknown_variables(environ: Mapping[str, str]) -> list[str]:
             hint = f"; did you mean {close[0]}?" if close else ""
             warnings.append(f"{variable} is not a factdesk setting and is ignored{hint}")
     return warnings
+
+
+def shown_path(path: Path) -> str:
+    """A path as short as it can be said: relative to the working folder when inside it."""
+    try:
+        return path.relative_to(Path.cwd()).as_posix() or "."
+    except ValueError:
+        return path.as_posix()
 
 
 def default_cache_dir() -> Path:

@@ -21,6 +21,7 @@ class ExitCode(IntEnum):
     SKIPPED = 6
     GATE_FAILED = 7
     FETCH_FAILED = 8
+    SLACK_UNREACHABLE = 9
     INTERRUPTED = 130
 
 
@@ -39,6 +40,7 @@ MEANINGS = {
     ExitCode.SKIPPED: "`index` indexed what it could but skipped files or feed items (named)",
     ExitCode.GATE_FAILED: "`eval` measured a figure past one of its `--min-*`/`--max-*` limits",
     ExitCode.FETCH_FAILED: "`index` was given a URL or feed that cannot be fetched at all",
+    ExitCode.SLACK_UNREACHABLE: "`slack` cannot reach the Slack API (the message names where)",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",
 }
 
@@ -53,6 +55,10 @@ class ConfigError(FactdeskError):
     """A setting is missing or invalid."""
 
     exit_code = ExitCode.BAD_INPUT
+
+
+class NoProjectError(ConfigError):
+    """factdesk was started outside any project folder, so `seeds/` and `index/` have no home."""
 
 
 class QuestionError(FactdeskError):
@@ -83,6 +89,12 @@ class FetchError(FactdeskError):
     exit_code = ExitCode.FETCH_FAILED
 
 
+class SlackUnreachableError(FactdeskError):
+    """The Slack API cannot be reached at all (after retries): the network, not a token."""
+
+    exit_code = ExitCode.SLACK_UNREACHABLE
+
+
 class StoreUnavailableError(FactdeskError):
     """The Chroma store cannot be reached or opened."""
 
@@ -99,3 +111,34 @@ class IndexBusyError(FactdeskError):
     """Another `factdesk index` run holds the index."""
 
     exit_code = ExitCode.INDEX_BUSY
+
+
+class IndexInterrupted(KeyboardInterrupt):
+    """Ctrl-C during indexing, saying what was kept, so the person knows that nothing indexed is
+    lost: it is still an interrupt (exit status 130), which says so on its way out."""
+
+    def __init__(self, message: str, kept: int = 0, total: int = 0) -> None:
+        super().__init__(message)
+        self.message, self.kept, self.total = message, kept, total
+
+    def __str__(self) -> str:
+        return self.message
+
+    @classmethod
+    def kept_of(cls, kept: int, total: int) -> IndexInterrupted:
+        noun = "article" if total == 1 else "articles"
+        message = (
+            f"Interrupted: kept {kept} of {total} {noun}; run the same command again to finish."
+        )
+        return cls(message, kept, total)
+
+    @classmethod
+    def before_indexing(cls) -> IndexInterrupted:
+        return cls("Interrupted before indexing began: the index is as it was.")
+
+    @classmethod
+    def during_rebuild(cls) -> IndexInterrupted:
+        return cls(
+            "Interrupted: the rebuild was abandoned and the index is as it was; run the same "
+            "command again to rebuild."
+        )

@@ -1,14 +1,17 @@
-import re
+import logging
+import os
 
 import pytest
 from pydantic import SecretStr
 from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 
-from factdesk.errors import ConfigError, FactdeskError
+from factdesk.errors import ConfigError, ExitCode
 from factdesk.slack import app as slack_app
 from factdesk.slack import create_app, run
-from tests.conftest import free_port
+from factdesk.slack.health import Health
+from tests.conftest import free_port, invoke_factdesk
+from tests.slack.fake_slack import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET
 
 
 def test_the_app_talks_to_the_configured_api_with_retries(slack_settings, fake_service, fake_api):
@@ -30,14 +33,41 @@ def test_a_rejected_bot_token_is_a_config_error(slack_settings, fake_service):
 
 
 @pytest.mark.slow  # waits out the connection retries
-def test_an_unreachable_api_is_reported_plainly(slack_settings, fake_service):
-    port = free_port()  # nothing listens there
-    settings = slack_settings.model_copy(update={"slack_api_url": f"http://127.0.0.1:{port}/api"})
-    with pytest.raises(
-        FactdeskError,
-        match="^" + re.escape(f"Cannot reach the Slack API at http://127.0.0.1:{port}"),
-    ):
-        create_app(settings, fake_service)
+def test_an_unreachable_api_has_its_own_exit_status(fake_service, monkeypatch, tmp_path):
+    """`factdesk slack` with Slack out of reach: one line naming the address, exit status 9 (not
+    1, which is for bugs; not 2, as no setting is wrong)."""
+    monkeypatch.setattr(slack_app, "load_service", lambda *args, **kwargs: fake_service)
+    api = f"http://127.0.0.1:{free_port()}/api/"  # nothing listens there
+    env = {
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_APP_TOKEN": APP_TOKEN,
+        "SLACK_API_URL": api,
+        "FACTDESK_INDEX_DIR": str(tmp_path / "index"),
+    }
+    result = invoke_factdesk("slack", env=env)
+    assert result.returncode == ExitCode.SLACK_UNREACHABLE == 9
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"Error: Cannot reach the Slack API at {api}: ")
+
+
+def test_starting_the_bot_logs_no_warning(
+    slack_settings, fake_service, monkeypatch, caplog, fake_api
+):
+    """The tokens given in the environment, as most deployments give them: Bolt, which reads
+    them there too, has nothing to warn about."""
+    monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", SIGNING_SECRET)
+    monkeypatch.setattr(fake_service, "check_store", lambda: None, raising=False)
+    monkeypatch.setattr(slack_app, "load_service", lambda *args, **kwargs: fake_service)
+    started = []
+    monkeypatch.setattr(
+        slack_app.server, "serve", lambda load, host, port: started.append(load(Health()))
+    )
+    with caplog.at_level(logging.INFO):
+        run(slack_settings, http=True, port=0)
+    assert started and [call.method for call in fake_api.calls] == ["auth.test"]
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert "SLACK_BOT_TOKEN" not in os.environ
 
 
 @pytest.mark.parametrize(

@@ -5,13 +5,16 @@ Question and article text is wrapped in `Text` objects, never read as rich marku
 
 from __future__ import annotations
 
-from rich.console import Group, RenderableType
+from pathlib import Path
+
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.table import Table
 from rich.text import Text
 
 from factdesk.evaluation.conversations import CONVERSATION_FIGURES, ConversationReport
 from factdesk.evaluation.questions import FIGURES, Outcome, Report
 from factdesk.evaluation.squad import SQUAD_FIGURES, SquadOutcome, SquadReport
+from factdesk.terminal import shorten_middle
 
 # Figures that are counts or times, not rates over a set of questions.
 _PLAIN = {"questions", "answerable", "unanswerable", "latency_median_ms", "latency_p95_ms"}
@@ -23,15 +26,17 @@ _OVER = {
 }
 
 
-def render_evaluation(report: Report | SquadReport) -> RenderableType:
-    """The figures, each rate with the count behind it, then the misses and what was cited."""
+def render_evaluation(report: Report | SquadReport, where: str = "") -> RenderableType:
+    """What was asked where, the figures, each rate with the count behind it, then the misses
+    and what was cited."""
     figures = report.figures()
     labels = SQUAD_FIGURES if isinstance(report, SquadReport) else FIGURES
-    table = _figures_table(report, "Value")
+    table = _figures_table("Value")
     for name, label in labels.items():
         table.add_row(label, _value(name, figures))
     misses = report.misses
     return Group(
+        Heading(report, where),
         table,
         Text(f"\nMisses ({len(misses)})", style="underline"),
         *(_render_miss(outcome) for outcome in misses),
@@ -85,10 +90,10 @@ def _render_squad_miss(outcome: SquadOutcome) -> RenderableType:
     )
 
 
-def render_conversations(report: ConversationReport) -> RenderableType:
+def render_conversations(report: ConversationReport, where: str = "") -> RenderableType:
     """Each figure without and with history, side by side, then the follow-ups still missed."""
     alone, in_context = report.figures(with_history=False), report.figures(with_history=True)
-    table = _figures_table(report, "Alone", "With history")
+    table = _figures_table("Alone", "With history")
     for name, label in CONVERSATION_FIGURES.items():
         if name in {"conversations", "follow_ups", "first_turns_correct"}:
             table.add_row(label, "", _plain(in_context[name]))
@@ -96,6 +101,7 @@ def render_conversations(report: ConversationReport) -> RenderableType:
             table.add_row(label, _plain(alone[name]), _plain(in_context[name]))
     misses = report.misses
     lines: list[RenderableType] = [
+        Heading(report, where),
         table,
         Text(f"\nMissed with history ({len(misses)})", "underline"),
     ]
@@ -122,13 +128,18 @@ def _plain(value: float | int | None) -> Text:
     return Text(f"{value:g}" if isinstance(value, int) else f"{value:.3f}")
 
 
-def _figures_table(report: Report | SquadReport | ConversationReport, *columns: str) -> Table:
-    """A report's table: a figure a row, titled with the question file and top-k."""
-    return Table(
-        "Figure",
-        *columns,
-        box=None,
-        header_style="bold",
-        title=f"{report.source}, top-k {report.top_k}",
-        title_justify="left",
-    )
+def _figures_table(*columns: str) -> Table:
+    """A report's table: a figure a row."""
+    return Table("Figure", *columns, box=None, header_style="bold")
+
+
+class Heading:
+    """The question file, top-k and where it was measured, on one line at any width: the file's
+    folder is left out, and what is still too long is shortened in its middle."""
+
+    def __init__(self, report: Report | SquadReport | ConversationReport, where: str) -> None:
+        parts = [Path(report.source).name, f"top-k {report.top_k}", where]
+        self.text = " · ".join(part for part in parts if part)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield Text(shorten_middle(self.text, options.max_width), style="bold", no_wrap=True)

@@ -16,7 +16,7 @@ import hashlib
 import logging
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -66,6 +66,11 @@ _MD_HEADING = re.compile(r"^#{1,6}\s+(.*?)\s*#*\s*$")
 _MD_LINK = re.compile(r"\[([^\]]+)\]\((https?://[^)\s]+)\)")
 _TITLE_MAX_CHARS = 150
 _SENTENCE_ENDINGS = (".", ",", ";", ":", "!", "?", "”", '"')
+# A folder where at least this many files, and half of them, are rarely news gets a warning.
+_MANY_UNLIKELY = 20
+_NOT_NEWS_NAMES = ("LICENSE", "LICENCE", "COPYING", "NOTICE", "AUTHORS", "CHANGELOG", "INSTALLER")
+_NOT_NEWS_FOLDERS = frozenset(["site-packages", "dist-packages", "node_modules", "__pycache__"])
+_PACKAGE_FOLDERS = (".dist-info", ".egg-info")
 
 
 @dataclass(frozen=True)
@@ -120,16 +125,66 @@ class Scan:
     roots: list[Path] = field(default_factory=list)
 
 
-def scan_paths(paths: Iterable[Path], max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Scan:
-    """Read every supported file under `paths`; a missing path is an error, a bad file a skip."""
+def scan_paths(
+    paths: Iterable[Path],
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    progress: Callable[[int, int], None] | None = None,
+) -> Scan:
+    """Read every supported file under `paths`; a missing path is an error, a bad file a skip.
+    `progress` hears (files read, files found): HTML pages take a while each."""
     paths = list(paths)
     require_paths(paths)
-    scan = Scan()
-    for path in paths:
-        scan.roots.append(path.resolve())
-        for file in _files_under(path):
-            _read_into(scan, file, max_file_bytes)
+    scan = Scan(roots=[path.resolve() for path in paths])
+    files = [file for path in paths for file in _files_under(path)]
+    for done, file in enumerate(files, 1):
+        _read_into(scan, file, max_file_bytes)
+        if progress:
+            progress(done, len(files))
     return scan
+
+
+@dataclass
+class Survey:
+    """What a run's folders hold, counted before anything is read: `articles` are the files of
+    article types; `unlikely` those rarely news (licences, code, packages, caches), which a
+    folder given by mistake is full of."""
+
+    files: int = 0
+    articles: int = 0
+    unlikely: int = 0
+    examples: list[str] = field(default_factory=list)
+
+    @property
+    def looks_mistaken(self) -> bool:
+        return self.unlikely >= _MANY_UNLIKELY and self.unlikely * 2 >= self.files
+
+
+def survey_paths(paths: Iterable[Path]) -> Survey:
+    """Count the files under `paths` and those unlikely to be news, without reading any."""
+    survey = Survey()
+    for path in paths:
+        for file in _files_under(path):
+            survey.files += 1
+            survey.articles += file.suffix.lower() in SUPPORTED_SUFFIXES
+            if kind := _unlikely_kind(file, path):
+                survey.unlikely += 1
+                if kind not in survey.examples and len(survey.examples) < 3:
+                    survey.examples.append(kind)
+    return survey
+
+
+def _unlikely_kind(file: Path, root: Path) -> str | None:
+    """Why a file is probably not an article (`LICENSE`, `site-packages/`, `.pyc`), or None."""
+    stem = file.stem.upper()
+    if stem.startswith(_NOT_NEWS_NAMES):
+        return stem.split("-")[0].split("_")[0]
+    for part in file.relative_to(root).parts[:-1] if file != root else ():
+        if part.lower() in _NOT_NEWS_FOLDERS or part.lower().endswith(_PACKAGE_FOLDERS):
+            return f"{part}/"
+    suffix = file.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        return suffix or "no extension"
+    return None
 
 
 def require_paths(paths: Iterable[Path]) -> None:

@@ -12,17 +12,17 @@ run finishes the job. `--rebuild` fills a fresh collection and swaps it in at th
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from factdesk.config import Settings
-from factdesk.errors import IndexBusyError
+from factdesk.errors import IndexBusyError, IndexInterrupted
 from factdesk.ingest.chunks import chunk_article
 from factdesk.ingest.documents import Article, Scan, Skipped, scan_paths
-from factdesk.ingest.sources import is_url
+from factdesk.ingest.sources import is_url, same_article_key
 from factdesk.search.embeddings import Embedder, model_name
 from factdesk.search.passages import Chunk
 from factdesk.search.retrieval import keyword_index
@@ -31,8 +31,11 @@ from factdesk.search.store import DocumentRecord, IndexFingerprint, Store
 if TYPE_CHECKING:
     import numpy as np
 
+# Articles written so far, of how many.
 Progress = Callable[[int, int], None]
-_EMBED_BATCH_CHUNKS = 256
+# Passages embedded and stored at a time: about a second's work, so progress moves steadily and
+# Ctrl-C loses little.
+_EMBED_BATCH_CHUNKS = 16
 
 
 @dataclass
@@ -45,8 +48,11 @@ class IndexReport:
     unchanged: int = 0
     chunks: int = 0
     chunks_written: int = 0
+    written: int = 0
     seconds: float = 0.0
     skipped: list[Skipped] = field(default_factory=list)
+    # (source, source kept instead): articles left out as the same canonical URL was taken.
+    duplicates: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -60,6 +66,13 @@ class IndexReport:
             f"{self.unchanged} skipped (unchanged); {self.chunks} chunks in the index "
             f"({self.chunks_written} embedded) in {self.seconds:.1f} s."
         )
+
+    def note_lines(self) -> list[str]:
+        """One line per article indexed once although found twice (not a failure)."""
+        return [
+            f"{source} is the article indexed as {kept} (the same canonical URL): kept once"
+            for source, kept in self.duplicates
+        ]
 
     def skipped_lines(self) -> list[str]:
         """Skipped files on one line, as always; each skipped web page on a line of its own,
@@ -147,7 +160,14 @@ class Indexer:
             else:
                 store.check_compatible()
                 target = store
-            report = self._sync(target, _unique(articles), roots, progress)
+            try:
+                report = self._sync(target, _unique(articles), roots, progress)
+            except IndexInterrupted as interrupted:
+                if rebuild:  # the half-built collection is dropped by the next run
+                    raise IndexInterrupted.during_rebuild() from None
+                if interrupted.kept:  # later questions see what was written
+                    target.bump_generation()
+                raise
             if rebuild:
                 self._swap_in(target, store)
             elif report.changed:
@@ -167,6 +187,7 @@ class Indexer:
     ) -> IndexReport:
         report = IndexReport()
         existing = {record.doc_id: record for record in store.documents()}
+        articles = _one_per_url(articles, existing.values(), report)
         to_write = []
         for article in articles:
             record = existing.get(article.doc_id)
@@ -180,7 +201,11 @@ class Indexer:
                     report.updated += 1
                 else:
                     report.added += 1
-        report.chunks_written = self._write(store, to_write, progress)
+        try:
+            self._write(store, to_write, progress, report)
+        except KeyboardInterrupt:
+            kept = report.unchanged + report.written
+            raise IndexInterrupted.kept_of(kept, len(articles)) from None
         seen = {article.doc_id for article in articles}
         for record in existing.values():
             if record.doc_id not in seen and _is_gone(record, roots):
@@ -188,24 +213,24 @@ class Indexer:
                 report.removed += 1
         return report
 
-    def _write(self, store: Store, articles: list[Article], progress: Progress | None) -> int:
-        """Embed and store articles in batches of whole articles, then drop their old versions."""
-        chunked = [(article, self._chunk(article)) for article in articles]
-        total = sum(len(chunks) for _, chunks in chunked)
-        done = 0
+    def _write(
+        self, store: Store, articles: list[Article], progress: Progress | None, report: IndexReport
+    ) -> None:
+        """Chunk, embed and store articles in small batches of whole articles, then drop their
+        old versions; `report.written` counts the articles done, for an interrupted run."""
         if progress:
-            progress(0, total)
-        for batch in _batches(chunked, _EMBED_BATCH_CHUNKS):
+            progress(0, len(articles))
+        for batch in _batches(((a, self._chunk(a)) for a in articles), _EMBED_BATCH_CHUNKS):
             chunks, vectors = self._embedded(
                 [chunk for _, article_chunks in batch for chunk in article_chunks]
             )
             store.add(chunks, vectors)
             for article, _ in batch:
                 store.delete_other_versions(article.doc_id, article.content_hash)
-            done += len(chunks)
+            report.chunks_written += len(chunks)
+            report.written += len(batch)
             if progress:
-                progress(done, total)
-        return total
+                progress(report.written, len(articles))
 
     def _embedded(self, chunks: list[Chunk]) -> tuple[list[Chunk], np.ndarray]:
         """Embed every passage, and its sentences within it, now, once, rather than for every
@@ -263,12 +288,30 @@ def _old_name(settings: Settings) -> str:
     return f"{settings.collection_name}--old"
 
 
+def _one_per_url(
+    articles: list[Article], records: Iterable[DocumentRecord], report: IndexReport
+) -> list[Article]:
+    """Articles whose canonical URL is taken by another document (already indexed, or earlier
+    in this run) are left out: a page saved as a file and fetched from the web is one article,
+    and is never cited twice."""
+    owners = {key: (r.doc_id, r.source) for r in records if (key := same_article_key(r.url))}
+    kept = []
+    for article in articles:
+        key = same_article_key(article.url)
+        owner = owners.setdefault(key, (article.doc_id, article.source)) if key else None
+        if owner and owner[0] != article.doc_id:
+            report.duplicates.append((article.source, owner[1]))
+        else:
+            kept.append(article)
+    return kept
+
+
 def _unique(articles: Sequence[Article]) -> list[Article]:
     return list({article.doc_id: article for article in articles}.values())
 
 
 def _batches(
-    chunked: list[tuple[Article, list[Chunk]]], size: int
+    chunked: Iterable[tuple[Article, list[Chunk]]], size: int
 ) -> Iterator[list[tuple[Article, list[Chunk]]]]:
     batch: list[tuple[Article, list[Chunk]]] = []
     count = 0

@@ -305,6 +305,15 @@ def canonical_url(declared: str | None, fetched: str) -> str:
     return declared
 
 
+def same_article_key(url: str | None) -> str | None:
+    """What makes two articles one: their canonical URL, compared without fragment, case of the
+    host or a trailing slash. None for no URL, or a home page (a site-wide canonical)."""
+    if not url or not is_url(url) or _is_home(urldefrag(url).url):
+        return None
+    parts = urlsplit(urldefrag(url).url)
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}{parts.path.rstrip('/')}?{parts.query}"
+
+
 def _is_home(url: str) -> bool:
     return urlsplit(url).path in ("", "/")
 
@@ -349,14 +358,16 @@ def gather(
     settings: Settings,
     progress: Progress | None = None,
     fetcher: Fetcher | None = None,
+    reading: Progress | None = None,
 ) -> Scan:
-    """Read every target: files and folders from disk, URLs and feeds from the web.
+    """Read every target: files and folders from disk, URLs and feeds from the web. `progress`
+    hears about feed items fetched, `reading` about files read.
 
     Raises FetchError if a URL itself cannot be used; feed items that fail become skips.
     """
     paths = [Path(target) for target in targets if not is_url(target)]
     urls = list(dict.fromkeys(str(target) for target in targets if is_url(target)))
-    scan = scan_paths(paths, settings.max_file_bytes) if paths else Scan()
+    scan = scan_paths(paths, settings.max_file_bytes, reading) if paths else Scan()
     if urls:
         with _fetcher(settings, fetcher) as web:
             articles, skipped = read_urls(urls, web, progress)
@@ -453,6 +464,8 @@ def _fetch_items(
             return exc
 
     results: list[Page | FetchError] = []
+    if progress:
+        progress(0, len(items))
     for outcome in pool.map(fetch, items):
         results.append(outcome)
         if progress:

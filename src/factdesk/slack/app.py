@@ -22,7 +22,7 @@ from slack_bolt.middleware.request_verification import RequestVerification
 from slack_sdk.errors import SlackApiError
 
 from factdesk.config import Settings
-from factdesk.errors import ConfigError, FactdeskError
+from factdesk.errors import ConfigError, SlackUnreachableError
 from factdesk.service import load_service
 from factdesk.slack import server, tokens
 from factdesk.slack.blocks import SHARE, VOTE_DOWN, VOTE_UP
@@ -62,6 +62,7 @@ def run(settings: Settings, *, http: bool, port: int, host: str | None = None) -
     if http:
         tokens.signing_secret(settings)
     tokens.keep_tokens_out_of_logs(settings)
+    tokens.take_from_environment()
     if app_token is None:
         server.serve(lambda health: load_app(settings, health), host or settings.http_host, port)
     else:
@@ -96,6 +97,9 @@ def run_socket_mode(settings: Settings, app_token: str) -> None:
                 f"SLACK_APP_TOKEN was refused by Slack ({exc.response.get('error')}): set an "
                 "app-level token with the connections:write scope (see bot/README.md)."
             ) from None
+        except OSError as exc:
+            reason = exc.reason if isinstance(exc, URLError) else exc
+            raise SlackUnreachableError(f"Cannot open a Socket Mode connection: {reason}") from None
         logger.info("Connected to Slack in Socket Mode")
         stop.wait()
     handler.close()
@@ -168,7 +172,7 @@ def create_app(
         ) from None
     except OSError as exc:  # URLError, timeouts, resets: whatever is left after the retries
         reason = exc.reason if isinstance(exc, URLError) else exc
-        raise FactdeskError(
+        raise SlackUnreachableError(
             f"Cannot reach the Slack API at {settings.slack_api_url}: {reason}"
         ) from None
 

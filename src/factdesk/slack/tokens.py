@@ -7,6 +7,7 @@ and says where in the Slack app's settings the value is found.
 from __future__ import annotations
 
 import logging
+import os
 import re
 
 from pydantic import SecretStr
@@ -97,3 +98,14 @@ def keep_tokens_out_of_logs(settings: Settings) -> None:
     redaction = RedactTokens(secrets)
     for handler in root.handlers:
         handler.addFilter(redaction)
+
+
+SECRET_VARIABLES = ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET")
+
+
+def take_from_environment() -> None:
+    """Once read into the settings, the secrets leave the process environment: Bolt would read
+    SLACK_BOT_TOKEN again (and warn that its client's token wins), and nothing the bot starts
+    needs to inherit them."""
+    for name in SECRET_VARIABLES:
+        os.environ.pop(name, None)
