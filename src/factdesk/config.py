@@ -241,6 +241,12 @@ class Settings(BaseSettings):
         description="Slack user IDs (comma-separated, U0123ABCD) who may add and remove "
         "sources with `/factdesk add` and `/factdesk remove`; empty: nobody.",
     )
+    refresh_minutes: float = Field(
+        default=60.0,
+        ge=0,
+        description="The bot fetches every desk's URLs and feeds again this often, on one "
+        "replica only (0: never; cron `factdesk index --desk NAME` instead).",
+    )
     redis_url: str | None = Field(
         default=None,
         pattern=r"^(redis|rediss|unix)://\S+$",

@@ -267,8 +267,10 @@ class DeskServices:
     def service(self, desk: str) -> Service:
         with self._lock:
             if desk not in self._services:
+                # The reader is already loaded (None: none), never to be loaded again per desk.
+                reader = NO_READER if self._reader is None else self._reader
                 answerer = load_answerer(
-                    settings_for(self.settings, desk), self._notify, self._embedder, self._reader
+                    settings_for(self.settings, desk), self._notify, self._embedder, reader
                 )
                 self._services[desk] = Service(answerer, self._llm)
             return self._services[desk]

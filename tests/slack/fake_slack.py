@@ -31,13 +31,15 @@ WAIT_SECONDS = 10.0
 
 @dataclass(frozen=True)
 class Call:
-    """One request the app made: the API method (or "response_url"), its body, our status and
-    when it arrived (`time.monotonic()`, so a benchmark in this process can time answers)."""
+    """One request the app made: the API method (or "response_url"), its body, our status,
+    when it arrived (`time.monotonic()`, so a benchmark in this process can time answers) and
+    what we answered."""
 
     method: str
     body: dict
     status: int
     at: float = field(default_factory=time.monotonic)
+    reply: dict = field(default_factory=dict)
 
 
 class FakeSlackAPI:
@@ -108,7 +110,7 @@ class FakeSlackAPI:
         else:
             status, reply = 200, self._answer(method, body, authorization)
         with self._changed:
-            self.calls.append(Call(method=method, body=body, status=status))
+            self.calls.append(Call(method=method, body=body, status=status, reply=reply))
             self._changed.notify_all()
         return status, reply
 
@@ -135,6 +137,8 @@ class FakeSlackAPI:
             return {"ok": True, "channel": body.get("channel"), "ts": ts, "message": body}
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": f"1700000000.{next(self._ts):06d}"}
+        if method == "views.publish":
+            return {"ok": True, "view": {"id": f"V{next(self._ts):06d}", **body.get("view", {})}}
         if method == "chat.update":
             return {"ok": True, "channel": body.get("channel"), "ts": body.get("ts")}
         return {"ok": False, "error": "unknown_method"}
