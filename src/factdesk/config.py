@@ -51,19 +51,19 @@ class Settings(BaseSettings):
     desk: str = Field(
         default="default",
         pattern=r"^[a-z0-9][a-z0-9-]{0,29}$",
-        description="The desk the terminal commands use (`--desk` overrides it): a named set "
-        "of sources with a collection of its own. `default` is the main collection.",
+        description="The desk terminal commands use (`--desk` overrides it): its own sources "
+        "and collection.",
     )
     desks_file: Path = Field(
         default=Path("desks.toml"),
-        description="The desks, their sources and the Slack channels each one answers in "
-        "(see bot/README.md, Desks); a missing file means one desk, the default.",
+        description="The desks: their sources and Slack channels (bot/README.md); missing: "
+        "the default desk alone.",
     )
     chroma_host: str | None = Field(
         default=None,
         description="Use a Chroma server instead of the embedded store: its host (empty: the "
         "embedded store). Chroma's server has no authentication: keep it on 127.0.0.1, or "
-        "behind an authenticating proxy (see README, Reliability).",
+        "behind an authenticating proxy.",
     )
     chroma_port: int = Field(default=8000, ge=1, le=65535, description="The Chroma server's port.")
     max_file_mb: float = Field(
@@ -74,9 +74,8 @@ class Settings(BaseSettings):
     )
     cache_dir: Path | None = Field(
         default=None,
-        description="Folder for the embedding model exported to ONNX on first use (and, with "
-        "a Chroma server, its keyword index). Empty: $XDG_CACHE_HOME/factdesk, else "
-        "~/.cache/factdesk.",
+        description="Folder for the ONNX export of the embedding model (and, with a Chroma "
+        "server, the keyword index). Empty: $XDG_CACHE_HOME/factdesk, else ~/.cache/factdesk.",
     )
 
     fetch_timeout: float = Field(
@@ -141,18 +140,17 @@ class Settings(BaseSettings):
     reader: Literal["none", "trained"] = Field(
         default="trained",
         description="What finds the answer and decides whether to give one: `trained`, the span "
-        "reader shipped in the package (a short answer, the sentence that holds it, a "
-        "calibrated confidence), or `none`, the sentence pre-rank alone (sentence cosine, shared "
-        "rare words, answer-type cue; quotes a sentence, declines below a cosine of 0.22).",
+        "reader in the package, or `none`, the sentence pre-rank alone (see README, How it "
+        "works).",
     )
     min_confidence: float | None = Field(
         default=None,
         ge=0.0,
         le=1.0,
-        description="Below this confidence factdesk declines: with the reader, the calibrated "
-        "probability that the short answer is right (empty: the threshold chosen on held-out "
-        "SQuAD articles, see its model card); without it, the best sentence's cosine (empty: "
-        "0.22). Lower answers more often, and is wrong more often.",
+        description="Below this confidence factdesk declines: the reader's calibrated "
+        "probability that the short answer is right (empty: the threshold on its model card); "
+        "without it, the best sentence's cosine (empty: 0.22). Lower answers more, and more "
+        "wrongly.",
     )
     recency_weight: float = Field(
         default=0.5,
@@ -187,9 +185,8 @@ class Settings(BaseSettings):
         default=None,
         pattern=r"^https?://\S+/v1/?$",
         description="Base URL of an OpenAI-compatible API, ending in /v1: Ollama "
-        "(http://127.0.0.1:11434/v1), vLLM, a llama.cpp server, OpenAI. Every LLM answer is "
-        "checked against the passages it cites; one that fails, or comes too late, is "
-        "withheld and the quoted answer given instead.",
+        "(http://127.0.0.1:11434/v1), vLLM, a llama.cpp server, OpenAI. Its answers are "
+        "checked (see README, How it works).",
     )
     llm_model: str | None = Field(
         default=None, description="The model name the endpoint knows. Needed with the URL."
@@ -238,21 +235,21 @@ class Settings(BaseSettings):
     )
     slack_admins: str = Field(
         default="",
-        description="Slack user IDs (comma-separated, U0123ABCD) who may add and remove "
-        "sources with `/factdesk add` and `/factdesk remove`; empty: nobody.",
+        description="Slack user IDs (U0123ABCD, comma-separated) who may `/factdesk add` and "
+        "`remove` sources; empty: nobody.",
     )
     refresh_minutes: float = Field(
         default=60.0,
         ge=0,
-        description="The bot fetches every desk's URLs and feeds again this often, on one "
-        "replica only (0: never; cron `factdesk index --desk NAME` instead).",
+        description="The bot fetches desks' URLs and feeds again this often, on one replica "
+        "(0: never).",
     )
     redis_url: str | None = Field(
         default=None,
         pattern=r"^(redis|rediss|unix)://\S+$",
-        description="Bots on several hosts: redis://host:6379/0 keeps the events received and "
-        "the thread memory in Redis, so no event is answered twice whichever host gets it. "
-        "Empty: SQLite beside the index, enough for any number of bot processes on one host.",
+        description="Bots on several hosts: redis://host:6379/0 keeps their memory (events "
+        "seen, threads, added sources) in Redis, so no event is answered twice. Empty: SQLite "
+        "beside the index, enough for any number of bot processes on one host.",
     )
 
     @model_validator(mode="before")

@@ -69,6 +69,30 @@ def settings_for(settings: Settings, desk: str) -> Settings:
     return settings if settings.desk == desk else settings.model_copy(update={"desk": desk})
 
 
+def check_desk(settings: Settings) -> None:
+    """A ConfigError unless `settings.desk` is the default desk or one in the desks file."""
+    desks = load_desks(settings)
+    if settings.desk not in desks.desks:
+        raise ConfigError(
+            f"There is no {settings.desk!r} desk in {settings.desks_file} "
+            f"(desks: {', '.join(desks.names)})."
+        )
+
+
+def index_targets(settings: Settings) -> list[str]:
+    """What `factdesk index` reads when given nothing: the desk's sources in the desks file;
+    without any, the seeds folder for the default desk (and an error for another)."""
+    sources = load_desks(settings).get(settings.desk).sources
+    if sources:
+        return list(sources)
+    if settings.desk == DEFAULT:
+        return [str(settings.seeds_dir)]
+    raise ConfigError(
+        f"The {settings.desk} desk lists no sources in {settings.desks_file}: name what to "
+        f"index, or list them under [desks.{settings.desk}] there."
+    )
+
+
 def load_desks(settings: Settings) -> Desks:
     """The desks in FACTDESK_DESKS_FILE; a missing file means the default desk alone. A file
     that cannot be used is a one-line ConfigError naming it."""

@@ -9,6 +9,7 @@ other channel answers from the default desk (the seed article).
 from __future__ import annotations
 
 import shutil
+import uuid
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from factdesk.service import DeskServices
 from factdesk.slack.blocks import VOTE_UP
 from factdesk.slack.database import BotDatabase, database_path
 from factdesk.slack.desks import NOT_ADMIN, DeskManager, Refresher
+from factdesk.slack.redis_memory import RedisMemory
 from tests.conftest import SEEDS
 from tests.newsserver import HARBOUR_TITLE, NEWS, NewsServer, news_site, redirect
 from tests.slack.fake_slack import FakeSlackAPI
@@ -101,19 +103,32 @@ class Bot:
         return [c.body["text"] for c in posts if c.body.get("thread_ts") == head.reply["ts"]]
 
 
+@pytest.fixture(params=["sqlite", "redis"])
+def shared_memory(request, tmp_path):
+    """Where bot processes keep what they share: the SQLite database beside the index (None),
+    or a Redis server; a factory, each call a new process's connection."""
+    if request.param == "sqlite":
+        return lambda: None
+    url = request.getfixturevalue("redis_url")
+    prefix = f"test-{uuid.uuid4().hex}:"
+    return lambda: RedisMemory.connect(url, prefix)
+
+
 @pytest.fixture
 def start_bot(serve_app, embedder, seed_service, fake_api):
     """Start a bot with desks over `settings` (every start loads the desks anew, as a restart
-    does); the model and reader are the session's."""
+    does), keeping its memory in `memory` (None: SQLite); the model and reader are the
+    session's."""
 
-    def start(settings) -> Bot:
+    def start(settings, memory=None) -> Bot:
         services = DeskServices(
             settings, load_desks(settings), embedder, seed_service.answerer.reader, None
         )
-        manager = DeskManager(services, BotDatabase(database_path(settings)), settings.admins)
+        kept = memory or BotDatabase(database_path(settings))
+        manager = DeskManager(services, kept, settings.admins)
         manager.fill_empty()
         manager.settle()
-        running = serve_app(services, settings, desks=manager)
+        running = serve_app(services, settings, desks=manager, memory=memory)
         return Bot(running, manager, fake_api)
 
     return start
@@ -262,14 +277,16 @@ def test_a_public_address_redirecting_to_loopback_is_refused(start_bot, guarded,
     assert bot.manager.memory.added_sources("coast") == []
 
 
-def test_a_restart_keeps_the_channel_mapping_and_the_added_sources(start_bot, desk_settings, news):
+def test_a_restart_keeps_the_channel_mapping_and_the_added_sources(
+    start_bot, desk_settings, news, shared_memory
+):
     feed = news.url("/feed.xml")
-    first = start_bot(desk_settings)
+    first = start_bot(desk_settings, shared_memory())
     first.command(f"add {feed}", channel=COAST, user=ADMIN)
     first.running.server.stop()
     first.running.server.join()
 
-    second = start_bot(desk_settings)
+    second = start_bot(desk_settings, shared_memory())
     second.command("sources", channel=COAST, user=REPORTER)
     (listing,) = second.private_replies()[-1:]
     assert f"• {feed}: 2 articles, added by <@{ADMIN}>" in listing
@@ -280,7 +297,9 @@ def test_a_restart_keeps_the_channel_mapping_and_the_added_sources(start_bot, de
     assert second.private_replies()[-1] == f"Removed {feed} from the coast desk (2 articles)."
 
 
-def test_a_refresh_on_two_replicas_fetches_and_indexes_once(desk_settings, embedder, news):
+def test_a_refresh_on_two_replicas_fetches_and_indexes_once(
+    desk_settings, embedder, news, shared_memory
+):
     """Two bot processes sharing the database and the index wake for the same slot: one
     refreshes each desk, the other finds it claimed; the next slot is refreshed again."""
     import threading
@@ -290,7 +309,8 @@ def test_a_refresh_on_two_replicas_fetches_and_indexes_once(desk_settings, embed
 
     def replica() -> Refresher:
         services = DeskServices(desk_settings, load_desks(desk_settings), embedder, None, None)
-        manager = DeskManager(services, BotDatabase(database_path(desk_settings)), frozenset())
+        memory = shared_memory() or BotDatabase(database_path(desk_settings))
+        manager = DeskManager(services, memory, frozenset())
         return Refresher(manager, minutes=60)
 
     replicas = [replica(), replica()]
