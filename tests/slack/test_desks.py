@@ -155,10 +155,14 @@ def test_anyone_lists_the_sources_of_their_channels_desk(start_bot, desk_setting
     (listing,) = bot.private_replies()
     assert listing.startswith("*energy* desk: 1 article, ")
     assert "last refreshed 20" in listing  # a date: the desk was indexed at start-up
-    assert f"{desk_settings.desks_file.parent / 'articles' / 'energy'} (desks file)" in listing
+    assert "• articles/energy (desks file)" in listing  # as the file says, not the server path
     assert "Venezuela's PDVSA Ships More Crude to China" in listing
     bot.command("sources", channel=COAST, user=REPORTER)
     assert bot.private_replies() == ["*coast* desk: 0 articles, 0 passages; last refreshed never."]
+    bot.command("remove articles/energy", channel=ENERGY, user=ADMIN)
+    assert bot.private_replies() == [
+        "articles/energy is declared in the desks file: remove it there."
+    ]
 
 
 def test_an_admin_adds_a_feed_which_is_answered_then_removes_it(start_bot, desk_settings, news):
@@ -211,7 +215,7 @@ def test_the_home_tab_shows_the_desks_their_sources_and_the_feedback(start_bot, 
     ]
     energy = next(text for text in texts if text.startswith("*energy* desk"))
     assert f"(<#{ENERGY}>): 1 article, last refreshed 20" in energy
-    assert "articles/energy (desks file)" in energy
+    assert "• articles/energy (desks file)" in energy
     assert any(text.startswith("*coast* desk") and "last refreshed never" in text for text in texts)
     assert any(text.startswith("*default* desk (channels without a desk)") for text in texts)
     assert "• extractive: 1 answer, 👍 1 · 👎 0" in texts

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from slack_bolt import Ack, Respond
@@ -112,7 +113,7 @@ class DeskManager:
         ]
         if desk.declared or desk.added:
             lines.append("Sources:")
-            lines += [f"• {escape(source)} (desks file)" for source in desk.declared]
+            lines += [f"• {escape(shown)} (desks file)" for shown in self.declared(desk)]
             lines += [f"• {describe_added(added)}" for added in desk.added]
         if desk.documents:
             lines.append("Articles:")
@@ -120,6 +121,20 @@ class DeskManager:
             if count > titles:
                 lines.append(f"…and {count - titles} more.")
         return "\n".join(lines)
+
+    def declared(self, desk: DeskOverview) -> list[str]:
+        """The desk's sources in the desks file, paths as written there (relative to the file)
+        rather than where they are on the server."""
+        return self._as_written(desk.declared)
+
+    def _as_written(self, sources: tuple[str, ...]) -> list[str]:
+        base = self.settings.desks_file.resolve().parent
+        return [
+            str(Path(source).relative_to(base))
+            if not is_url(source) and Path(source).is_relative_to(base)
+            else source
+            for source in sources
+        ]
 
     # -- adding and removing ---------------------------------------------------------------
 
@@ -139,7 +154,7 @@ class DeskManager:
 
     def add(self, url: str, *, desk: str, user: str, post: Post) -> Future[AddedSource | None]:
         """Fetch and index `url` into `desk` in the background; `post` reports progress."""
-        logger.info("Source %s added to desk %s by %s", url, desk, user)
+        logger.info("Adding source %s to desk %s, asked by %s", url, desk, user)
         return self._work.submit(self._add, url, desk, user, post)
 
     def _add(self, url: str, desk: str, user: str, post: Post) -> AddedSource | None:
@@ -166,6 +181,7 @@ class DeskManager:
         doc_ids = tuple(article.doc_id for article in scan.articles)
         added = AddedSource(desk, url, user, now, doc_ids, refreshed_at=now)
         self.memory.save_source(added)
+        logger.info("Source %s added to desk %s by %s (%d articles)", url, desk, user, count)
         skipped = f", {len(report.skipped)} skipped" if report.skipped else ""
         post(
             f"Done: {report.added} added, {report.updated} updated, {report.unchanged} "
@@ -179,7 +195,8 @@ class DeskManager:
         return self._work.submit(self._remove, source, desk, user).result()
 
     def _remove(self, source: str, desk: str, user: str) -> str:
-        if source in self.services.desks.get(desk).sources:
+        declared = self.services.desks.get(desk).sources
+        if source in declared or source in self._as_written(declared):
             return f"{escape(source)} is declared in the desks file: remove it there."
         added = next((a for a in self.memory.added_sources(desk) if a.source == source), None)
         if added is None:

@@ -29,26 +29,32 @@ def handle_app_home_opened(
     user = event["user"]
     overviews = [desks.overview(name) for name in desks.services.desks.names] if desks else []
     admin = desks is not None and desks.is_admin(user)
-    view = home_view(overviews, replier.database.summarize(), admin)
+    declared = [desks.declared(desk) for desk in overviews] if desks else []
+    view = home_view(
+        list(zip(overviews, declared, strict=True)), replier.database.summarize(), admin
+    )
     client.views_publish(user_id=user, view=view)
 
 
-def home_view(overviews: list[DeskOverview], feedback: FeedbackSummary, admin: bool) -> dict:
+def home_view(
+    desks: list[tuple[DeskOverview, list[str]]], feedback: FeedbackSummary, admin: bool
+) -> dict:
+    """The Home tab: each desk (with its sources as the desks file gives them), then feedback."""
     blocks: list[dict] = [_header("factdesk"), _context(ADMIN_NOTE if admin else VIEWER_NOTE)]
-    for desk in overviews:
-        blocks += [{"type": "divider"}, _section(_desk_text(desk))]
+    for desk, declared in desks:
+        blocks += [{"type": "divider"}, _section(_desk_text(desk, declared))]
     blocks += [{"type": "divider"}, _header("Answer feedback"), _section(_feedback(feedback))]
     return {"type": "home", "blocks": blocks[:MAX_HOME_BLOCKS]}
 
 
-def _desk_text(desk: DeskOverview) -> str:
+def _desk_text(desk: DeskOverview, declared: list[str]) -> str:
     count = len(desk.documents)
     channels = ", ".join(f"<#{channel}>" for channel in desk.channels) or "channels without a desk"
     lines = [
         f"*{escape(desk.name)}* desk ({channels}): {count} article{'' if count == 1 else 's'}, "
         f"last refreshed {when(desk.refreshed)}"
     ]
-    sources = [f"• {escape(source)} (desks file)" for source in desk.declared]
+    sources = [f"• {escape(source)} (desks file)" for source in declared]
     sources += [f"• {describe_added(added)}" for added in desk.added]
     lines += sources[:LISTED_SOURCES]
     if len(sources) > LISTED_SOURCES:
