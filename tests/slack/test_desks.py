@@ -192,13 +192,23 @@ def test_an_admin_adds_a_feed_which_is_answered_then_removes_it(start_bot, desk_
     assert bot.ask(FERRY_QUESTION, channel=COAST)["text"] == NOT_FOUND
 
 
-def test_the_home_tab_shows_the_desks_their_sources_and_the_feedback(start_bot, desk_settings):
+def home_texts(view: dict) -> list[str]:
+    return [
+        block.get("text", {}).get("text", "") or block.get("elements", [{}])[0].get("text", "")
+        for block in view["blocks"]
+    ]
+
+
+def test_the_home_tab_shows_your_desks_their_sources_and_the_feedback(
+    start_bot, desk_settings, fake_api
+):
     bot = start_bot(desk_settings)
     answer = bot.ask(PDVSA_QUESTION, channel=ENERGY)
     answer_id = answer["blocks"][-1]["elements"][0]["value"]
     vote = block_actions(VOTE_UP, answer_id, bot.api.response_url(), channel=ENERGY)
     assert bot.running.slack.action(vote).status == 200
     bot.settle()
+    fake_api.memberships = {ADMIN: [ENERGY, ELSEWHERE], REPORTER: [COAST]}
 
     opened = {"type": "app_home_opened", "user": ADMIN, "channel": "D1", "tab": "home"}
     assert bot.running.slack.event(event_callback(opened)).status == 200
@@ -209,18 +219,35 @@ def test_the_home_tab_shows_the_desks_their_sources_and_the_feedback(start_bot, 
     admin, reporter = (call.body for call in bot.api.calls_to("views.publish"))
     assert admin["user_id"] == ADMIN and reporter["user_id"] == REPORTER
     assert admin["view"]["type"] == "home"
-    texts = [
-        block.get("text", {}).get("text", "") or block.get("elements", [{}])[0].get("text", "")
-        for block in admin["view"]["blocks"]
-    ]
+    texts = home_texts(admin["view"])
     energy = next(text for text in texts if text.startswith("*energy* desk"))
     assert f"(<#{ENERGY}>): 1 article, last refreshed 20" in energy
     assert "• articles/energy (desks file)" in energy
-    assert any(text.startswith("*coast* desk") and "last refreshed never" in text for text in texts)
     assert any(text.startswith("*default* desk (channels without a desk)") for text in texts)
+    assert not any(text.startswith("*coast* desk") for text in texts)
+    assert f"Other desks:\n• *coast* (<#{COAST}>)" in texts
     assert "• extractive: 1 answer, 👍 1 · 👎 0" in texts
     assert any("/factdesk add URL" in text for text in texts)
-    assert not any("/factdesk add URL" in str(block) for block in reporter["view"]["blocks"])
+
+    theirs = home_texts(reporter["view"])
+    assert any(t.startswith("*coast* desk") and "last refreshed never" in t for t in theirs)
+    assert f"Other desks:\n• *energy* (<#{ENERGY}>)" in theirs
+    assert not any("/factdesk add URL" in text for text in theirs)
+
+
+def test_without_channels_read_the_home_tab_shows_every_desk(start_bot, desk_settings, fake_api):
+    """An app installed before the Home tab asked for channels:read: Slack refuses to list the
+    user's channels, and every desk is shown."""
+    bot = start_bot(desk_settings)
+    fake_api.refuse_once("users.conversations", "missing_scope")
+    opened = {"type": "app_home_opened", "user": REPORTER, "channel": "D1", "tab": "home"}
+    bot.running.slack.event(event_callback(opened))
+    bot.settle()
+    (published,) = bot.api.calls_to("views.publish")
+    texts = home_texts(published.body["view"])
+    for desk in ("default", "energy", "coast"):
+        assert any(text.startswith(f"*{desk}* desk") for text in texts)
+    assert not any(text.startswith("Other desks") for text in texts)
 
 
 @pytest.fixture

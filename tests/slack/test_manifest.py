@@ -21,9 +21,10 @@ EVENT_SCOPES: dict[str, str | None] = {
     "message.im": "im:history",
     "message.mpim": "mpim:history",
 }
-# What the handlers do with the Web API: post and update answers, and post to public channels
-# the bot has not joined ("Post to channel").
-METHOD_SCOPES = {"chat:write", "chat:write.public"}
+# What the handlers do with the Web API: post and update answers, post to public channels the
+# bot has not joined ("Post to channel"), and list a user's channels (users.conversations, for
+# the Home tab's desks).
+METHOD_SCOPES = {"chat:write", "chat:write.public", "channels:read", "groups:read"}
 
 
 @pytest.fixture
