@@ -8,6 +8,7 @@ other channel answers from the default desk (the seed article).
 
 from __future__ import annotations
 
+import logging
 import shutil
 import uuid
 from pathlib import Path
@@ -165,7 +166,10 @@ def test_anyone_lists_the_sources_of_their_channels_desk(start_bot, desk_setting
     ]
 
 
-def test_an_admin_adds_a_feed_which_is_answered_then_removes_it(start_bot, desk_settings, news):
+def test_an_admin_adds_a_feed_which_is_answered_then_removes_it(
+    start_bot, desk_settings, news, caplog
+):
+    caplog.set_level(logging.INFO, logger="factdesk.slack")
     bot = start_bot(desk_settings)
     feed = news.url("/feed.xml")
     bot.command(f"add {feed}", channel=COAST, user=REPORTER)
@@ -179,6 +183,9 @@ def test_an_admin_adds_a_feed_which_is_answered_then_removes_it(start_bot, desk_
     assert progress[2].startswith("Done: 2 added, 0 updated, 0 unchanged.")
     assert "12 May" in bot.ask(FERRY_QUESTION, channel=COAST)["text"]
     assert bot.ask(FERRY_QUESTION, channel=ENERGY)["text"].startswith(NOT_FOUND)
+    logged = [record.getMessage() for record in caplog.records]
+    assert f"Source {feed} added to desk coast by {ADMIN} (2 articles)" in logged
+    assert f"Refused /factdesk add from {REPORTER}: not in FACTDESK_SLACK_ADMINS" in logged
 
     bot.command("sources", channel=COAST, user=REPORTER)
     (listing,) = bot.private_replies()
@@ -189,6 +196,7 @@ def test_an_admin_adds_a_feed_which_is_answered_then_removes_it(start_bot, desk_
     assert bot.private_replies() == [NOT_ADMIN]
     bot.command(f"remove {feed}", channel=COAST, user=ADMIN)
     assert bot.private_replies() == [f"Removed {feed} from the coast desk (2 articles)."]
+    assert f"Source {feed} removed from desk coast by {ADMIN}" in caplog.messages
     assert bot.ask(FERRY_QUESTION, channel=COAST)["text"] == NOT_FOUND
 
 
