@@ -141,6 +141,23 @@ def test_scifact_with_synthetic_dates_compares_recency(tmp_path, data):
     assert systems["hybrid, recency on every claim"] != systems["hybrid"]  # the dates are used
 
 
+def test_desks_benchmark_on_a_slice(tmp_path, data):
+    out = tmp_path / "desks.json"
+    result = run_script(
+        "desks.py", data, "--limit-docs", "30", "--limit-queries", "6", "--out", str(out),
+        cwd=tmp_path,
+    )  # fmt: skip
+    results = json.loads(out.read_text())
+    assert set(results["designs"]) == {"collection per desk", "metadata filter"}
+    assert sum(results["documents_by_desk"].values()) == results["documents"] >= 30
+    for figures in results["designs"].values():
+        assert figures["questions"] == 2 * results["claims"] > 0
+        assert figures["citing_another_desk"] == 0
+        assert 0 < figures["median_seconds"] <= figures["p90_seconds"]
+        assert figures["hit@1_own_desk"] > 0.5
+    assert "collection per desk" in result.stdout and "An answer cited" not in result.stderr
+
+
 def test_speed_benchmark_on_a_slice(tmp_path, data):
     out = tmp_path / "speed.json"
     # The comparison machinery runs against this very revision: the real previous path imports

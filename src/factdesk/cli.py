@@ -97,6 +97,24 @@ class _Interval(click.ParamType):
         return float(match[1]) * self._UNITS[match[2]]
 
 
+desk_option = click.option(
+    "--desk",
+    metavar="NAME",
+    help="The desk to use (see FACTDESK_DESKS_FILE) [FACTDESK_DESK, else default].",
+)
+
+
+def _settings(desk: str | None) -> Settings:
+    """The settings, for `desk` when one is named (it must be in the desks file)."""
+    if desk is None:
+        return load_settings()
+    from factdesk.desks import check_desk
+
+    settings = load_settings(desk=desk)
+    check_desk(settings)
+    return settings
+
+
 @cli.command()
 @click.argument("targets", nargs=-1)
 @click.option("--rebuild", is_flag=True, help="Start over: re-embed every article.")
@@ -106,19 +124,21 @@ class _Interval(click.ParamType):
     metavar="INTERVAL",
     help="Index again every INTERVAL (30s, 15m, 1h) until Ctrl-C.",
 )
-def index(targets: tuple[str, ...], rebuild: bool, every: float | None) -> int:
+@desk_option
+def index(targets: tuple[str, ...], rebuild: bool, every: float | None, desk: str | None) -> int:
     """Index articles from TARGETS: files, folders, article URLs and RSS/Atom feed URLs
-    (default: the seeds folder).
+    (default: the desk's sources in the desks file, or the seeds folder).
 
     Unchanged articles are skipped, changed ones replaced and deleted files removed; articles
     from the web stay until the index is rebuilt. Exits 6 when some files or feed items were
     skipped (each named on stderr), 8 when a URL or feed cannot be fetched at all, 130 on
     Ctrl-C, which keeps what was indexed (the same command finishes the job).
     """
+    from factdesk.desks import index_targets
     from factdesk.ingest.sources import check_targets
 
-    settings = load_settings()
-    chosen = list(targets) or [str(settings.seeds_dir)]
+    settings = _settings(desk)
+    chosen = list(targets) or index_targets(settings)
     if rebuild and every:
         raise click.UsageError("--rebuild runs once; leave out --every")
     check_targets(chosen)  # before fetching or loading the model, which takes seconds
@@ -283,7 +303,8 @@ def _duration(seconds: float) -> str:
 @click.argument("question")
 @click.option("--top-k", type=click.IntRange(1, 20), default=None, help="Passages to cite.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (one a line for -).")
-def ask(question: str, top_k: int | None, as_json: bool) -> int:
+@desk_option
+def ask(question: str, top_k: int | None, as_json: bool, desk: str | None) -> int:
     """Answer QUESTION from the indexed articles; `-` reads one question a line from stdin.
 
     With `--json -`, a line may also be {"question": ..., "history": [{"question": ...,
@@ -291,7 +312,7 @@ def ask(question: str, top_k: int | None, as_json: bool) -> int:
     """
     from factdesk.answer.answers import CleanQuestion
 
-    settings = load_settings()
+    settings = _settings(desk)
     # Cleaned once, here, so that an empty question fails before the model loads.
     cleaned = None if question == "-" else CleanQuestion.of(question, settings.max_question_chars)
     service = _load_service(settings)
@@ -383,7 +404,8 @@ NEW_CONVERSATION = "/new"
 
 @cli.command()
 @click.option("--top-k", type=click.IntRange(1, 20), default=None, help="Passages to cite.")
-def chat(top_k: int | None) -> int:
+@desk_option
+def chat(top_k: int | None, desk: str | None) -> int:
     """Ask questions one after another; follow-ups use the conversation so far.
 
     `/new` starts a new conversation; Ctrl-D leaves.
@@ -392,7 +414,7 @@ def chat(top_k: int | None) -> int:
 
     from factdesk.answer.conversation import Session
 
-    settings = load_settings()
+    settings = _settings(desk)
     service = _load_service(settings)
     session = Session()
     stderr.print(
@@ -420,12 +442,13 @@ def chat(top_k: int | None) -> int:
 
 
 @cli.command()
-def status() -> int:
+@desk_option
+def status(desk: str | None) -> int:
     """Show where the index is, what it holds and how it was built."""
     from factdesk.service import index_status
     from factdesk.terminal import render_status
 
-    stdout.print(render_status(index_status(load_settings())))
+    stdout.print(render_status(index_status(_settings(desk))))
     return ExitCode.OK
 
 
@@ -492,6 +515,7 @@ def status() -> int:
     type=click.FloatRange(0, 1),
     help="Conversations: least share of follow-ups answered correctly with history.",
 )
+@desk_option
 def evaluate(
     questions_file: Path | None,
     conversations_file: Path | None,
@@ -501,6 +525,7 @@ def evaluate(
     use_index: bool,
     as_json: bool,
     baseline: bool,
+    desk: str | None,
     **limits: float | None,
 ) -> int:
     """Measure answers against questions with known answers, to gate changes in CI.
@@ -527,7 +552,7 @@ def evaluate(
         raise click.UsageError(
             "--squad indexes its own paragraphs: leave out --use-index and --articles."
         )
-    settings = load_settings()
+    settings = _settings(desk)
     reader = NO_READER if baseline else None
     index = _Measured(settings, list(article_paths), use_index, reader)
     if conversations_file:

@@ -64,13 +64,13 @@ class Settings(BaseSettings):
     desk: str = Field(
         default="default",
         pattern=r"^[a-z0-9][a-z0-9-]{0,29}$",
-        description="The desk the terminal commands use (`--desk` overrides it): a named set "
-        "of sources with a collection of its own. `default` is the main collection.",
+        description="The desk terminal commands use (`--desk` overrides it): its own sources "
+        "and collection.",
     )
     desks_file: Path = Field(
         default=Path("desks.toml"),
-        description="The desks, their sources and the Slack channels each one answers in "
-        "(see bot/README.md, Desks); a missing file means one desk, the default.",
+        description="The desks: their sources and Slack channels (bot/README.md); missing: "
+        "the default desk alone.",
     )
     chroma_host: str | None = Field(
         default=None,
@@ -86,9 +86,8 @@ class Settings(BaseSettings):
     )
     cache_dir: Path | None = Field(
         default=None,
-        description="Folder for the embedding model exported to ONNX on first use (and, with "
-        "a Chroma server, its keyword index). Empty: $XDG_CACHE_HOME/factdesk, else "
-        "~/.cache/factdesk.",
+        description="Folder for the ONNX export of the embedding model (and, with a Chroma "
+        "server, the keyword index). Empty: $XDG_CACHE_HOME/factdesk, else ~/.cache/factdesk.",
     )
 
     fetch_timeout: float = Field(
@@ -152,18 +151,16 @@ class Settings(BaseSettings):
     bm25_b: float = Field(default=0.4, ge=0.0, le=1.0, description="BM25 b of the keyword side.")
     reader: Literal["none", "trained"] = Field(
         default="trained",
-        description="`trained`: the span reader shipped in the package (a short answer in its "
-        "sentence, a calibrated confidence); `none`: the sentence pre-rank alone (quotes the "
-        "best sentence, declines below a cosine of 0.22).",
+        description="`trained`: the span reader in the package (a short answer, a calibrated "
+        "confidence); `none`: the sentence pre-rank alone (see README, How it works).",
     )
     min_confidence: float | None = Field(
         default=None,
         ge=0.0,
         le=1.0,
-        description="Below this factdesk declines: the reader's calibrated probability of being "
-        "right (empty: the threshold chosen on held-out SQuAD articles, see its model card), or "
-        "without it the best sentence's cosine (empty: 0.22). Lower answers more, and is wrong "
-        "more.",
+        description="Below this confidence factdesk declines (empty: the reader's threshold, on "
+        "its model card; without the reader a cosine of 0.22). Lower answers more, and more "
+        "wrongly.",
     )
     recency_weight: float = Field(
         default=0.5,
@@ -197,9 +194,8 @@ class Settings(BaseSettings):
     llm_url: str | None = Field(
         default=None,
         pattern=r"^https?://\S+/v1/?$",
-        description="Base URL of an OpenAI-compatible API, ending in /v1 (Ollama: "
-        "http://127.0.0.1:11434/v1, vLLM, llama.cpp, OpenAI). An answer that fails the check "
-        "against its passages, or comes too late, is withheld for the quoted one.",
+        description="Base URL of an OpenAI-compatible API, ending in /v1 (Ollama, vLLM, "
+        "llama.cpp, OpenAI); its answers are checked against the passages they cite.",
     )
     llm_model: str | None = Field(
         default=None, description="The model name the endpoint knows. Needed with the URL."
@@ -248,15 +244,20 @@ class Settings(BaseSettings):
     )
     slack_admins: str = Field(
         default="",
-        description="Slack user IDs (comma-separated, U0123ABCD) who may add and remove "
-        "sources with `/factdesk add` and `/factdesk remove`; empty: nobody.",
+        description="Slack user IDs (U0123ABCD, comma-separated) who may `/factdesk add` and "
+        "`remove` sources; empty: nobody.",
+    )
+    refresh_minutes: float = Field(
+        default=60.0,
+        ge=0,
+        description="The bot fetches desks' URLs and feeds again this often, on one replica "
+        "(0: never).",
     )
     redis_url: str | None = Field(
         default=None,
         pattern=r"^(redis|rediss|unix)://\S+$",
-        description="Bots on several hosts: redis://host:6379/0 keeps the events seen and the "
-        "thread memory in Redis. Empty: SQLite beside the index (any number of bot processes "
-        "on one host).",
+        description="Bots on several hosts: redis://host:6379/0 keeps their memory (events "
+        "seen, threads, added sources) in Redis. Empty: SQLite beside the index (one host).",
     )
 
     @model_validator(mode="before")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -17,6 +18,8 @@ from typing import TYPE_CHECKING
 from factdesk.answer.answers import Answer, Answerer, Citation, CleanQuestion
 from factdesk.answer.conversation import Condense, Turn, build_query
 from factdesk.config import Settings
+from factdesk.desks import DEFAULT as DEFAULT_DESK
+from factdesk.desks import Desks, settings_for
 from factdesk.errors import ConfigError
 from factdesk.ingest.documents import Article
 from factdesk.ingest.indexer import Indexer
@@ -92,8 +95,8 @@ def index_seeds_if_empty(
 ) -> None:
     """A first run answers at once: an empty index is built from seeds/ (the one place that
     decides this; front ends never index)."""
-    if store.exists() and store.count() > 0:
-        return
+    if settings.desk != DEFAULT_DESK or (store.exists() and store.count() > 0):
+        return  # another desk has its own sources: it is never filled with the seed article
     if notify:
         notify(f"The index is empty; indexing {settings.seeds_dir}/ first.")
     report = indexer.index_paths([Path(settings.seeds_dir)])
@@ -237,6 +240,67 @@ def load_service(
     """The answerer (see `load_answerer`) and, when FACTDESK_LLM_URL is set, the LLM."""
     llm = load_llm(settings)  # a bad LLM setting fails before the model loads
     return Service(load_answerer(settings, notify, embedder, reader), llm)
+
+
+class DeskServices:
+    """A `Service` per desk, sharing one model, reader and LLM; what the Slack bot answers
+    with. Each desk's index is opened on first use and kept; `indexer` writes into a desk."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        desks: Desks,
+        embedder: Embedder,
+        reader: Reader | None,
+        llm: LLM | None,
+        notify: Callable[[str], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.desks = desks
+        self._embedder = embedder
+        self._reader = reader
+        self._llm = llm
+        self._notify = notify
+        self._services: dict[str, Service] = {}
+        self._lock = threading.Lock()
+
+    def service(self, desk: str) -> Service:
+        with self._lock:
+            if desk not in self._services:
+                # The reader is already loaded (None: none), never to be loaded again per desk.
+                reader = NO_READER if self._reader is None else self._reader
+                answerer = load_answerer(
+                    settings_for(self.settings, desk), self._notify, self._embedder, reader
+                )
+                self._services[desk] = Service(answerer, self._llm)
+            return self._services[desk]
+
+    def for_channel(self, channel: str) -> Service:
+        return self.service(self.desks.for_channel(channel).name)
+
+    def indexer(self, desk: str) -> Indexer:
+        return Indexer(settings_for(self.settings, desk), self._embedder)
+
+    def status(self, desk: str) -> IndexStatus:
+        return index_status(settings_for(self.settings, desk))
+
+    def check_store(self) -> None:
+        self.service(DEFAULT_DESK).check_store()
+
+
+def load_desk_services(
+    settings: Settings, desks: Desks, notify: Callable[[str], None] | None = None
+) -> DeskServices:
+    """Load the model, reader and LLM once and open every desk's index (the default desk is
+    built from seeds/ when empty, as `load_answerer` does)."""
+    from factdesk.search.embeddings import Embedder
+
+    llm = load_llm(settings)
+    embedder = Embedder.from_settings(settings)
+    services = DeskServices(settings, desks, embedder, _reader(None, settings), llm, notify)
+    for name in desks.names:
+        services.service(name)
+    return services
 
 
 def load_llm(settings: Settings) -> LLM | None:

@@ -102,6 +102,7 @@ def render_status(status: IndexStatus) -> RenderableType:
     )
     overview = Table.grid(padding=(0, 2))
     overview.add_row("Store", settings.store_description)
+    overview.add_row("Desk", settings.desk)
     overview.add_row("Collection", settings.collection_name)
     stored = store.stored_fingerprint() if exists else None
     overview.add_row("Built with", stored.describe() if stored else "(no index yet)")

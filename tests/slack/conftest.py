@@ -22,6 +22,7 @@ from slack_sdk import WebClient
 
 from factdesk.answer.answers import NOT_FOUND, Answer, Citation
 from factdesk.config import Settings
+from factdesk.desks import Desks
 from factdesk.errors import QuestionError
 from factdesk.slack import create_app
 from factdesk.slack.database import BotDatabase, database_path
@@ -84,6 +85,27 @@ class SlowService:
     def ask(self, question: str, history=(), top_k: int | None = None, on_text=None):
         assert self.release.wait(10)
         return self.answerer.ask(question, history, top_k)
+
+
+class OneDesk:
+    """What `load_desk_services` gives the bot, around a single (fake) service: the default
+    desk alone, as without a desks file."""
+
+    def __init__(self, service, settings: Settings) -> None:
+        self.service = service
+        self.settings = settings
+        self.desks = Desks.single()
+
+    def for_channel(self, channel: str):
+        return self.service
+
+    def check_store(self) -> None:
+        """Always reachable."""
+
+
+def one_desk(service) -> Callable[..., OneDesk]:
+    """A stand-in for `app.load_desk_services` that answers with `service`."""
+    return lambda settings, *args, **kwargs: OneDesk(service, settings)
 
 
 @pytest.fixture

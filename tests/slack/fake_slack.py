@@ -31,13 +31,15 @@ WAIT_SECONDS = 10.0
 
 @dataclass(frozen=True)
 class Call:
-    """One request the app made: the API method (or "response_url"), its body, our status and
-    when it arrived (`time.monotonic()`, so a benchmark in this process can time answers)."""
+    """One request the app made: the API method (or "response_url"), its body, our status,
+    when it arrived (`time.monotonic()`, so a benchmark in this process can time answers) and
+    what we answered."""
 
     method: str
     body: dict
     status: int
     at: float = field(default_factory=time.monotonic)
+    reply: dict = field(default_factory=dict)
 
 
 class FakeSlackAPI:
@@ -49,6 +51,7 @@ class FakeSlackAPI:
 
     def __init__(self, bot_token: str = BOT_TOKEN, app_token: str = APP_TOKEN) -> None:
         self.calls: list[Call] = []
+        self.memberships: dict[str, list[str]] = {}  # user -> channel IDs, for users.conversations
         self.socket_mode_url = ""
         self.bot_token = bot_token
         self.app_token = app_token
@@ -108,7 +111,7 @@ class FakeSlackAPI:
         else:
             status, reply = 200, self._answer(method, body, authorization)
         with self._changed:
-            self.calls.append(Call(method=method, body=body, status=status))
+            self.calls.append(Call(method=method, body=body, status=status, reply=reply))
             self._changed.notify_all()
         return status, reply
 
@@ -135,6 +138,11 @@ class FakeSlackAPI:
             return {"ok": True, "channel": body.get("channel"), "ts": ts, "message": body}
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": f"1700000000.{next(self._ts):06d}"}
+        if method == "users.conversations":
+            channels = [{"id": channel} for channel in self.memberships.get(body["user"], [])]
+            return {"ok": True, "channels": channels, "response_metadata": {"next_cursor": ""}}
+        if method == "views.publish":
+            return {"ok": True, "view": {"id": f"V{next(self._ts):06d}", **body.get("view", {})}}
         if method == "chat.update":
             return {"ok": True, "channel": body.get("channel"), "ts": body.get("ts")}
         return {"ok": False, "error": "unknown_method"}
@@ -142,6 +150,26 @@ class FakeSlackAPI:
 
 def _handler_for(api: FakeSlackAPI) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            """Methods slack_sdk calls with GET (users.conversations), arguments in the query."""
+            path, _, query = self.path.partition("?")
+            if not path.startswith("/api/"):
+                self.send_error(404)
+                return
+            arguments = dict(parse_qsl(query))
+            authorization = self.headers.get("Authorization", "")
+            self._reply(*api.respond(path.removeprefix("/api/"), arguments, authorization))
+
+        def _reply(self, status: int, reply: dict) -> None:
+            data = json.dumps(reply).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            if status == 429:
+                self.send_header("Retry-After", "1")
+            self.end_headers()
+            self.wfile.write(data)
+
         def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length", "0"))).decode()
             if self.path.startswith("/api/"):
@@ -151,15 +179,7 @@ def _handler_for(api: FakeSlackAPI) -> type[BaseHTTPRequestHandler]:
             else:
                 self.send_error(404)
                 return
-            status, reply = api.respond(method, _parse(raw), self.headers.get("Authorization", ""))
-            data = json.dumps(reply).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            if status == 429:
-                self.send_header("Retry-After", "1")
-            self.end_headers()
-            self.wfile.write(data)
+            self._reply(*api.respond(method, _parse(raw), self.headers.get("Authorization", "")))
 
         def log_message(self, format: str, *args: object) -> None:
             """Quiet: the recorded calls are what tests look at."""

@@ -85,7 +85,7 @@ def test_run_checks_its_settings_before_loading_the_model(
     def load_service(*args, **kwargs):
         pytest.fail("the model was loaded before the settings were checked")
 
-    monkeypatch.setattr(slack_app, "load_service", load_service)
+    monkeypatch.setattr(slack_app, "load_desk_services", load_service)
     settings = slack_settings.model_copy(update={missing: None})
     with pytest.raises(ConfigError, match=f"^{variable} is not set"):
         run(settings, http=http, port=0)
@@ -98,7 +98,7 @@ def test_http_mode_needs_no_app_token(slack_settings, monkeypatch):
     def load_service(*args, **kwargs):
         raise Loaded
 
-    monkeypatch.setattr(slack_app, "load_service", load_service)
+    monkeypatch.setattr(slack_app, "load_desk_services", load_service)
     settings = slack_settings.model_copy(update={"slack_app_token": None})
     with pytest.raises(Loaded):
         run(settings, http=True, port=0)

@@ -5,11 +5,12 @@ import logging
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import pytest
 from slack_bolt import BoltResponse
 
-from factdesk.slack.database import BotDatabase
+from factdesk.slack.database import AddedSource, BotDatabase
 from factdesk.slack.dedupe import message_key, skip_seen_events
 from factdesk.slack.redis_memory import RedisMemory
 from tests.slack.payloads import ACK_SECONDS, app_mention, event_callback, message
@@ -147,3 +148,21 @@ def test_an_event_is_refused_while_redis_is_unreachable(serve_app, fake_service,
     assert reply.status == 500 and reply.seconds < ACK_SECONDS
     running.drain()
     assert fake_api.calls_to("chat.postMessage") == []
+
+
+def test_added_sources_are_kept_by_desk_until_removed(memories):
+    feed = AddedSource("coast", "https://courier.example/feed.xml", "UADMIN", "2024-05-01T10:00:00")
+    page = AddedSource(
+        "coast", "https://courier.example/a", "UOTHER", "2024-05-02T10:00:00", ("a",)
+    )
+    memories().save_source(page)
+    memories().save_source(feed)
+    memories().save_source(AddedSource("energy", "https://oil.example/feed", "U1", "2024-05-03"))
+    assert memories().added_sources("coast") == [feed, page]  # oldest first
+    refreshed = replace(feed, doc_ids=("x", "y"), refreshed_at="2024-06-01T00:00:00")
+    memories().save_source(refreshed)
+    assert memories().added_sources("coast") == [refreshed, page]
+    assert memories().remove_source("coast", feed.source) == refreshed
+    assert memories().remove_source("coast", feed.source) is None
+    assert memories().added_sources("coast") == [page]
+    assert [s.desk for s in memories().added_sources("energy")] == ["energy"]

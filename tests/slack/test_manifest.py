@@ -13,16 +13,18 @@ from factdesk.slack import create_app
 MANIFEST = yaml.safe_load((Path(__file__).resolve().parents[2] / "bot/manifest.yml").read_text())
 KINDS = ("event", "message", "command", "action", "shortcut", "view", "options")
 # Slack's documented scope for each event subscription (api.slack.com/events).
-EVENT_SCOPES = {
+EVENT_SCOPES: dict[str, str | None] = {
     "app_mention": "app_mentions:read",
+    "app_home_opened": None,
     "message.channels": "channels:history",
     "message.groups": "groups:history",
     "message.im": "im:history",
     "message.mpim": "mpim:history",
 }
-# What the handlers do with the Web API: post and update answers, and post to public channels
-# the bot has not joined ("Post to channel").
-METHOD_SCOPES = {"chat:write", "chat:write.public"}
+# What the handlers do with the Web API: post and update answers, post to public channels the
+# bot has not joined ("Post to channel"), and list a user's channels (users.conversations, for
+# the Home tab's desks).
+METHOD_SCOPES = {"chat:write", "chat:write.public", "channels:read", "groups:read"}
 
 
 @pytest.fixture
@@ -72,10 +74,22 @@ def test_interactivity_is_on_exactly_when_buttons_are_handled(registered):
 
 
 def test_scopes_are_exactly_the_ones_used(registered):
-    needed = {EVENT_SCOPES[event] for event in subscriptions()} | METHOD_SCOPES
+    needed = {EVENT_SCOPES[event] for event in subscriptions()} - {None} | METHOD_SCOPES
     if registered["command"]:
         needed.add("commands")
     assert set(MANIFEST["oauth_config"]["scopes"]["bot"]) == needed
+
+
+def test_the_home_tab_is_on_exactly_when_its_event_is_handled(registered):
+    assert MANIFEST["features"]["app_home"]["home_tab_enabled"] is (
+        "app_home_opened" in registered["event"]
+    )
+
+
+def test_the_slash_command_fits_slacks_limits():
+    """Slack refuses a manifest whose description or usage hint is over 100 characters."""
+    (command,) = MANIFEST["features"]["slash_commands"]
+    assert len(command["description"]) <= 100 and len(command["usage_hint"]) <= 100
 
 
 def test_socket_mode_and_the_messages_tab():

@@ -173,10 +173,27 @@ class Indexer:
             elif report.changed:
                 target.bump_generation()
             live = Store(self.settings, self.fingerprint)
+            live.mark_refreshed()
             report.chunks = live.count()
             keyword_index(live, self.settings)  # saved now, so no question waits for it
         report.seconds = time.perf_counter() - started
         return report
+
+    def remove_documents(self, doc_ids: Sequence[str]) -> int:
+        """Delete these articles from the index (a source taken off a desk); how many were
+        there."""
+        with index_lock(self.settings):
+            store = Store(self.settings, self.fingerprint)
+            if not store.exists():
+                return 0
+            present = {record.doc_id for record in store.documents()} & set(doc_ids)
+            for doc_id in sorted(present):
+                store.delete_document(doc_id)
+            if present:
+                store.bump_generation()
+                store.mark_refreshed()
+                keyword_index(store, self.settings)
+        return len(present)
 
     def _sync(
         self,

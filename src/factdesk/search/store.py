@@ -16,6 +16,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -193,6 +194,22 @@ class Store:
         """Mark the collection as changed; a fresh timestamp never repeats, even across swaps."""
         new = time.time_ns()
         self._call(lambda: self.collection.modify(metadata=self._metadata(generation=new)))
+
+    def mark_refreshed(self) -> None:
+        """Record that an index run just brought the collection up to date (changed or not)."""
+        refreshed = datetime.now(UTC).isoformat(timespec="seconds")
+        metadata = {**self._metadata(self.generation()), "refreshed": refreshed}
+        self._call(lambda: self.collection.modify(metadata=metadata))
+
+    def refreshed(self) -> datetime | None:
+        """When an index run last finished on this collection (None: never recorded)."""
+
+        def read() -> object:
+            collection = self.client.get_collection(self.name, embedding_function=_no_embedding())
+            return (collection.metadata or {}).get("refreshed")
+
+        value = self._call(read) if self.exists() else None
+        return datetime.fromisoformat(str(value)) if value else None
 
     # -- reading ---------------------------------------------------------------------------
 

@@ -22,18 +22,28 @@ from slack_bolt.middleware.request_verification import RequestVerification
 from slack_sdk.errors import SlackApiError
 
 from factdesk.config import Settings
+from factdesk.desks import load_desks
 from factdesk.errors import ConfigError, SlackUnreachableError
-from factdesk.service import load_service
+from factdesk.service import DeskServices, load_desk_services
 from factdesk.slack import server, tokens
 from factdesk.slack.blocks import SHARE, VOTE_DOWN, VOTE_UP
 from factdesk.slack.commands import COMMAND, handle_command, handle_share
 from factdesk.slack.database import BotDatabase, Memory, database_path
 from factdesk.slack.dedupe import skip_seen_events
+from factdesk.slack.desks import (
+    DeskManager,
+    handle_add,
+    handle_remove,
+    handle_sources,
+    start_refresher,
+    subcommand,
+)
 from factdesk.slack.events import handle_app_mention, handle_message
 from factdesk.slack.feedback import handle_vote
 from factdesk.slack.health import Health, Probe
+from factdesk.slack.home import handle_app_home_opened
 from factdesk.slack.pool import AnswerPool
-from factdesk.slack.replies import Answering, Replier
+from factdesk.slack.replies import Answering, Desks, Replier
 from factdesk.slack.webapi import Responder, create_client
 
 if TYPE_CHECKING:
@@ -70,24 +80,43 @@ def run(settings: Settings, *, http: bool, port: int, host: str | None = None) -
 
 
 def load_app(settings: Settings, health: Health) -> App:
-    """Load the service and build the app; `health` learns what to probe, and when Slack
+    """Load the desks and build the app; `health` learns what to probe, and when Slack
     refuses the token."""
-    service = load_service(settings, notify=logger.info)
-    memory = open_memory(settings)
-    app = create_app(settings, service, memory=memory, on_refused=health.refuse)
-    probes: list[Probe] = [(settings.store_description, service.check_store)]
+    services, memory, desks = load_desks_and_memory(settings)
+    app = create_app(settings, services, memory=memory, desks=desks, on_refused=health.refuse)
+    start_desk_work(settings, desks)
+    probes: list[Probe] = [(settings.store_description, services.check_store)]
     if memory is not None:
         probes.append(("Redis", memory.ping))
     health.loaded(probes)
     return app
 
 
+def load_desks_and_memory(
+    settings: Settings,
+) -> tuple[DeskServices, RedisMemory | None, DeskManager]:
+    """Every desk's service (one model), the shared memory if any, and the desk manager,
+    which keeps added sources in that memory (else in the SQLite database)."""
+    services = load_desk_services(settings, load_desks(settings), notify=logger.info)
+    memory = open_memory(settings)
+    kept = memory or BotDatabase(database_path(settings))
+    return services, memory, DeskManager(services, kept, settings.admins)
+
+
+def start_desk_work(settings: Settings, desks: DeskManager) -> None:
+    """Index desks declared but still empty, and refresh every desk on schedule."""
+    for desk in desks.fill_empty():
+        logger.info("Indexing the sources of the %s desk, which is empty", desk)
+    start_refresher(settings, desks)
+
+
 def run_socket_mode(settings: Settings, app_token: str) -> None:
     """Connect to Slack over a websocket until SIGTERM, Ctrl-C or a refused token; then let the
     answers in flight finish. A refused token ends in an error (a non-zero exit)."""
-    service = load_service(settings, notify=logger.info)
+    services, memory, desks = load_desks_and_memory(settings)
     stop = _Stop()
-    app = create_app(settings, service, memory=open_memory(settings), on_refused=stop.refused)
+    app = create_app(settings, services, memory=memory, desks=desks, on_refused=stop.refused)
+    start_desk_work(settings, desks)
     handler = SocketModeHandler(app, app_token)
     with stop.on_signals():
         try:
@@ -141,14 +170,16 @@ def open_memory(settings: Settings) -> RedisMemory | None:
 
 def create_app(
     settings: Settings,
-    service: Answering,
+    service: Answering | Desks,
     *,
     memory: Memory | None = None,
+    desks: DeskManager | None = None,
     on_refused: OnRefused | None = None,
 ) -> App:
-    """A Bolt app answering with `service` (a `Service`), talking to the Web API at
-    `settings.slack_api_url`, remembering events and threads in `memory` (by default the
-    SQLite database beside the index).
+    """A Bolt app answering with `service` (a `Service`, or `DeskServices`: each channel from
+    its desk), talking to the Web API at `settings.slack_api_url`, remembering events and
+    threads in `memory` (by default the SQLite database beside the index); `desks` lists, adds
+    and removes sources (without it, `/factdesk add` and the rest say the bot has no desks).
 
     Bolt calls `auth.test` here, to learn the bot's own user id; a rejected token or an
     unreachable API is reported as a user-facing error. Later, a call Slack refuses for the token
@@ -183,10 +214,15 @@ def create_app(
         dm_window=timedelta(minutes=settings.conversation_minutes),
     )
     app.use(skip_seen_events(replier.memory))
-    app.use(provide(replier, settings))
+    app.use(provide(replier, settings, desks))
     app.error(report_errors(on_refused))
     app.event("app_mention")(handle_app_mention)
     app.event("message")(handle_message)
+    app.event("app_home_opened")(handle_app_home_opened)
+    # The first listener whose matchers all pass takes the command: subcommands, then questions.
+    app.command(COMMAND, matchers=[subcommand("sources")])(handle_sources)
+    app.command(COMMAND, matchers=[subcommand("add")])(handle_add)
+    app.command(COMMAND, matchers=[subcommand("remove")])(handle_remove)
     app.command(COMMAND)(handle_command)
     app.action(SHARE)(handle_share)
     app.action(VOTE_UP)(handle_vote)
@@ -194,12 +230,16 @@ def create_app(
     return app
 
 
-def provide(replier: Replier, settings: Settings) -> Callable[..., None]:
-    """A middleware making the replier available to every handler as its `replier` argument,
-    and `respond` go through SLACK_API_URL with retries (see webapi.Responder)."""
+def provide(
+    replier: Replier, settings: Settings, desks: DeskManager | None = None
+) -> Callable[..., None]:
+    """A middleware making the replier and the desk manager available to every handler as its
+    `replier` and `desks` arguments, and `respond` go through SLACK_API_URL with retries (see
+    webapi.Responder)."""
 
     def provide_replier(context: BoltContext, next_: Callable[[], None]) -> None:
         context["replier"] = replier
+        context["desks"] = desks
         if context.response_url:
             context["respond"] = Responder(context.response_url, settings)
         next_()

@@ -1,4 +1,5 @@
-"""`/factdesk QUESTION`: an answer only the asker sees, and a button to share it with the channel.
+"""`/factdesk QUESTION`: an answer only the asker sees, and a button to share it with the channel
+(`/factdesk sources`, `add` and `remove` are desks.py's).
 
 The private answer goes through the command's `response_url`, which works in every conversation
 the command can be used in; sharing posts a regular message (so it gets feedback buttons and a
@@ -18,7 +19,10 @@ from factdesk.slack.markup import to_plain
 from factdesk.slack.replies import Replier
 
 COMMAND = "/factdesk"
-USAGE = "Usage: `/factdesk QUESTION`, for example `/factdesk how many advisers remain?`"
+USAGE = (
+    "Usage: `/factdesk QUESTION`, for example `/factdesk how many advisers remain?`; "
+    "`/factdesk sources` shows what this channel's desk reads."
+)
 CANNOT_POST = (
     "I can't post in this conversation. Invite me first (`/invite @factdesk`), then try again."
 )

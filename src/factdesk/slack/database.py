@@ -6,12 +6,14 @@
   sources copied in, so the feedback stays readable whatever happens to the index;
 - `turns`: each question answered and the answer given, by conversation (a thread, or a direct
   message channel outside threads), so follow-ups are read with what came before;
-- `seen`: the events and messages already taken up (see dedupe.py), until they expire.
+- `seen`: the events and messages already taken up (see dedupe.py), until they expire;
+- `sources`: the sources people added to a desk from Slack, who added them, and the articles
+  each one brought (so that removing it removes them).
 
 Each call opens its own connection: handlers run on several threads, and SQLite's own locking
 (in WAL mode, so readers never wait for the writer) is all the coordination they need, between
 threads and between bot processes on one host alike. Bots on several hosts keep `threads`,
-`turns` and `seen` in Redis instead (redis_memory.py); both satisfy `Memory`.
+`turns`, `seen` and `sources` in Redis instead (redis_memory.py); both satisfy `Memory`.
 """
 
 from __future__ import annotations
@@ -70,6 +72,15 @@ CREATE TABLE IF NOT EXISTS seen (
     expires_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS seen_by_expiry ON seen (expires_at);
+CREATE TABLE IF NOT EXISTS sources (
+    desk TEXT NOT NULL,
+    source TEXT NOT NULL,
+    added_by TEXT NOT NULL,
+    added_at TEXT NOT NULL,
+    doc_ids TEXT NOT NULL,
+    refreshed_at TEXT NOT NULL,
+    PRIMARY KEY (desk, source)
+);
 CREATE TABLE IF NOT EXISTS votes (
     answer_id TEXT NOT NULL REFERENCES answers (id),
     user TEXT NOT NULL,
@@ -130,6 +141,27 @@ class FeedbackSummary:
     by_mode: list[ModeVotes] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class AddedSource:
+    """A source someone added to a desk from Slack, the articles it brought, and when it was
+    last fetched (times are ISO 8601, UTC)."""
+
+    desk: str
+    source: str
+    added_by: str
+    added_at: str
+    doc_ids: tuple[str, ...] = ()
+    refreshed_at: str = ""
+
+    def to_json(self) -> str:
+        return json.dumps({**asdict(self), "doc_ids": list(self.doc_ids)})
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> AddedSource:
+        data = json.loads(text)
+        return cls(**{**data, "doc_ids": tuple(data["doc_ids"])})
+
+
 def database_path(settings: Settings) -> Path:
     """Where the bot's database lives: beside the index it answers from."""
     return settings.index_dir / FILENAME
@@ -152,6 +184,12 @@ class Memory(Protocol):
     def history(
         self, channel: str, thread_ts: str | None, limit: int, within: timedelta | None = None
     ) -> list[Turn]: ...
+
+    def save_source(self, source: AddedSource) -> None: ...
+
+    def remove_source(self, desk: str, source: str) -> AddedSource | None: ...
+
+    def added_sources(self, desk: str) -> list[AddedSource]: ...
 
 
 class BotDatabase:
@@ -221,6 +259,37 @@ class BotDatabase:
         if row is None:
             return None
         return StoredAnswer(answer=_from_json(row[0]), user=row[1], shared_by=row[2])
+
+    def save_source(self, source: AddedSource) -> None:
+        """Record a source added to a desk from Slack (added again, or refreshed: replace it)."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO sources VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    source.desk,
+                    source.source,
+                    source.added_by,
+                    source.added_at,
+                    json.dumps(list(source.doc_ids)),
+                    source.refreshed_at,
+                ),
+            )
+
+    def remove_source(self, desk: str, source: str) -> AddedSource | None:
+        """Forget a source; the record it had, or None when the desk has no such source."""
+        with self._transaction() as db:
+            row = db.execute(
+                "DELETE FROM sources WHERE desk = ? AND source = ? RETURNING *", (desk, source)
+            ).fetchone()
+        return _source(row) if row else None
+
+    def added_sources(self, desk: str) -> list[AddedSource]:
+        """The sources added to `desk` from Slack, oldest first."""
+        with self._transaction() as db:
+            rows = db.execute(
+                "SELECT * FROM sources WHERE desk = ? ORDER BY added_at, source", (desk,)
+            ).fetchall()
+        return [_source(row) for row in rows]
 
     def remember_thread(self, channel: str, thread_ts: str) -> None:
         with self._transaction() as db:
@@ -321,6 +390,11 @@ def _from_json(text: str) -> Answer:
     if data.get("short_answer"):
         data["short_answer"] = ShortAnswer(**data["short_answer"])
     return Answer(**data)
+
+
+def _source(row: tuple) -> AddedSource:
+    desk, source, added_by, added_at, doc_ids, refreshed_at = row
+    return AddedSource(desk, source, added_by, added_at, tuple(json.loads(doc_ids)), refreshed_at)
 
 
 def _now(precise: bool = False) -> str:

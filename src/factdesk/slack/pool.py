@@ -46,3 +46,10 @@ class AnswerPool(ThreadPoolExecutor):
         if not_done:
             self.shutdown(wait=False, cancel_futures=True)
         return len(not_done)
+
+    def settle(self) -> None:
+        """Wait for the work taken so far, and keep taking more (tests wait on this rather
+        than on a clock)."""
+        with self._lock:
+            pending = set(self._pending)
+        wait(pending)

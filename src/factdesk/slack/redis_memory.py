@@ -2,8 +2,9 @@
 
 The same records as in SQLite (store.py), shared by every host: the deliveries already taken up
 (so a retry reaching another host is not answered again), the threads the bot answers in, and
-each conversation's exchanges. Every key expires on its own (Redis's TTL), after as long as the
-SQLite rows are kept. Answers and votes stay in each host's SQLite database.
+each conversation's exchanges, and the sources added to desks from Slack. Every key but the
+sources expires on its own (Redis's TTL), after as long as the SQLite rows are kept. Answers and
+votes stay in each host's SQLite database.
 
 A Redis that cannot be reached makes the event fail (Slack gets a 500 and re-sends it later):
 better than answering without knowing whether another host already has.
@@ -20,7 +21,7 @@ from urllib.parse import urlsplit
 
 from factdesk.answer.conversation import Turn
 from factdesk.errors import FactdeskError
-from factdesk.slack.database import SEEN_SECONDS, THREAD_SECONDS
+from factdesk.slack.database import SEEN_SECONDS, THREAD_SECONDS, AddedSource
 
 PREFIX = "factdesk:"
 KEPT_TURNS = 50  # per conversation: far more than follow-ups are ever read with
@@ -89,6 +90,22 @@ class RedisMemory:
         rows = self._redis.lrange(self._key("turns", channel, thread_ts or ""), -limit, -1)
         turns = [json.loads(row) for row in rows]
         return [Turn(t["question"], t["answer"]) for t in turns if t["at"] >= since]
+
+    def save_source(self, source: AddedSource) -> None:
+        self._redis.hset(self._key("sources", source.desk), source.source, source.to_json())
+
+    def remove_source(self, desk: str, source: str) -> AddedSource | None:
+        key = self._key("sources", desk)
+        with self._redis.pipeline() as pipe:  # read and delete in one MULTI/EXEC
+            pipe.hget(key, source)
+            pipe.hdel(key, source)
+            raw, _ = pipe.execute()
+        return AddedSource.from_json(raw) if raw else None
+
+    def added_sources(self, desk: str) -> list[AddedSource]:
+        rows = self._redis.hvals(self._key("sources", desk))
+        found = [AddedSource.from_json(raw) for raw in rows]
+        return sorted(found, key=lambda s: (s.added_at, s.source))
 
     def _key(self, kind: str, *parts: str) -> str:
         return self._prefix + ":".join((kind, *parts))

@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from slack_sdk import WebClient
 
@@ -52,16 +52,24 @@ class Answering(Protocol):
     ) -> Answer: ...
 
 
+@runtime_checkable
+class Desks(Protocol):
+    """What the bot needs from `factdesk.service.DeskServices`: each channel's desk."""
+
+    def for_channel(self, channel: str) -> Answering: ...
+
+
 @dataclass
 class Replier:
     """Answers questions and posts the replies; one per app, shared by every handler.
 
     `database` keeps the answers (for their buttons) and the votes; `memory` the deliveries seen,
     the bot's threads and the conversations: the same SQLite database, unless the bots share a
-    Redis server (`shared_memory`).
+    Redis server (`shared_memory`). `service` answers everywhere, or, given desks, each
+    channel from its desk.
     """
 
-    service: Answering
+    service: Answering | Desks
     database: BotDatabase
     shared_memory: Memory | None = None
     dm_window: timedelta = timedelta(minutes=30)
@@ -70,6 +78,12 @@ class Replier:
     @property
     def memory(self) -> Memory:
         return self.shared_memory or self.database
+
+    def answering(self, channel: str) -> Answering:
+        """What answers in `channel`: its desk's service (direct messages: the default desk)."""
+        if isinstance(self.service, Desks):
+            return self.service.for_channel(channel)
+        return self.service
 
     def first_time(self, channel: str, ts: str) -> bool:
         """False when this message has already been taken up, by this or another event (or
@@ -101,7 +115,7 @@ class Replier:
             self.memory.remember_thread(channel, thread_ts)
         within = None if thread_ts else self.dm_window
         history = self.memory.history(channel, thread_ts, MAX_TURNS, within)
-        if self.service.streams and question:
+        if self.answering(channel).streams and question:
             self._reply_streaming(client, channel, thread_ts, user, question, history)
             return
         answer, message = self._answer(question, channel=channel, user=user, history=history)
@@ -153,7 +167,7 @@ class Replier:
         if not question:
             return None, notice(HOW_TO_ASK)
         try:
-            answer = self.service.ask(question, history, on_text=on_text)
+            answer = self.answering(channel).ask(question, history, on_text=on_text)
             answer_id = self.database.save_answer(answer, channel=channel, user=user)
         except QuestionError as exc:
             return None, notice(str(exc))
