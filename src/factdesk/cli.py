@@ -536,10 +536,12 @@ def evaluate(
     [{"question": ..., "evidence": [...]}, ...]}: every follow-up is asked with the conversation
     so far and alone, side by side. Questions and conversations are asked in a scratch index
     of their articles (--articles, else the seeds folder), so that nothing else indexed moves
-    the figures; --use-index asks the open index instead. Exits 7 when a figure misses a
+    the figures; --use-index asks the open index instead, as does a --desk other than the
+    default (its sources may be feeds). Exits 7 when a figure misses a
     --min-*/--max-* limit (each failure is named on stderr), 2 when the question file is
     missing or malformed.
     """
+    from factdesk.desks import DEFAULT as DEFAULT_DESK
     from factdesk.evaluation.questions import failed_gates
     from factdesk.evaluation.reports import render_evaluation
     from factdesk.service import NO_READER
@@ -553,6 +555,9 @@ def evaluate(
             "--squad indexes its own paragraphs: leave out --use-index and --articles."
         )
     settings = _settings(desk)
+    # Another desk's articles are its sources, feeds among them: it is measured in its own index.
+    if settings.desk != DEFAULT_DESK and not (article_paths or squad_file):
+        use_index = True
     reader = NO_READER if baseline else None
     index = _Measured(settings, list(article_paths), use_index, reader)
     if conversations_file:

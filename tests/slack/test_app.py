@@ -32,11 +32,17 @@ def test_a_rejected_bot_token_is_a_config_error(slack_settings, fake_service):
     assert "xoxb-wrong" not in str(error.value)
 
 
+def without_desks(monkeypatch, service) -> None:
+    """The bot answering with `service` alone: no desks to load, fill or refresh."""
+    monkeypatch.setattr(slack_app, "load_desks_and_memory", lambda settings: (service, None, None))
+    monkeypatch.setattr(slack_app, "start_desk_work", lambda settings, desks: None)
+
+
 @pytest.mark.slow  # waits out the connection retries
 def test_an_unreachable_api_has_its_own_exit_status(fake_service, monkeypatch, tmp_path):
     """`factdesk slack` with Slack out of reach: one line naming the address, exit status 9 (not
     1, which is for bugs; not 2, as no setting is wrong)."""
-    monkeypatch.setattr(slack_app, "load_service", lambda *args, **kwargs: fake_service)
+    without_desks(monkeypatch, fake_service)
     api = f"http://127.0.0.1:{free_port()}/api/"  # nothing listens there
     env = {
         "SLACK_BOT_TOKEN": BOT_TOKEN,
@@ -58,7 +64,7 @@ def test_starting_the_bot_logs_no_warning(
     monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
     monkeypatch.setenv("SLACK_SIGNING_SECRET", SIGNING_SECRET)
     monkeypatch.setattr(fake_service, "check_store", lambda: None, raising=False)
-    monkeypatch.setattr(slack_app, "load_service", lambda *args, **kwargs: fake_service)
+    without_desks(monkeypatch, fake_service)
     started = []
     monkeypatch.setattr(
         slack_app.server, "serve", lambda load, host, port: started.append(load(Health()))
