@@ -49,14 +49,13 @@ def test_top_k_limits_citations_and_no_sentence_is_cited_twice(seed_service):
     assert len(seed_service.ask("Who is Mark Galeotti?", top_k=1).citations) == 1
     assert 1 <= len(seed_service.ask("Who is Mark Galeotti?", top_k=3).citations) <= 3
     questions = [json.loads(line)["question"] for line in SEED_QUESTIONS.read_text().splitlines()]
-    for top_k in (2, 3):
-        for question in questions:
-            citations = seed_service.ask(question, top_k=top_k).citations
-            assert len(citations) <= top_k
-            # the seed article's passages overlap: a sentence two of them hold is one citation
-            places = sorted((c.source, c.start, c.end) for c in citations)
-            for (source, _, end), (other, start, _) in itertools.pairwise(places):
-                assert source != other or end <= start, (question, places)
+    for question in questions:
+        citations = seed_service.ask(question, top_k=2).citations
+        assert len(citations) <= 2
+        # the seed article's passages overlap: a sentence two of them hold is one citation
+        places = sorted((c.source, c.start, c.end) for c in citations)
+        for (source, _, end), (other, start, _) in itertools.pairwise(places):
+            assert source != other or end <= start, (question, places)
 
 
 @pytest.mark.slow
