@@ -111,6 +111,10 @@ def test_status_lists_documents(env):
     result = run("status", env=env)
     assert result.returncode == 0
     assert "000_d17e3c436e124a59" in result.stdout and "all-MiniLM-L6-v2" in result.stdout
+    # the seed article has no headline: it is named by its first sentence, on one line
+    assert " Russia’s defense conglomer…  " in result.stdout
+    lines = result.stdout.splitlines()
+    assert all(len(line) <= 80 and line == line.rstrip() for line in lines), lines
 
 
 @pytest.mark.slow

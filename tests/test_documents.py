@@ -46,9 +46,16 @@ def test_moves_urls_and_related_lines_into_metadata():
     assert "http" not in article.text and "Related article" not in article.text
 
 
-def test_title_falls_back_to_file_name_when_first_line_is_prose():
+def test_an_article_without_a_headline_is_named_by_its_first_sentence():
     article = parse_article(WRAPPED, fallback_title="story")
-    assert article.title == "story" and not article.has_own_title
+    assert not article.has_own_title  # a name to show, not a title to read with the passages
+    assert article.title.startswith(article.text[:20]) and len(article.title) <= 80
+    lede = "The ferry is back in service. It left at nine."
+    assert parse_article(lede, fallback_title="f").title == "The ferry is back in service."
+    long = "word " * 40 + "end."
+    title = parse_article(long, fallback_title="f").title
+    assert title.endswith("…") and len(title) <= 80 and not title[:-1].endswith(" ")
+    assert parse_article("", fallback_title="story").title == "story"
 
 
 @pytest.mark.parametrize(

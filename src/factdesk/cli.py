@@ -446,9 +446,9 @@ def chat(top_k: int | None, desk: str | None) -> int:
 def status(desk: str | None) -> int:
     """Show where the index is, what it holds and how it was built."""
     from factdesk.service import index_status
-    from factdesk.terminal import render_status
+    from factdesk.terminal import render_status, trimmed
 
-    stdout.print(render_status(index_status(_settings(desk))))
+    stdout.print(trimmed(stdout, render_status(index_status(_settings(desk)), stdout.width)))
     return ExitCode.OK
 
 

@@ -92,8 +92,9 @@ def marked_quote(answer: Answer) -> Text:
     return Text.assemble("“", before, (span, "bold"), after, "” ", ("[1]", "bold cyan"))
 
 
-def render_status(status: IndexStatus) -> RenderableType:
-    """Where the index is, how it was built and what it holds."""
+def render_status(status: IndexStatus, width: int = 80) -> RenderableType:
+    """Where the index is, how it was built and what it holds; an article a line in `width`
+    columns, its title cut to what the other columns leave."""
     settings, store, documents, exists = (
         status.settings,
         status.store,
@@ -115,18 +116,43 @@ def render_status(status: IndexStatus) -> RenderableType:
         hint = Text("The index is empty: run `factdesk index` (or just `factdesk ask`).")
         return Group(overview, Text(), hint)
     table = Table(box=None, header_style="bold", expand=False)
-    table.add_column("Title", ratio=3, overflow="fold")
+    table.add_column("Title", no_wrap=True)
     table.add_column("Published", no_wrap=True)
-    table.add_column("Source", ratio=2, no_wrap=True)
+    table.add_column("Source", no_wrap=True)
     table.add_column("Chunks", justify="right", no_wrap=True)
-    for document in documents:
-        table.add_row(
-            Text(document.title),
+    rows = [
+        (
+            document.title,
             document.published or "—",
-            Text(shorten_middle(document.source, SOURCE_WIDTH)),
+            shorten_middle(document.source, SOURCE_WIDTH),
             str(document.chunks),
         )
+        for document in documents
+    ]
+    others = [
+        max(len(row[i]) for row in [("", "Published", "Source", "Chunks"), *rows])
+        for i in (1, 2, 3)
+    ]
+    room = max(20, width - sum(others) - 8)  # each column has a space either side
+    for title, published, source, chunks in rows:
+        cut = Text(title)
+        cut.truncate(room, overflow="ellipsis")
+        table.add_row(cut, published, Text(source), chunks)
     return Group(overview, Text(), table)
+
+
+def trimmed(console: Console, renderable: RenderableType) -> Group:
+    """`renderable` as `console` lays it out, without the spaces rich pads table cells with at
+    the ends of lines."""
+    lines = []
+    for line in console.render_lines(renderable, pad=False):
+        text = Text()
+        for segment in line:
+            if not segment.control:
+                text.append(segment.text, segment.style)
+        text.rstrip()
+        lines.append(text)
+    return Group(*lines)
 
 
 def render_summary(summary: FeedbackSummary) -> RenderableType:

@@ -341,7 +341,7 @@ def parse_article(
     return Article(
         doc_id="",
         source="",
-        title=title or fallback_title,
+        title=title or _lede_title(paragraphs) or fallback_title,
         has_own_title=title is not None,
         text="\n\n".join(paragraphs),
         url=parts.url,
@@ -349,6 +349,23 @@ def parse_article(
         related=tuple(dict.fromkeys(parts.related)),
         published=parts.published,
     )
+
+
+_FIRST_SENTENCE = re.compile(r"^(.{20,}?[.!?][\"”’)]*)(?:\s|$)", re.S)
+TITLE_CHARS = 80
+
+
+def _lede_title(paragraphs: list[str]) -> str | None:
+    """A name for an article without a headline: its first sentence, cut at a word near
+    TITLE_CHARS. Only shown (status, citations, Slack); never read as the article's title."""
+    if not paragraphs:
+        return None
+    text = " ".join(paragraphs[0].split())
+    match = _FIRST_SENTENCE.match(text)
+    sentence = match.group(1) if match else text
+    if len(sentence) <= TITLE_CHARS:
+        return sentence
+    return sentence[: TITLE_CHARS - 1].rsplit(" ", 1)[0].rstrip(",;:") + "…"
 
 
 def _parse_html(html: str, fallback_title: str, url: str | None) -> Article:
