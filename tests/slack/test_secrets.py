@@ -145,5 +145,5 @@ def test_rejected_token_and_status_output_hold_no_secret(tmp_path, secret_api):
     assert "Error: SLACK_BOT_TOKEN was rejected" in bot.stderr
     assert [call.method for call in secret_api.calls] == ["auth.test"]
     status = factdesk("status", env=env, cwd=tmp_path)
-    assert status.returncode == 0 and "000_d17e3c436e124a59" in status.stdout
+    assert status.returncode == 0 and "c436e124a59.txt" in status.stdout
     assert_no_secret_in("\n".join([bot.stdout, bot.stderr, status.stdout, status.stderr]))

@@ -347,44 +347,48 @@ def handle_add(
     """`/factdesk add URL` by an admin: checked now, then fetched and indexed in the background
     with progress in a thread."""
     ack()
-    user, channel, words = command["user_id"], command["channel_id"], _arguments(command)
-    if desks is None:
-        respond(text=NO_DESKS, response_type="ephemeral")
+    url = _admin_argument(command, respond, desks, "add", ADD_USAGE)
+    if url is None or desks is None:
         return
-    if not desks.is_admin(user):
-        logger.info("Refused /factdesk add from %s: not in FACTDESK_SLACK_ADMINS", user)
-        respond(text=NOT_ADMIN, response_type="ephemeral")
-        return
-    if len(words) != 1:
-        respond(text=ADD_USAGE, response_type="ephemeral")
-        return
-    url = words[0]
+    user = command["user_id"]
     try:
         desks.check(url)
     except SourceRefused as exc:
         logger.warning("Refused source %s from %s: %s", url, user, exc)
         respond(text=escape(str(exc)), response_type="ephemeral")
         return
-    desk = desks.desk_of(channel)
+    desk = desks.desk_of(command["channel_id"])
     desks.add(url, desk=desk, user=user, post=progress_thread(client, respond, command, url, desk))
 
 
 def handle_remove(ack: Ack, command: dict, respond: Respond, desks: DeskManager | None) -> None:
     """`/factdesk remove SOURCE` by an admin: the source and its articles leave the desk."""
     ack()
+    source = _admin_argument(command, respond, desks, "remove", REMOVE_USAGE)
+    if source is None or desks is None:
+        return
+    desk = desks.desk_of(command["channel_id"])
+    text = desks.remove(source, desk=desk, user=command["user_id"])
+    respond(text=text, response_type="ephemeral")
+
+
+def _admin_argument(
+    command: dict, respond: Respond, desks: DeskManager | None, name: str, usage: str
+) -> str | None:
+    """The one argument of `/factdesk NAME ARGUMENT`; None, with the reason told privately, when
+    the bot has no desks, the user is no admin or the argument is missing."""
     user, words = command["user_id"], _arguments(command)
     if desks is None:
         respond(text=NO_DESKS, response_type="ephemeral")
-        return
+        return None
     if not desks.is_admin(user):
-        logger.info("Refused /factdesk remove from %s: not in FACTDESK_SLACK_ADMINS", user)
+        logger.info("Refused /factdesk %s from %s: not in FACTDESK_SLACK_ADMINS", name, user)
         respond(text=NOT_ADMIN, response_type="ephemeral")
-        return
+        return None
     if len(words) != 1:
-        respond(text=REMOVE_USAGE, response_type="ephemeral")
-        return
-    desk = desks.desk_of(command["channel_id"])
-    respond(text=desks.remove(words[0], desk=desk, user=user), response_type="ephemeral")
+        respond(text=usage, response_type="ephemeral")
+        return None
+    return words[0]
 
 
 def progress_thread(
