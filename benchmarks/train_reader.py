@@ -973,6 +973,10 @@ index, so the reader must also find the paragraph; top-k 3), beside factdesk wit
 - Trained on Wikipedia paragraphs; news wording differs, and the seed questions measure that.
 - The made unanswerables are noisy (a swapped name is sometimes still answered by the
   paragraph); SQuAD 2.0's own 43,000 adversarial questions are not available here.
+- Negatives were measured by ablation (`benchmarks/negatives.py`, 4,000 positives): on the
+  held-out SQuAD 2.0 articles neither on-topic paragraphs nor made unanswerables improved the
+  "no answer" AUC over positives alone (0.566 with both, 0.572 without); see
+  benchmarks/README.md.
 - It declines many answerable questions that are heavily paraphrased or ask yes or no (on the
   seed article, 41 of 71 answerable questions; SQuAD test articles, 21% to 26%): a desk that
   mostly gets answerable questions may prefer a lower `FACTDESK_MIN_CONFIDENCE`.
