@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import RenderableType
@@ -59,7 +60,7 @@ def measure(data: Path, path: Path, top_k: int) -> tuple[dict, RenderableType]:
     return report.to_dict(), render_conversations(report)
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True, help="folder of the SQuAD files")
     parser.add_argument(
@@ -69,7 +70,7 @@ def main() -> None:
     )
     parser.add_argument("--top-k", type=int, default=3, help="passages cited (as factdesk eval)")
     parser.add_argument("--out", type=Path, help="write the figures and misses here as JSON")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     prepare_runtime()
     path = HERE / f"{args.conversations}.jsonl"
     if args.conversations not in ("tune", "test"):

@@ -1,5 +1,8 @@
 """The benchmark scripts run end to end on a small slice of SciFact, so they cannot rot.
 
+Each runs in this process through its `main`, except the speed benchmark, whose subject is the
+processes it starts.
+
 Only the shape of their output and sanity of the figures are checked: the figures themselves
 are measured by `make bench-scifact` and `make bench` and recorded in benchmarks/README.md.
 Where the shared SciFact folder is absent (a CI machine without it), the scripts run on a small
@@ -8,6 +11,7 @@ made-up corpus in the same BEIR layout instead, so they are exercised either way
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
@@ -102,60 +106,62 @@ def run_script(name: str, data: Path, *args: str, cwd: Path) -> subprocess.Compl
     return result
 
 
-def test_scifact_benchmark_on_a_slice(tmp_path, data):
+@pytest.fixture
+def run_main(tmp_path, monkeypatch, capsys):
+    """Run a benchmark script's `main` here, from a scratch folder; returns what it printed."""
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    monkeypatch.chdir(tmp_path)
+
+    def run(name: str, *args: str):
+        importlib.import_module(name).main([str(arg) for arg in args])
+        return capsys.readouterr()
+
+    return run
+
+
+def test_scifact_benchmark_with_synthetic_dates_on_a_slice(tmp_path, data, run_main):
     out = tmp_path / "results" / "scifact.json"
-    result = run_script(
-        "scifact.py", data, "--limit-docs", "20", "--limit-queries", "5", "--out", str(out),
-        cwd=tmp_path,
-    )  # fmt: skip
-    results = json.loads(out.read_text())
-    assert set(results["systems"]) == {"keyword", "dense", "hybrid"}
-    for figures in results["systems"].values():
-        assert set(figures) == {"ndcg@10", "recall@10", "recall@100", "mrr@10"}
-        assert all(0.0 <= value <= 1.0 for value in figures.values())
-    # Each kept claim's relevant abstracts are in the slice, so a sound pipeline finds most;
-    # a chunk-to-abstract mapping bug would score near zero.
-    assert results["systems"]["hybrid"]["ndcg@10"] > 0.5
-    assert results["queries"] == 5
-    assert results["documents"] >= 20
-    assert results["chunks"] >= results["documents"]
-    assert results["index_seconds"] > 0
-    assert results["split"] == "test"
-    assert "factdesk hybrid" in result.stdout
-    assert "BM25, Anserini flat" in result.stdout
-
-
-def test_scifact_with_synthetic_dates_compares_recency(tmp_path, data):
-    out = tmp_path / "scifact-dated.json"
-    run_script(
-        "scifact.py", data, "--limit-docs", "20", "--limit-queries", "5", "--synthetic-dates",
-        "--out", str(out), cwd=tmp_path,
+    printed = run_main(
+        "scifact", "--data", data, "--limit-docs", "20", "--limit-queries", "5",
+        "--synthetic-dates", "--out", out,
     )  # fmt: skip
     results = json.loads(out.read_text())
     systems = results["systems"]
     assert set(systems) == {
         "keyword", "dense", "hybrid", "hybrid, recency off", "hybrid, recency on every claim"
     }  # fmt: skip
+    for figures in systems.values():
+        assert set(figures) == {"ndcg@10", "recall@10", "recall@100", "mrr@10"}
+        assert all(0.0 <= value <= 1.0 for value in figures.values())
+    # Each kept claim's relevant abstracts are in the slice, so a sound pipeline finds most;
+    # a chunk-to-abstract mapping bug would score near zero.
+    assert systems["hybrid"]["ndcg@10"] > 0.5
+    assert results["queries"] == 5
+    assert results["documents"] >= 20
+    assert results["chunks"] >= results["documents"]
+    assert results["index_seconds"] > 0
+    assert results["split"] == "test"
+    assert "factdesk hybrid" in printed.out
+    assert "BM25, Anserini flat" in printed.out
     assert results["synthetic_dates"] and results["claims_about_now"] == 0
     assert systems["hybrid"] == systems["hybrid, recency off"]  # no claim asks about now
     assert systems["hybrid, recency on every claim"] != systems["hybrid"]  # the dates are used
 
 
-def test_desks_benchmark_on_a_slice(tmp_path, data):
+def test_desks_benchmark_on_a_slice(tmp_path, data, run_main):
     out = tmp_path / "desks.json"
-    result = run_script(
-        "desks.py", data, "--limit-docs", "30", "--limit-queries", "6", "--out", str(out),
-        cwd=tmp_path,
-    )  # fmt: skip
+    printed = run_main(
+        "desks", "--data", data, "--limit-docs", "12", "--limit-queries", "4", "--out", out
+    )
     results = json.loads(out.read_text())
     assert set(results["designs"]) == {"collection per desk", "metadata filter"}
-    assert sum(results["documents_by_desk"].values()) == results["documents"] >= 30
+    assert sum(results["documents_by_desk"].values()) == results["documents"] >= 12
     for figures in results["designs"].values():
         assert figures["questions"] == 2 * results["claims"] > 0
         assert figures["citing_another_desk"] == 0
         assert 0 < figures["median_seconds"] <= figures["p90_seconds"]
         assert figures["hit@1_own_desk"] > 0.5
-    assert "collection per desk" in result.stdout and "An answer cited" not in result.stderr
+    assert "collection per desk" in printed.out and "An answer cited" not in printed.err
 
 
 def test_speed_benchmark_on_a_slice(tmp_path, data):
@@ -183,7 +189,7 @@ def test_speed_benchmark_on_a_slice(tmp_path, data):
     assert "Cold `factdesk ask`, seed index" in result.stdout
 
 
-def test_conversations_benchmark_on_a_made_up_article(tmp_path):
+def test_conversations_benchmark_on_a_made_up_article(tmp_path, run_main):
     squad = tmp_path / "squad"
     squad.mkdir()
     paragraphs = [
@@ -206,10 +212,7 @@ def test_conversations_benchmark_on_a_made_up_article(tmp_path):
     conversations = tmp_path / "made-up.jsonl"
     conversations.write_text(json.dumps(conversation) + "\n")
     out = tmp_path / "conversations.json"
-    run_script(
-        "conversations.py", squad, "--conversations", str(conversations), "--out", str(out),
-        cwd=tmp_path,
-    )  # fmt: skip
+    run_main("conversations", "--data", squad, "--conversations", conversations, "--out", out)
     results = json.loads(out.read_text())
     for side in ("alone", "with_history"):
         assert results["figures"][side]["follow_ups"] == 1

@@ -73,7 +73,7 @@ class Reader:
         self._tokenizer.no_padding()
         # A few short runs per question sit between Chroma and Python work: its threads sleep
         # between runs rather than spin.
-        self._session = cpu_session(model_file or folder / MODEL_FILE, threads, spinning=False)
+        self._session = cpu_session(model_file or folder / MODEL_FILE, threads)
         self._lock = threading.Lock()
 
     def confidence(self, margin: float, passage_cosine: float = 0.5) -> float:

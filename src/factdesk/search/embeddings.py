@@ -188,18 +188,18 @@ class Embedder:
         return hidden, mask
 
 
-def cpu_session(model_file: Path, threads: int | None, spinning: bool = True):
+def cpu_session(model_file: Path, threads: int | None):
     """An onnxruntime session on the CPU, quiet, with `threads` (None: one per core) inside each
-    run. `spinning=False` lets those threads sleep between runs, for a model run in short bursts
-    between other work, which spinning threads would take the cores from."""
+    run. Its threads sleep between runs rather than spin: spinning kept the embedder's threads
+    busy while the reader ran after it, a fifth more CPU a question for no speed (measured in
+    benchmarks/README.md)."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads or 0
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
-    if not spinning:
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return onnxruntime.InferenceSession(
         str(model_file), options, providers=["CPUExecutionProvider"]
     )
