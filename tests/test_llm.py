@@ -35,7 +35,7 @@ def fake_llm():
         yield server
 
 
-def make_service(answerer, url: str, timeout: float = 5.0) -> Service:
+def make_service(answerer, url: str, timeout: float = 60.0) -> Service:
     settings = Settings(
         _env_file=None,
         llm_url=url,

@@ -248,7 +248,7 @@ def test_a_thread_follow_up_with_an_llm_end_to_end(serve_app, baseline_service, 
     with FakeLLM() as llm:
         llm.condense = Reply("What did Russia's ambassador in Venezuela say about the reports?")
         llm.reply_with(Reply("NOT IN PASSAGES"), Reply(denial))
-        settings = Settings(_env_file=None, llm_url=llm.url, llm_model="m", llm_timeout=10)
+        settings = Settings(_env_file=None, llm_url=llm.url, llm_model="m", llm_timeout=60)
         running = serve_app(Service(baseline_service.answerer, LLM(settings)))
         mention = app_mention(AMBASSADOR, channel="C8")
         running.slack.event(event_callback(mention))
