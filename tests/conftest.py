@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import zlib
@@ -74,6 +75,13 @@ class FakeEmbedder:
 
     def token_spans(self, text: str) -> list[tuple[int, int]]:
         return [match.span() for match in re.finditer(r"\w+|[^\w\s]", text)]
+
+
+def assert_no_sentence_cited_twice(question: str, citations) -> None:
+    """The seed article's passages overlap: a sentence two of them hold is one citation."""
+    places = sorted((c.source, c.start, c.end) for c in citations)
+    for (source, _, end), (other, start, _) in itertools.pairwise(places):
+        assert source != other or end <= start, (question, places)
 
 
 @pytest.fixture(scope="session")

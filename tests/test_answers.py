@@ -1,4 +1,3 @@
-import itertools
 import json
 import re
 
@@ -9,7 +8,7 @@ from factdesk.answer.reader import Reader
 from factdesk.errors import QuestionError
 from factdesk.ingest.documents import read_article
 
-from .conftest import SEED_QUESTIONS, SEEDS
+from .conftest import SEED_QUESTIONS, SEEDS, assert_no_sentence_cited_twice
 
 
 @pytest.mark.parametrize("question", ["", "   ", "\n\t", "\x00\x01"])
@@ -45,17 +44,15 @@ def test_citations_point_at_exact_places_in_the_article(seed_service):
 
 
 @pytest.mark.slow
-def test_top_k_limits_citations_and_no_sentence_is_cited_twice(seed_service):
+def test_top_k_limits_citations(seed_service):
+    """Every seed question's citations are checked for repeats at top-k 3 in test_quality."""
     assert len(seed_service.ask("Who is Mark Galeotti?", top_k=1).citations) == 1
     assert 1 <= len(seed_service.ask("Who is Mark Galeotti?", top_k=3).citations) <= 3
     questions = [json.loads(line)["question"] for line in SEED_QUESTIONS.read_text().splitlines()]
-    for question in questions:
+    for question in questions[:8]:
         citations = seed_service.ask(question, top_k=2).citations
         assert len(citations) <= 2
-        # the seed article's passages overlap: a sentence two of them hold is one citation
-        places = sorted((c.source, c.start, c.end) for c in citations)
-        for (source, _, end), (other, start, _) in itertools.pairwise(places):
-            assert source != other or end <= start, (question, places)
+        assert_no_sentence_cited_twice(question, citations)
 
 
 @pytest.mark.slow

@@ -19,7 +19,7 @@ import pytest
 from factdesk.answer.answers import NOT_FOUND
 from factdesk.evaluation.questions import evaluate, load_questions
 
-from .conftest import REPO, SEED_QUESTIONS, SEEDS, make_settings
+from .conftest import REPO, SEED_QUESTIONS, SEEDS, assert_no_sentence_cited_twice, make_settings
 
 pytestmark = pytest.mark.slow
 
@@ -98,6 +98,12 @@ def test_paraphrased_questions_over_two_articles(paraphrased_report):
     assert figures["answer_has_evidence"] >= GATES["paraphrased_evidence"]
     assert figures["declined_unanswerable"] >= GATES["paraphrased_declined"]
     assert figures["wrongly_declined"] <= GATES["paraphrased_wrongly_declined"]
+
+
+def test_no_sentence_is_cited_twice(report, paraphrased_report):
+    for outcome in [*report.outcomes, *paraphrased_report.outcomes]:
+        assert len(outcome.answer.citations) <= 3
+        assert_no_sentence_cited_twice(outcome.question.text, outcome.answer.citations)
 
 
 def test_answers_come_from_the_right_article(paraphrased_report):
