@@ -16,8 +16,9 @@ What runs, on this machine, in one go:
 
 The previous path is the code at `--previous` (a git revision, default: the first round's last
 commit), extracted to a scratch folder and run the same way with PYTHONPATH pointing at it: its
-cold start, warm questions (on a SciFact index of its own) and bot. `--docs`, `--claims`,
-`--questions` and `--bot-events` take a slice, for a smoke test.
+cold start, warm questions (on a SciFact index of its own) and bot; `--previous none` measures
+this revision alone. `--docs`, `--claims`, `--questions` and `--bot-events` take a slice, for a
+smoke test.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import sys
 import tarfile
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -236,23 +237,28 @@ def ratio(new: float, old: float) -> float:
 def run(args: argparse.Namespace, scratch: Path) -> dict:
     dataset = scifact.load(args.data, "test", limit_docs=args.docs, limit_queries=args.claims)
     claims = list(dataset.queries.values())[: args.questions]
-    previous = extract(args.previous, scratch / "previous")
-    result: dict = {"previous": args.previous, "abstracts": len(dataset.corpus)}
+    compare = args.previous != "none"
+    previous = extract(args.previous, scratch / "previous") if compare else None
+    result: dict = {
+        "previous": args.previous if compare else None,
+        "abstracts": len(dataset.corpus),
+    }
 
     # Processes first, while this one is small (a child's peak memory counts what it inherits).
     result["import_sentence_transformers"] = import_yardstick(scratch, args.cold_runs)
-    result["cold_seed"] = {
-        "now": cold_start(scratch / "seed-now", scratch, None, args.cold_runs),
-        "previous": cold_start(scratch / "seed-previous", scratch, previous, args.cold_runs),
-    }
-    result["bot"] = {
-        "now": load.idle_bot(_bot_folder(scratch, "now"), args.bot_events),
-        "previous": load.idle_bot(_bot_folder(scratch, "previous"), args.bot_events, previous),
-    }
-    index_previous(dataset, scratch / "scifact-previous", previous)
-    result["warm_previous"] = warm_previous(
-        scratch / "scifact-previous" / "index", scratch, previous, claims
-    )
+    result["cold_seed"] = {"now": cold_start(scratch / "seed-now", scratch, None, args.cold_runs)}
+    result["bot"] = {"now": load.idle_bot(_bot_folder(scratch, "now"), args.bot_events)}
+    if previous:
+        result["cold_seed"]["previous"] = cold_start(
+            scratch / "seed-previous", scratch, previous, args.cold_runs
+        )
+        result["bot"]["previous"] = load.idle_bot(
+            _bot_folder(scratch, "previous"), args.bot_events, previous
+        )
+        index_previous(dataset, scratch / "scifact-previous", previous)
+        result["warm_previous"] = warm_previous(
+            scratch / "scifact-previous" / "index", scratch, previous, claims
+        )
 
     fp32 = scifact.scratch_settings(scratch / "scifact-fp32")
     int8 = scifact.scratch_settings(scratch / "scifact-int8", embedding_precision="int8")
@@ -287,21 +293,19 @@ def table(result: dict) -> Table:
         "Measure", "Now", "Previous path", "Now / previous", "Target", title=_title(result)
     )
     yardstick = result["import_sentence_transformers"]["median_s"]
-    seed, seed_old = result["cold_seed"]["now"], result["cold_seed"]["previous"]
+    seed, seed_old = result["cold_seed"]["now"], result["cold_seed"].get("previous")
     view.add_row("`import sentence_transformers`", f"{yardstick:.2f} s", "", "", "the yardstick")
     view.add_row(
         "Cold `factdesk ask`, seed index",
         f"{seed['median_s']:.2f} s",
-        f"{seed_old['median_s']:.2f} s",
-        f"{ratio(seed['median_s'], seed_old['median_s']):.2f}",
+        *_beside(seed, seed_old, "median_s", lambda v: f"{v:.2f} s"),
         f"≤ {TARGET_COLD_SHARE * yardstick:.2f} s "
         f"({ratio(seed['median_s'], yardstick):.2f} × yardstick)",
     )
     view.add_row(
         "Peak memory, cold ask",
         f"{seed['peak_rss_mb']} MB",
-        f"{seed_old['peak_rss_mb']} MB",
-        f"{ratio(seed['peak_rss_mb'], seed_old['peak_rss_mb']):.2f}",
+        *_beside(seed, seed_old, "peak_rss_mb", lambda v: f"{v} MB"),
         "≤ 400 MB",
     )
     cold = result["cold_scifact"]
@@ -313,12 +317,12 @@ def table(result: dict) -> Table:
         "≤ 1.20 × seed",
     )
     reader, prerank = result["warm"]["reader"], result["warm"]["pre-rank only"]
-    old = result["warm_previous"]
+    old = result.get("warm_previous")
     view.add_row(
         "Warm question, SciFact (median / p95)",
         f"{reader['median_ms']} / {reader['p95_ms']} ms",
-        f"{old['median_ms']} / {old['p95_ms']} ms",
-        f"{ratio(reader['median_ms'], old['median_ms']):.2f}",
+        f"{old['median_ms']} / {old['p95_ms']} ms" if old else "",
+        f"{ratio(reader['median_ms'], old['median_ms']):.2f}" if old else "",
         "≤ 40 / 80 ms",
     )
     view.add_row(
@@ -346,7 +350,7 @@ def table(result: dict) -> Table:
         f"int8 − fp32 = {scores['int8'] - scores['fp32']:+.3f}",
         "fp32 ≥ 0.730",
     )
-    bot, bot_old = result["bot"]["now"], result["bot"]["previous"]
+    bot, bot_old = result["bot"]["now"], result["bot"].get("previous")
     for key, label, target in (
         ("ready_seconds", "Bot ready after start", "≤ 3 s"),
         ("ack_median_seconds", "Bot acknowledgement, median", "< 0.1 s"),
@@ -355,11 +359,15 @@ def table(result: dict) -> Table:
         view.add_row(
             label,
             f"{bot[key]:.3f} s",
-            f"{bot_old[key]:.3f} s",
-            f"{ratio(bot[key], bot_old[key]):.2f}",
+            *_beside(bot, bot_old, key, lambda v: f"{v:.3f} s"),
             target,
         )
     return view
+
+
+def _beside(now: dict, old: dict | None, key: str, show: Callable[[float], str]) -> list[str]:
+    """The previous path's figure and the ratio to it, or blanks when nothing was compared."""
+    return ["", ""] if old is None else [show(old[key]), f"{ratio(now[key], old[key]):.2f}"]
 
 
 def _title(result: dict) -> str:
@@ -371,7 +379,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, required=True, help="BEIR SciFact folder")
     parser.add_argument("--out", type=Path, help="write the results here as JSON")
-    parser.add_argument("--previous", default=PREVIOUS, help=f"git revision [{PREVIOUS}]")
+    parser.add_argument(
+        "--previous",
+        default=PREVIOUS,
+        help=f"git revision, or 'none' to measure only this one [{PREVIOUS}]",
+    )
     parser.add_argument("--cold-runs", type=int, default=COLD_RUNS, help="cold runs [5]")
     parser.add_argument("--docs", type=int, help="index only this many abstracts (a slice)")
     parser.add_argument(
