@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import shutil
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,6 +112,13 @@ def seed_service(seed_settings, embedder):
     from factdesk.service import load_service
 
     return load_service(seed_settings, embedder=embedder)
+
+
+@pytest.fixture
+def seed_index(tmp_path, seed_service, seed_settings) -> Path:
+    """A copy of the seed index at tmp_path/index, for a factdesk process that should answer at
+    once rather than index the seed article first (which tests of that first run check)."""
+    return shutil.copytree(seed_settings.index_dir, tmp_path / "index")
 
 
 @pytest.fixture(scope="session")

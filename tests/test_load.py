@@ -21,7 +21,8 @@ def load(monkeypatch):
     return importlib.import_module("load")
 
 
-def test_every_event_is_acked_and_answered_exactly_once(load, tmp_path):
+def test_every_event_is_acked_and_answered_exactly_once(load, tmp_path, seed_index):
+    # The bot starts on tmp_path/index: seed_index puts the seed article's index there.
     result = load.run_load(events=24, senders=6, workdir=tmp_path)
     assert result["error_samples"] == []  # every delivery, retries included, got HTTP 200
     assert result["requests"] > result["events"] == 24

@@ -129,14 +129,14 @@ def factdesk(*args: str, env: dict[str, str], cwd) -> subprocess.CompletedProces
     )
 
 
-def test_rejected_token_and_status_output_hold_no_secret(tmp_path, secret_api):
+def test_rejected_token_and_status_output_hold_no_secret(tmp_path, secret_api, seed_index):
     env = {
         **os.environ,
         "SLACK_BOT_TOKEN": WRONG_BOT_TOKEN,
         "SLACK_APP_TOKEN": APP_TOKEN,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "SLACK_API_URL": secret_api.api_url,
-        "FACTDESK_INDEX_DIR": str(tmp_path / "index"),
+        "FACTDESK_INDEX_DIR": str(seed_index),
         "FACTDESK_SEEDS_DIR": str(SEEDS),
         "FACTDESK_LOG_LEVEL": "DEBUG",
     }
