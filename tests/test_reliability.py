@@ -123,8 +123,8 @@ def test_concurrent_questions_get_the_same_answers(seed_service):
         "Why is Rostec leaving?",
         "What did Moscow supply to Caracas?",
         "Is Venezuela paying?",
-    ] * 4
-    sequential = [seed_service.ask(q).to_dict() for q in questions]
+    ]
+    alone = {q: seed_service.ask(q).to_dict() for q in questions}
     with ThreadPoolExecutor(max_workers=8) as pool:
-        concurrent = list(pool.map(lambda q: seed_service.ask(q).to_dict(), questions))
-    assert concurrent == sequential
+        concurrent = list(pool.map(lambda q: seed_service.ask(q).to_dict(), questions * 4))
+    assert concurrent == [alone[q] for q in questions * 4]
