@@ -71,8 +71,6 @@ class Reader:
         self._tokenizer = Tokenizer.from_file(str(tokenizer_file or folder / TOKENIZER_FILE))
         self._tokenizer.enable_truncation(max_length, stride=stride, strategy="only_second")
         self._tokenizer.no_padding()
-        # A few short runs per question sit between Chroma and Python work: its threads sleep
-        # between runs rather than spin.
         self._session = cpu_session(model_file or folder / MODEL_FILE, threads)
         self._lock = threading.Lock()
 
