@@ -16,8 +16,9 @@ export Q
 # torch goes in first, with pip and pinned to the CPU build: unpinned, it would pull a multi-GB
 # CUDA build. The rest goes in with uv (itself from PyPI, through pip): it installs the project
 # and its hundred-odd dependencies in seconds where pip takes most of a minute, and keeps the
-# torch that is there, as it satisfies the project's range. uv copies files rather than
-# hard-linking them from its cache: NLTK refuses to open a data file with several links.
+# torch that is there, as it satisfies the project's range. uv hard-links files from its cache
+# (copying the gigabyte took most of a minute here), then copies llama-index-core again:
+# NLTK refuses to open a data file with several links, and the sentence splitter's data is there.
 # The packages every command imports are compiled at install, on every core (about 6 s on 2):
 # left to the first run, each of the test workers and the processes they start would compile them
 # at once. The rest (torch among them) is compiled by whichever process first imports it.
@@ -29,7 +30,9 @@ $(STAMP): pyproject.toml
 	@echo "Setting up $(VENV) (once): torch (CPU build), uv, then factdesk and its dependencies; about 2 minutes."
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --no-compile torch==2.13.0 uv
-	$(BIN)/uv pip install --quiet --link-mode copy --python $(BIN)/python -e '.[dev]'
+	$(BIN)/uv pip install --quiet --link-mode hardlink --python $(BIN)/python -e '.[dev]'
+	$(BIN)/uv pip install --quiet --link-mode copy --reinstall-package llama-index-core \
+		--python $(BIN)/python -e '.[dev]'
 	cd "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" && \
 		$(CURDIR)/$(BIN)/python -m compileall -q -j 0 $(COMPILED) >/dev/null
 	touch $(STAMP)
