@@ -14,9 +14,9 @@ export Q
 .PHONY: install ask chat index status slack eval test test-fast lint docs format bench bench-scifact bench-load bench-conversations test-llm reader clean
 
 # torch goes in first, with pip and pinned to the CPU build: unpinned, it would pull a multi-GB
-# CUDA build. The rest goes in with uv (itself from PyPI, through pip): it installs the project
-# and its hundred-odd dependencies in seconds where pip takes most of a minute, and keeps the
-# torch that is there, as it satisfies the project's range. uv hard-links files from its cache
+# CUDA build. The rest goes in with uv (itself from PyPI, through pip), torch's own dependencies
+# included: it installs the project and its hundred-odd dependencies in seconds where pip takes
+# most of a minute, and keeps the torch that is there, as it satisfies the project's range. uv hard-links files from its cache
 # (copying the gigabyte took most of a minute here), then copies llama-index-core again:
 # NLTK refuses to open a data file with several links, and the sentence splitter's data is there.
 # The packages every command imports are compiled at install, on every core (about 6 s on 2):
@@ -29,7 +29,7 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "factdesk needs Python 3.11 or newer")'
 	@echo "Setting up $(VENV) (once): torch (CPU build), uv, then factdesk and its dependencies; about 2 minutes."
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --no-compile torch==2.13.0 uv
+	$(BIN)/python -m pip install --quiet --no-compile --no-deps torch==2.13.0 uv
 	$(BIN)/uv pip install --quiet --link-mode hardlink --python $(BIN)/python -e '.[dev]'
 	$(BIN)/uv pip install --quiet --link-mode copy --reinstall-package llama-index-core \
 		--python $(BIN)/python -e '.[dev]'
