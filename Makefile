@@ -16,9 +16,10 @@ export Q
 # torch goes in first, with pip and pinned to the CPU build: unpinned, it would pull a multi-GB
 # CUDA build. The rest goes in with uv (itself from PyPI, through pip), torch's own dependencies
 # included: it installs the project and its hundred-odd dependencies in seconds where pip takes
-# most of a minute, and keeps the torch that is there, as it satisfies the project's range. uv hard-links files from its cache
-# (copying the gigabyte took most of a minute here), then copies llama-index-core again:
-# NLTK refuses to open a data file with several links, and the sentence splitter's data is there.
+# most of a minute, and keeps the torch that is there, as it satisfies the project's range.
+# uv hard-links files from its cache (copying the gigabyte took most of a minute here), then
+# copies llama-index-core again: NLTK refuses to open a data file with several links, and the
+# sentence splitter's data is there.
 # The packages every command imports are compiled at install, on every core (about 6 s on 2):
 # left to the first run, each of the test workers and the processes they start would compile them
 # at once. The rest (torch among them) is compiled by whichever process first imports it.
