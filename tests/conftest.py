@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 import os
 import re
@@ -24,6 +25,12 @@ def pytest_configure(config: pytest.Config) -> None:
         if name.startswith(("FACTDESK_", "SLACK_")):
             del os.environ[name]
     os.environ["HF_HUB_OFFLINE"] = "1"
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Leave without the interpreter's last garbage collection: in a worker that has loaded
+    torch and transformers it takes seconds, all workers at once, at the end of the suite."""
+    gc.freeze()
 
 
 def make_settings(index_dir: Path, **overrides):

@@ -4,6 +4,7 @@ a machine with no index, Ctrl-C)."""
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -140,6 +141,22 @@ def test_index_reports_skipped_files_with_exit_code(env, tmp_path):
 )
 def test_bad_input_gives_one_line_errors(env, args, code, text):
     assert_clean_error(run(*args, env=env), code, text)
+
+
+@pytest.mark.parametrize(("args", "code"), [(["--version"], 0), (["frobnicate"], 2)])
+def test_the_installed_command_exits_with_its_status_past_the_last_collection(
+    monkeypatch, capsys, args, code
+):
+    """`factdesk` (and `python -m factdesk`) freeze the heap on the way out, so the interpreter
+    does not walk every object the libraries made before it exits."""
+    from factdesk.cli import run
+
+    frozen: list[bool] = []
+    monkeypatch.setattr(gc, "freeze", lambda: frozen.append(True))
+    monkeypatch.setattr(sys, "argv", ["factdesk", *args])
+    with pytest.raises(SystemExit) as exited:
+        run()
+    assert exited.value.code == code and frozen == [True]
 
 
 def test_bad_setting_gives_one_line_error(env):

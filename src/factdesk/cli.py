@@ -7,6 +7,7 @@ non-zero exit status, never as a traceback.
 from __future__ import annotations
 
 import functools
+import gc
 import json
 import os
 import re
@@ -58,6 +59,15 @@ def main(args: Sequence[str] | None = None) -> None:
     except BrokenPipeError:
         _closed_pipe()
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def run() -> None:
+    """The installed command: `main`, then an exit without the interpreter's last garbage
+    collection, which would walk every object the libraries made just to free them."""
+    try:
+        main()
+    finally:
+        gc.freeze()
 
 
 def _closed_pipe() -> None:
