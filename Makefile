@@ -13,28 +13,29 @@ export Q
 
 .PHONY: install ask chat index status slack eval test test-fast lint docs format bench bench-scifact bench-load bench-conversations test-llm reader clean
 
-# torch goes in first, with pip and pinned to the CPU build: unpinned, it would pull a multi-GB
-# CUDA build. The rest goes in with uv (itself from PyPI, through pip), torch's own dependencies
-# included: it installs the project and its hundred-odd dependencies in seconds where pip takes
-# most of a minute, and keeps the torch that is there, as it satisfies the project's range.
-# uv hard-links files from its cache (copying the gigabyte took most of a minute here), then
-# copies llama-index-core again: NLTK refuses to open a data file with several links, and the
-# sentence splitter's data is there.
+# uv (itself from PyPI, through pip) installs torch, factdesk and its hundred-odd dependencies in
+# seconds where pip takes most of a minute. torch is pinned to the CPU build that pip's local
+# wheels hold (PIP_FIND_LINKS, given to uv too): unpinned, it would pull a multi-GB CUDA build.
+# uv hard-links files from its cache (copying the gigabyte took most of a minute here); NLTK
+# refuses to open a data file with several links, so the sentence splitter's data, in
+# llama-index-core, gets copies of its own.
 # The packages every command imports are compiled at install, on every core (about 6 s on 2):
 # left to the first run, each of the test workers and the processes they start would compile them
 # at once. The rest (torch among them) is compiled by whichever process first imports it.
 COMPILED := chromadb llama_index nltk slack_bolt slack_sdk pydantic pydantic_settings rich \
 	sqlalchemy onnxruntime click httpx httpcore anyio numpy tokenizers trafilatura lxml \
 	charset_normalizer
+FIND_LINKS := $(foreach links,$(PIP_FIND_LINKS),--find-links $(links))
+NLTK_DATA := llama_index/core/_static/nltk_cache
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "factdesk needs Python 3.11 or newer")'
 	@echo "Setting up $(VENV) (once): torch (CPU build), uv, then factdesk and its dependencies; about 2 minutes."
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --no-compile --no-deps torch==2.13.0 uv
-	$(BIN)/uv pip install --quiet --link-mode hardlink --python $(BIN)/python -e '.[dev]'
-	$(BIN)/uv pip install --quiet --link-mode copy --reinstall-package llama-index-core \
-		--python $(BIN)/python -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --no-compile uv
+	$(BIN)/uv pip install --quiet --link-mode hardlink --python $(BIN)/python $(FIND_LINKS) \
+		torch==2.13.0 -e '.[dev]'
 	cd "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" && \
+		cp -R $(NLTK_DATA) $(NLTK_DATA).own && rm -rf $(NLTK_DATA) && mv $(NLTK_DATA).own $(NLTK_DATA) && \
 		$(CURDIR)/$(BIN)/python -m compileall -q -j 0 $(COMPILED) >/dev/null
 	touch $(STAMP)
 
