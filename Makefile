@@ -13,12 +13,12 @@ export Q
 
 .PHONY: install ask chat index status slack eval test test-fast lint docs format bench bench-scifact bench-load bench-conversations test-llm reader clean
 
-# uv (itself from PyPI, through pip) installs torch, factdesk and its hundred-odd dependencies in
-# seconds where pip takes most of a minute. torch is pinned to the CPU build that pip's local
-# wheels hold (PIP_FIND_LINKS, given to uv too): unpinned, it would pull a multi-GB CUDA build.
-# uv hard-links files from its cache (copying the gigabyte took most of a minute here); NLTK
-# refuses to open a data file with several links, so the sentence splitter's data, in
-# llama-index-core, gets copies of its own.
+# The venv gets no pip of its own (installing one took 4 to 5 s): this Python's pip puts uv in it.
+# uv installs torch, factdesk and its hundred-odd dependencies in seconds where pip takes most of
+# a minute. torch is pinned to the CPU build that pip's local wheels hold (PIP_FIND_LINKS, given to
+# uv too): unpinned, it would pull a multi-GB CUDA build. uv hard-links files from its cache
+# (copying the gigabyte took most of a minute here); NLTK refuses to open a data file with several
+# links, so the sentence splitter's data, in llama-index-core, gets copies of its own.
 # The packages every command imports are compiled at install, on every core (about 6 s on 2):
 # left to the first run, each of the test workers and the processes they start would compile them
 # at once. The rest (torch among them) is compiled by whichever process first imports it.
@@ -29,9 +29,9 @@ FIND_LINKS := $(foreach links,$(PIP_FIND_LINKS),--find-links $(links))
 NLTK_DATA := llama_index/core/_static/nltk_cache
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "factdesk needs Python 3.11 or newer")'
-	@echo "Setting up $(VENV) (once): torch (CPU build), uv, then factdesk and its dependencies; about 2 minutes."
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --no-compile uv
+	@echo "Setting up $(VENV) (once): uv, then torch (CPU build), factdesk and its dependencies; about 2 minutes."
+	$(PYTHON) -m venv --without-pip $(VENV)
+	$(PYTHON) -m pip --python $(BIN)/python install --quiet --no-compile uv
 	$(BIN)/uv pip install --quiet --link-mode hardlink --python $(BIN)/python $(FIND_LINKS) \
 		torch==2.13.0 -e '.[dev]'
 	cd "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" && \

@@ -28,7 +28,7 @@ def test_the_first_make_ask_says_what_it_installs_and_how_long_it_takes(tmp_path
     assert result.returncode != 0
     said = [line for line in result.stdout.splitlines() if not line.startswith("make")]
     assert said[0] == (
-        f"Setting up {tmp_path / 'venv'} (once): torch (CPU build), uv, then factdesk and its "
+        f"Setting up {tmp_path / 'venv'} (once): uv, then torch (CPU build), factdesk and its "
         "dependencies; about 2 minutes."
     )
     assert not (tmp_path / "venv").exists()
