@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import importlib
 import itertools
 import os
 import re
@@ -106,6 +107,13 @@ def fake_model(monkeypatch, fake_embedder) -> dict:
     loaded = {"model": fake_embedder}
     monkeypatch.setattr(Embedder, "from_settings", staticmethod(lambda settings: loaded["model"]))
     return loaded
+
+
+@pytest.fixture
+def benchmark_script(monkeypatch):
+    """A script of benchmarks/ as a module, by name: the tests run the code that measures."""
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    return importlib.import_module
 
 
 @pytest.fixture(scope="session")

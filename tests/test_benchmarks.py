@@ -11,7 +11,6 @@ made-up corpus in the same BEIR layout instead, so they are exercised either way
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 from pathlib import Path
@@ -93,13 +92,12 @@ def data(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def run_main(tmp_path, monkeypatch, capsys):
+def run_main(tmp_path, monkeypatch, capsys, benchmark_script):
     """Run a benchmark script's `main` here, from a scratch folder; returns what it printed."""
-    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
     monkeypatch.chdir(tmp_path)
 
     def run(name: str, *args: str):
-        importlib.import_module(name).main([str(arg) for arg in args])
+        benchmark_script(name).main([str(arg) for arg in args])
         return capsys.readouterr()
 
     return run
@@ -173,12 +171,11 @@ def test_speed_benchmark_on_a_slice(tmp_path, data, run_main):
     assert "Cold `factdesk ask`, seed index" in printed.out
 
 
-def test_the_speed_benchmark_runs_a_previous_revision(tmp_path, data, monkeypatch):
+def test_the_speed_benchmark_runs_a_previous_revision(tmp_path, data, benchmark_script):
     """The comparison machinery, against this very revision: the real previous path imports
     torch, which is what the benchmark measures, not what this test checks. Its cold start and
     bot are the current path's functions, run with the revision on PYTHONPATH."""
-    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
-    speed, scifact = importlib.import_module("speed"), importlib.import_module("scifact")
+    speed, scifact = benchmark_script("speed"), benchmark_script("scifact")
     previous = speed.extract("HEAD", tmp_path / "previous")
     assert (Path(previous) / "factdesk" / "__init__.py").is_file()
     dataset = scifact.load(data, "test", limit_docs=5, limit_queries=2)

@@ -5,20 +5,15 @@ would break it."""
 
 from __future__ import annotations
 
-import importlib
-
 import pytest
-
-from .conftest import REPO
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def load(monkeypatch):
+def load(benchmark_script):
     """The benchmark module itself, so that the test and the benchmark measure the same way."""
-    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
-    return importlib.import_module("load")
+    return benchmark_script("load")
 
 
 def test_every_event_is_acked_and_answered_exactly_once(load, tmp_path, seed_index):
