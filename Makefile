@@ -35,7 +35,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/uv pip install --quiet --link-mode hardlink --python $(BIN)/python $(FIND_LINKS) \
 		torch==2.13.0 -e '.[dev]'
 	cd "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" && \
-		cp -R $(NLTK_DATA) $(NLTK_DATA).own && rm -rf $(NLTK_DATA) && mv $(NLTK_DATA).own $(NLTK_DATA) && \
+		rm -rf $(NLTK_DATA).own && cp -R $(NLTK_DATA) $(NLTK_DATA).own && \
+		rm -rf $(NLTK_DATA) && mv $(NLTK_DATA).own $(NLTK_DATA) && \
 		$(CURDIR)/$(BIN)/python -m compileall -q -j 0 $(COMPILED) >/dev/null
 	touch $(STAMP)
 
