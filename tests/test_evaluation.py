@@ -249,7 +249,7 @@ def run_eval(*args: str, cwd: Path, index_dir: Path) -> Ran:
 
 
 @pytest.mark.slow
-def test_eval_command_passes_its_gates_on_the_seed_questions(tmp_path):
+def test_eval_command_passes_its_gates_on_the_seed_questions(tmp_path, seed_index):
     result = run_eval(  # from a folder of its own: the default file is the project's
         "--json",
         "--min-hit1", "0.75",  # as shipped, top-k 5: 0.775, 0.831, 0.800, 0.875, 0.578 measured
@@ -258,7 +258,7 @@ def test_eval_command_passes_its_gates_on_the_seed_questions(tmp_path):
         "--min-declined", "0.83",
         "--max-wrongly-declined", "0.60",
         cwd=tmp_path,
-        index_dir=tmp_path / "index",
+        index_dir=seed_index,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
