@@ -145,7 +145,7 @@ def test_bad_input_gives_one_line_errors(env, args, code, text):
 
 @pytest.mark.parametrize(("args", "code"), [(["--version"], 0), (["frobnicate"], 2)])
 def test_the_installed_command_exits_with_its_status_past_the_last_collection(
-    monkeypatch, capsys, args, code
+    monkeypatch, args, code
 ):
     """`factdesk` (and `python -m factdesk`) freeze the heap on the way out, so the interpreter
     does not walk every object the libraries made before it exits."""
