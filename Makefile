@@ -11,14 +11,17 @@ export PYTHONDONTWRITEBYTECODE :=
 Q ?= How many advisers remain?
 export Q
 
-.PHONY: install ask chat index status slack eval test test-fast lint docs format bench bench-scifact bench-load bench-conversations test-llm reader clean
+.PHONY: install lock upgrade ask chat index status slack eval test test-fast lint docs format bench bench-scifact bench-load bench-conversations test-llm reader clean
 
 # The venv gets no pip of its own (installing one took 4 to 5 s): this Python's pip puts uv in it.
-# uv installs torch, factdesk and its hundred-odd dependencies in seconds where pip takes most of
-# a minute. torch is pinned to the CPU build that pip's local wheels hold (PIP_FIND_LINKS, given to
-# uv too): unpinned, it would pull a multi-GB CUDA build. uv hard-links files from its cache
-# (copying the gigabyte took most of a minute here); NLTK refuses to open a data file with several
-# links, so the sentence splitter's data, in llama-index-core, gets copies of its own.
+# uv installs exactly the versions in requirements.lock (hashes checked), then factdesk itself:
+# the same commit installs the same packages on every machine and every day. The lock is for
+# CPython 3.11 on Linux x86_64, where pip's local wheels (PIP_FIND_LINKS, given to uv too) hold
+# the CPU build of torch 2.13.0; elsewhere `make install UNLOCKED=1` takes the newest releases
+# that pyproject.toml allows. `make upgrade` refreshes the lock on purpose.
+# uv hard-links files from its cache (copying the gigabyte took most of a minute here); NLTK
+# refuses to open a data file with several links, so the sentence splitter's data, in
+# llama-index-core, gets copies of its own.
 # The packages every command imports are compiled at install, on every core (about 6 s on 2):
 # left to the first run, each of the test workers and the processes they start would compile them
 # at once. The rest (torch among them) is compiled by whichever process first imports it.
@@ -27,18 +30,45 @@ COMPILED := chromadb llama_index nltk slack_bolt slack_sdk pydantic pydantic_set
 	charset_normalizer
 FIND_LINKS := $(foreach links,$(PIP_FIND_LINKS),--find-links $(links))
 NLTK_DATA := llama_index/core/_static/nltk_cache
-$(STAMP): pyproject.toml
+LOCK := requirements.lock
+UV_VERSION := 0.13.9
+UV := $(BIN)/uv
+UV_PIP = $(UV) pip install --quiet --link-mode hardlink --python $(BIN)/python $(FIND_LINKS)
+UNLOCKED ?=
+LOCK_UPGRADE ?=
+LOCKED_FOR := CPython 3.11 on Linux x86_64
+$(STAMP): pyproject.toml $(LOCK)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "factdesk needs Python 3.11 or newer")'
+	@[ -n "$(UNLOCKED)" ] || $(PYTHON) -c 'import platform, sys; sys.exit(0 if sys.version_info[:2] == (3, 11) and platform.system() == "Linux" and platform.machine() == "x86_64" else "Error: $(LOCK) is for $(LOCKED_FOR); here run make install UNLOCKED=1 (the newest releases pyproject.toml allows, not the tested ones)")'
 	@echo "Setting up $(VENV) (once): uv, then torch (CPU build), factdesk and its dependencies; about 2 minutes."
 	$(PYTHON) -m venv --without-pip $(VENV)
-	$(PYTHON) -m pip --python $(BIN)/python install --quiet --no-compile uv
-	$(BIN)/uv pip install --quiet --link-mode hardlink --python $(BIN)/python $(FIND_LINKS) \
-		torch==2.13.0 -e '.[dev]'
+	$(PYTHON) -m pip --python $(BIN)/python install --quiet --no-compile uv==$(UV_VERSION)
+ifeq ($(UNLOCKED),)
+	$(UV) pip sync --quiet --link-mode hardlink --python $(BIN)/python $(FIND_LINKS) $(LOCK)
+	$(UV_PIP) --no-deps -e .
+else
+	$(UV_PIP) torch==2.13.0 -e '.[dev,train]'
+endif
 	cd "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" && \
 		rm -rf $(NLTK_DATA).own && cp -R $(NLTK_DATA) $(NLTK_DATA).own && \
 		rm -rf $(NLTK_DATA) && mv $(NLTK_DATA).own $(NLTK_DATA) && \
 		$(CURDIR)/$(BIN)/python -m compileall -q -j 0 $(COMPILED) >/dev/null
 	touch $(STAMP)
+
+# The lock: every package factdesk, its tests and its training need, with hashes, torch pinned to
+# the CPU build. `lock` writes it from pyproject.toml keeping the versions it has where they still
+# fit; `upgrade` takes the newest releases, then measures what moved (benchmarks/upgrade.py).
+LOCK_ARGS = pyproject.toml --extra dev --extra train --override $(VENV)/torch-cpu.txt \
+	--python-version 3.11 --python-platform x86_64-manylinux_2_28 $(FIND_LINKS) --generate-hashes \
+	--custom-compile-command "make lock" --quiet $(LOCK_UPGRADE)
+lock:
+	@[ -x $(UV) ] || { $(PYTHON) -m venv --without-pip $(VENV) && \
+		$(PYTHON) -m pip --python $(BIN)/python install --quiet --no-compile uv==$(UV_VERSION); }
+	@printf 'torch==2.13.0\n' > $(VENV)/torch-cpu.txt
+	$(UV) pip compile $(LOCK_ARGS) -o $(LOCK)
+
+upgrade: install
+	$(BIN)/python benchmarks/upgrade.py --lock $(LOCK) --out benchmarks/results/upgrade.json
 
 install: $(STAMP)
 

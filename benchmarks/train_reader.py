@@ -629,7 +629,34 @@ def export_onnx(folder: Path, out: Path) -> tuple[Path, Path]:
         op_types_to_quantize=["MatMul", "Gather"],
         per_channel=True,
     )
+    unsigned_weights(int8)
     return fp32, int8
+
+
+def unsigned_weights(path: Path) -> int:
+    """Store the int8 model's MatMul weights as uint8 with zero point 128: the same numbers, so
+    that every CPU computes the same scores. With signed weights, onnxruntime's kernel for CPUs
+    without AVX-512 VNNI adds pairs of products in 16 bits, which saturate: the scores, and the
+    seed figures, moved with the machine. Unsigned weights take an exact kernel everywhere.
+    Returns how many weights it changed."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(path))
+    initializers = {i.name: i for i in model.graph.initializer}
+    changed: set[str] = set()
+    for node in model.graph.node:
+        if node.op_type != "MatMulInteger" or node.input[1] in changed:
+            continue
+        weight_and_zero_point = node.input[1], node.input[3]
+        for name in weight_and_zero_point:
+            values = numpy_helper.to_array(initializers[name])
+            if values.dtype == np.int8:
+                shifted = (values.astype(np.int16) + 128).astype(np.uint8)
+                initializers[name].CopyFrom(numpy_helper.from_array(shifted, name))
+        changed.add(node.input[1])
+    onnx.save(model, str(path))
+    return len(changed)
 
 
 # ---------------------------------------------------------------- figures

@@ -36,6 +36,18 @@ def test_the_model_ships_small_inside_the_package_with_its_card():
     assert "CC BY-SA 4.0" in card and "Apache-2.0" in card
 
 
+def test_the_int8_weights_are_unsigned_so_every_cpu_computes_the_same_scores():
+    """Signed int8 weights send CPUs without AVX-512 VNNI down a kernel whose 16-bit sums
+    saturate; unsigned ones take an exact kernel everywhere (benchmarks/train_reader.py)."""
+    import onnx
+    from onnx import TensorProto
+
+    graph = onnx.load(str(MODEL_DIR / MODEL_FILE)).graph
+    types = {i.name: i.data_type for i in graph.initializer}
+    weights = [n.input[1] for n in graph.node if n.op_type == "MatMulInteger"]
+    assert weights and all(types[w] == TensorProto.UINT8 for w in weights)
+
+
 def test_the_card_reports_the_figures_the_training_run_wrote():
     config = json.loads((MODEL_DIR / CONFIG_FILE).read_text())
     card = (MODEL_DIR / "MODEL_CARD.md").read_text()
