@@ -188,7 +188,7 @@ def _index_once(settings: Settings, targets: list[str], indexer, rebuild: bool) 
         report = loaded.index_scan(scan, rebuild=rebuild, progress=progress)
     for line in report.note_lines():
         stderr.print(f"Note: {line}", markup=False, soft_wrap=True)
-    for line in report.skipped_lines():
+    for line in [*report.notes, *report.skipped_lines()]:
         stderr.print(f"Warning: {line}", markup=False, soft_wrap=True)
     stdout.print(report.summary(), markup=False, soft_wrap=True)
     return ExitCode.SKIPPED if report.skipped else ExitCode.OK
@@ -615,7 +615,11 @@ class _Measured:
             yield service
             return
         paths = self.paths or [self.settings.seeds_dir]
-        scan = scan_paths(paths, self.settings.max_file_bytes)
+        scan = scan_paths(
+            paths,
+            self.settings.max_file_bytes,
+            follow_outside_links=self.settings.follow_outside_links,
+        )
         for item in scan.skipped:
             _notify(f"Warning: Skipped {item.source} ({item.reason})")
         names = ", ".join(display_path(path) for path in paths)
