@@ -1,7 +1,8 @@
 """How answers and the index look in a terminal (rich).
 
 Article text is always wrapped in `Text` objects, never interpreted as rich markup, so an
-article containing "[bold]" or similar prints literally.
+article containing "[bold]" or similar prints literally; the CLI's consoles escape the control
+characters of whatever they print (cli.Printable), so an article cannot drive the terminal.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ def render_answer(answer: Answer, width: int = 80) -> RenderableType:
         title = f"Sources (confidence {answer.confidence:.2f})"
         parts.append(Text("\n" + title, style="underline"))
     for citation in answer.citations:
-        heading = Text.assemble((f"[{citation.n}] ", "bold cyan"), (citation.title, "bold"))
+        title = shorten_end(citation.title, TITLE_WIDTH)
+        heading = Text.assemble((f"[{citation.n}] ", "bold cyan"), (title, "bold"))
         if citation.published:
             heading.append(f" ({citation.published})")
         heading.append(f"  {citation.source}:{citation.start}-{citation.end}", style="dim")
@@ -60,6 +62,13 @@ INDENT = 4
 # A source is shortened in its middle to this many characters, so `status` fits 80 columns and
 # both the folder and the file name's end stay readable.
 SOURCE_WIDTH = 32
+# A citation's title is cut to this many characters: a page may have a megabyte of <title>.
+TITLE_WIDTH = 120
+
+
+def shorten_end(text: str, width: int) -> str:
+    """`text` cut to `width` characters, an ellipsis last when it was cut."""
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def shorten_middle(text: str, width: int) -> str:
@@ -179,3 +188,4 @@ def render_summary(summary: FeedbackSummary) -> RenderableType:
     for row in summary.most_down:
         table.add_row(str(row.down), str(row.up), Text(row.question))
     return Group(totals, table)
+

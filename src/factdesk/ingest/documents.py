@@ -25,6 +25,7 @@ from typing import Any
 
 from factdesk.config import Settings
 from factdesk.errors import SourceError
+from factdesk.printable import printable
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
 logger = logging.getLogger("factdesk.documents")
@@ -320,7 +321,8 @@ def decode_text(raw: bytes, name: str = "") -> str:
         best = from_bytes(raw).best()
         if best is None:
             raise SourceError(f"not UTF-8 (bad byte at offset {exc.start})") from None
-        logger.warning("%s is not UTF-8: read as %s (a guess)", name or "A file", best.encoding)
+        shown = printable(name, lines=False) if name else "A file"
+        logger.warning("%s is not UTF-8: read as %s (a guess)", shown, best.encoding)
         return str(best)
 
 
