@@ -78,8 +78,8 @@ class IndexReport:
     def skipped_lines(self) -> list[str]:
         """Skipped files on one line, as always; each skipped web page on a line of its own,
         since a feed can fail in many ways at once and each needs its own reason."""
-        files = [item for item in self.skipped if not is_url(item.source)]
-        pages = [item for item in self.skipped if is_url(item.source)]
+        pages = [item for item in self.skipped if item.feed or is_url(item.source)]
+        files = [item for item in self.skipped if item not in pages]
         lines = [_skipped_page(item) for item in pages]
         if files:
             listed = "; ".join(f"{item.source} ({item.reason})" for item in files)

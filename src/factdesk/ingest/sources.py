@@ -182,6 +182,7 @@ class Fetcher:
 
         deadline = time.monotonic() + self.timeout
         try:
+            urlsplit(url).port  # noqa: B018  (httpx lets `[::1` or port 99999 through, or fails late)
             with within(self.timeout), self._client.stream("GET", url) as response:
                 if response.status_code == 429 or response.status_code >= 500:
                     return response.status_code, _retry_after(response.headers.get("retry-after"))
