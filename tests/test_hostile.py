@@ -12,39 +12,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import threading
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from .conftest import SEEDS, Ran, invoke_factdesk
+from .conftest import SEEDS, Ran, bounded, invoke_factdesk
 from .newsserver import BRIDGE_TITLE, NewsServer, Response, fixed, news_site, redirect, rss
 
 SEED_QUESTION = "How many advisers remain?"
 SEED_ANSWER = "just a few dozen"
 CONTROLS = ("\x1b", "\x07", "\x9b")
-
-
-def bounded(seconds: float, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """`function(*args, **kwargs)` on a thread of its own; the test fails when it has not
-    returned within `seconds` (a hang), instead of waiting for it for ever."""
-    outcome: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            outcome["value"] = function(*args, **kwargs)
-        except BaseException as exc:  # handed to the test, whatever it is
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    thread.join(seconds)
-    assert not thread.is_alive(), f"still running after {seconds} s"
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
 
 
 def factdesk(seconds: float, *args: str, env: dict, stdin: str | None = None) -> Ran:
@@ -119,8 +96,7 @@ def test_a_long_question_is_answered_with_a_note_that_it_was_cut(real_model, env
     assert result.returncode == 0, result.stderr
     assert_clean(result)
     assert warnings(result) == [
-        "Warning: The question is longer than the reader reads: it read its first 125 word "
-        "pieces."
+        "Warning: The question is longer than the reader reads: it read its first 125 word pieces."
     ]
 
 

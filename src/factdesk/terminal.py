@@ -192,4 +192,3 @@ def render_summary(summary: FeedbackSummary) -> RenderableType:
     for row in summary.most_down:
         table.add_row(str(row.down), str(row.up), Text(printable(row.question)))
     return Group(totals, table)
-

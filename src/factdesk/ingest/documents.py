@@ -76,6 +76,7 @@ _MANY_UNLIKELY = 20
 _NOT_NEWS_NAMES = ("LICENSE", "LICENCE", "COPYING", "NOTICE", "AUTHORS", "CHANGELOG", "INSTALLER")
 _NOT_NEWS_FOLDERS = frozenset(["site-packages", "dist-packages", "node_modules", "__pycache__"])
 _PACKAGE_FOLDERS = (".dist-info", ".egg-info")
+OUTSIDE_LINK = "a link to a file outside the folder (FACTDESK_FOLLOW_OUTSIDE_LINKS=true follows it)"
 
 
 @dataclass(frozen=True)
@@ -159,8 +160,7 @@ def scan_paths(
         scan.skipped.append(Skipped(display_path(folder), reason, kept=_absolute(folder)))
     for done, (file, root) in enumerate(files, 1):
         if not follow_outside_links and _leaves(file, root):
-            reason = "a link to a file outside the folder (FACTDESK_FOLLOW_OUTSIDE_LINKS=true follows it)"
-            scan.skipped.append(Skipped(display_path(file), reason))
+            scan.skipped.append(Skipped(display_path(file), OUTSIDE_LINK))
         else:
             _read_into(scan, file, max_file_bytes)
         if progress:
@@ -231,9 +231,7 @@ def require_paths(paths: Iterable[Path]) -> None:
             raise SourceError(f"No such file or folder: {path}")
 
 
-def _files_under(
-    path: Path, unreadable: Callable[[OSError], None] | None = None
-) -> Iterator[Path]:
+def _files_under(path: Path, unreadable: Callable[[OSError], None] | None = None) -> Iterator[Path]:
     """The files under a folder, in order (not those of linked folders), or the path itself
     when it is no folder; `unreadable` hears of folders that cannot be listed."""
     if not path.is_dir():

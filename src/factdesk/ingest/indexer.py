@@ -154,10 +154,10 @@ class Indexer:
         roots: Sequence[Path] = (),
         rebuild: bool = False,
         progress: Progress | None = None,
-        kept: Sequence[str] = (),
+        keep: Sequence[str] = (),
     ) -> IndexReport:
         """Index in-memory articles; documents under `roots` that are not among them are removed,
-        except those at or under a `kept` path (a file or folder unreadable for now)."""
+        except those at or under a path in `keep` (a file or folder unreadable for now)."""
         started = time.perf_counter()
         with index_lock(self.settings):
             self._recover_interrupted_rebuild()
@@ -169,7 +169,7 @@ class Indexer:
                 store.check_compatible()
                 target = store
             try:
-                report = self._sync(target, _unique(articles), roots, progress, kept)
+                report = self._sync(target, _unique(articles), roots, progress, keep)
             except IndexInterrupted as interrupted:
                 if rebuild:  # the half-built collection is dropped by the next run
                     raise IndexInterrupted.during_rebuild() from None
@@ -209,7 +209,7 @@ class Indexer:
         articles: list[Article],
         roots: Sequence[Path],
         progress: Progress | None,
-        kept: Sequence[str] = (),
+        keep: Sequence[str] = (),
     ) -> IndexReport:
         report = IndexReport()
         existing = {record.doc_id: record for record in store.documents()}
@@ -234,7 +234,7 @@ class Indexer:
             raise IndexInterrupted.kept_of(kept, len(articles)) from None
         seen = {article.doc_id for article in articles}
         for record in existing.values():
-            if record.doc_id not in seen and _is_gone(record, roots, kept):
+            if record.doc_id not in seen and _is_gone(record, roots, keep):
                 store.delete_document(record.doc_id)
                 report.removed += 1
         return report
@@ -351,7 +351,7 @@ def _batches(
         yield batch
 
 
-def _is_gone(record: DocumentRecord, roots: Sequence[Path], kept: Sequence[str] = ()) -> bool:
+def _is_gone(record: DocumentRecord, roots: Sequence[Path], keep: Sequence[str] = ()) -> bool:
     """A file-backed document goes when its file is gone, or it was not found under a root;
     one whose file (or folder) is there but unreadable now stays, as it was.
 
@@ -360,7 +360,7 @@ def _is_gone(record: DocumentRecord, roots: Sequence[Path], kept: Sequence[str] 
     path = Path(record.doc_id)
     if is_url(record.doc_id) or not path.is_absolute():
         return False
-    if any(path.is_relative_to(place) for place in kept):
+    if any(path.is_relative_to(place) for place in keep):
         return False
     return not path.is_file() or any(path.is_relative_to(root) for root in roots)
 

@@ -403,9 +403,7 @@ def gather(
     urls = list(dict.fromkeys(str(target) for target in targets if is_url(target)))
     scan = Scan()
     if paths:
-        scan = scan_paths(
-            paths, settings.max_file_bytes, reading, settings.follow_outside_links
-        )
+        scan = scan_paths(paths, settings.max_file_bytes, reading, settings.follow_outside_links)
     if urls:
         with _fetcher(settings, fetcher) as web:
             web_scan = read_urls(urls, web, progress)

@@ -4,8 +4,8 @@ Each side's scores are min-max normalised over its own candidates, then combined
 `dense_weight * dense + (1 - dense_weight) * keyword`; a passage missing from one side scores 0
 there. Several candidates that all tie on one side (copies of one passage, say) score the middle
 of its scale, 0.5: found, but not the best of it, so that they cannot outrank the best candidate
-of the other side by their number alone. On BEIR SciFact this beats either side alone and reciprocal-rank fusion (see
-benchmarks/README.md for the measurements behind the defaults).
+of the other side by their number alone. On BEIR SciFact this beats either side alone and
+reciprocal-rank fusion (see benchmarks/README.md for the measurements behind the defaults).
 
 Recency: news goes stale. On a question about the current state ("how many remain now?", "the
 latest figure") two articles may both answer, with different figures, and the newer one is right.

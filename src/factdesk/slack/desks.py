@@ -233,7 +233,11 @@ class DeskManager:
         indexer = self.services.indexer(desk)
         changed = 0
         declared = self.services.desks.get(desk).sources
-        batches: list[tuple[list[str], AddedSource | None]] = [(list(declared), None)]
+        # The folders together (files gone from them are removed), each URL apart: one that
+        # cannot be fetched fails alone.
+        folders = [source for source in declared if not is_url(source)]
+        batches: list[tuple[list[str], AddedSource | None]] = [(folders, None)]
+        batches += [([source], None) for source in declared if is_url(source)]
         batches += [([added.source], added) for added in self.memory.added_sources(desk)]
         for sources, added in batches:
             if not sources:
