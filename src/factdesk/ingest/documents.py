@@ -159,10 +159,7 @@ def scan_paths(
         reason = f"unreadable folder ({error.strerror or error}); what was indexed from it is kept"
         scan.skipped.append(Skipped(display_path(folder), reason, kept=_absolute(folder)))
     for done, (file, root) in enumerate(files, 1):
-        if not follow_outside_links and _leaves(file, root):
-            scan.skipped.append(Skipped(display_path(file), OUTSIDE_LINK))
-        else:
-            _read_into(scan, file, max_file_bytes)
+        _read_into(scan, file, max_file_bytes, None if follow_outside_links else root)
         if progress:
             progress(done, len(files))
     return scan
@@ -244,10 +241,15 @@ def _files_under(path: Path, unreadable: Callable[[OSError], None] | None = None
                 yield Path(folder) / name
 
 
-def _read_into(scan: Scan, file: Path, max_file_bytes: int) -> None:
+def _read_into(scan: Scan, file: Path, max_file_bytes: int, within: Path | None) -> None:
+    """Read `file` into `scan`, or skip it with its reason; a link out of the folder `within`
+    is never read."""
     source = display_path(file)
     if file.suffix.lower() not in SUPPORTED_SUFFIXES:
         scan.skipped.append(Skipped(source, "unsupported file type"))
+        return
+    if within is not None and _leaves(file, within):
+        scan.skipped.append(Skipped(source, OUTSIDE_LINK))
         return
     try:
         article = read_article(file, max_file_bytes)
