@@ -8,9 +8,12 @@ import itertools
 import os
 import re
 import shutil
+import threading
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -144,6 +147,26 @@ def dated_settings(tmp_path_factory, embedder):
     settings = make_settings(tmp_path_factory.mktemp("dated-index"))
     Indexer(settings, embedder).index_paths([DATED, SEEDS])
     return settings
+
+
+def bounded(seconds: float, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """`function(*args, **kwargs)` on a thread of its own; the test fails when it has not
+    returned within `seconds` (a hang), instead of waiting for it for ever."""
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = function(*args, **kwargs)
+        except BaseException as exc:  # handed to the test, whatever it is
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"still running after {seconds} s"
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
 def free_port() -> int:

@@ -77,7 +77,8 @@ ATOM = """<?xml version="1.0" encoding="utf-8"?>
 
 @dataclass
 class Response:
-    """What a route answers; `delay` waits before answering, `trickle` between body bytes."""
+    """What a route answers; `delay` waits before answering, `trickle` between body bytes,
+    `head_trickle` between the bytes of the status line and headers."""
 
     body: bytes = b""
     status: int = 200
@@ -86,6 +87,7 @@ class Response:
     delay: float = 0.0
     trickle: float = 0.0
     content_length: bool = True
+    head_trickle: float = 0.0
 
 
 Route = Callable[["NewsServer"], Response]
@@ -168,6 +170,9 @@ def _handler(server: NewsServer) -> type[BaseHTTPRequestHandler]:
             self._answer(response)
 
         def _answer(self, response: Response) -> None:
+            if response.head_trickle:
+                self._trickle_head(response)
+                return
             self.send_response(response.status)
             self.send_header("Content-Type", response.content_type)
             if response.content_length:
@@ -182,6 +187,17 @@ def _handler(server: NewsServer) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(bytes([byte]))
                 self.wfile.flush()
                 time.sleep(response.trickle)
+
+        def _trickle_head(self, response: Response) -> None:
+            """Status line and headers a byte at a time: each read of the client is quick, the
+            whole answer is not."""
+            head = f"HTTP/1.1 {response.status} OK\r\nContent-Type: {response.content_type}\r\n"
+            head += f"Content-Length: {len(response.body)}\r\n\r\n"
+            for byte in head.encode("latin-1"):
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(response.head_trickle)
+            self.wfile.write(response.body)
 
         def log_message(self, format: str, *args: object) -> None:
             pass

@@ -35,12 +35,30 @@ PUBLIC = "93.184.215.14"  # stands in for a news site on the internet
         ("100.64.0.1", "reserved"),
         ("240.0.0.1", "reserved"),
         ("224.0.0.1", "multicast"),
+        ("2002:7f00:1::", "loopback"),  # 6to4 around 127.0.0.1
+        ("2002:a9fe:a9fe::", "link-local (cloud metadata)"),  # and around 169.254.169.254
+        ("2002:a00:1::", "private"),
+        ("fec0::1", "private"),  # site-local
+        ("192.0.0.8", "reserved"),  # the IPv4 dummy address
         (PUBLIC, None),
         ("2606:4700:4700::1111", None),
+        ("2002:5db8:d70e::", None),  # 6to4 around a public address
+        ("192.0.0.9", None),  # an anycast service IANA lists as global
     ],
 )
 def test_each_internal_range_is_named_and_public_addresses_pass(address, kind):
     assert address_kind(address) == kind
+
+
+def test_the_refusal_reads_as_english():
+    from factdesk.ingest.addresses import BlockedAddress
+
+    assert "0.0.0.0 is an unspecified address: refused" in str(
+        BlockedAddress("0.0.0.0", "0.0.0.0", "unspecified")
+    )
+    assert "redirected to 10.0.0.8, a private address" in str(
+        BlockedAddress("10.0.0.8", "10.0.0.8", "private").after_redirect()
+    )
 
 
 @pytest.fixture

@@ -48,7 +48,7 @@ def test_chunks_are_exact_slices_within_budget_with_overlap():
 
 
 def test_overlong_sentence_is_cut_in_windows():
-    text = " ".join(["word"] * 50) + "."
+    text = " ".join(f"word{n}" for n in range(50)) + "."
     chunks = chunk_article(article(text, own=False), words, word_spans, 20, 0)
     assert [words([c.text])[0] for c in chunks] == [20, 20, 10]
     assert all(text[c.start : c.end] == c.text for c in chunks)
@@ -76,3 +76,14 @@ def test_seed_chunks_fit_the_model(embedder):
     lengths = embedder.count_tokens([c.embedding_text for c in chunks])
     assert max(lengths) + 2 <= embedder.max_tokens
     assert all(seed.text[c.start : c.end] == c.text for c in chunks)
+
+
+def test_a_passage_repeated_in_one_article_is_kept_once():
+    paragraph = "The harbour reopened after repairs. Ferries run every hour again."
+    text = "\n\n".join([paragraph] * 300 + ["The council meets on Friday to discuss fares."])
+    chunks = chunk_article(article(text), words, word_spans, 30, 8)
+    texts = [chunk.text for chunk in chunks]
+    assert len(texts) == len(set(texts)) and len(chunks) <= 4  # not 150
+    assert chunks[0].start == 0 and chunks[-1].end == len(text)  # the first copy, and the rest
+    assert {c.chunk_count for c in chunks} == {len(chunks)}
+    assert [c.position for c in chunks] == list(range(len(chunks)))

@@ -55,7 +55,7 @@ def test_mixed_folder_indexes_the_good_files(tmp_path, embedder):
     (folder / "empty.txt").write_text("", encoding="utf-8")
     with (folder / "huge.txt").open("w", encoding="utf-8") as huge:
         huge.write("All work and no play. " * 1_000_000)  # about 22 MB
-    (folder / "vanished.txt").symlink_to(tmp_path / "deleted-before-it-was-read.txt")
+    (folder / "vanished.txt").symlink_to(folder / "deleted-before-it-was-read.txt")
     settings = make_settings(tmp_path / "index")
     report = Indexer(settings, embedder).index_paths([folder])
     assert report.added == 2

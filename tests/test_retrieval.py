@@ -6,7 +6,17 @@ from factdesk.search.retrieval import asks_about_now, fuse, min_max, recency_fac
 def test_normalise_min_max():
     assert min_max({"a": 2.0, "b": 4.0, "c": 3.0}) == {"a": 0.0, "b": 1.0, "c": 0.5}
     assert min_max({"a": 0.3}) == {"a": 1.0}
+    assert min_max({"a": 0.008, "b": 0.008}) == {"a": 0.5, "b": 0.5}  # a tie: no best
     assert min_max({}) == {}
+
+
+def test_copies_that_tie_on_one_side_do_not_outrank_the_other_sides_best():
+    """Dense search returning nothing but copies of one passage, all at one cosine, once gave
+    each of them the top fused score, level with the keyword side's answer."""
+    copies = {f"copy-{n:03}": 0.008 for n in range(50)}
+    fused = fuse(copies, {"seed-1": 12.0, "seed-2": 3.0, "copy-000": 1.0}, dense_weight=0.5)
+    assert max(fused, key=fused.get) == "seed-1"
+    assert fused["seed-1"] > max(fused[key] for key in copies)
 
 
 def test_fuse_weights_each_side_and_missing_side_counts_zero():

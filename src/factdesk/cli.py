@@ -1,7 +1,8 @@
 """The `factdesk` command: parses arguments and prints; the library does the work.
 
 Errors meant for users (FactdeskError, bad options) are printed as one line on stderr with a
-non-zero exit status, never as a traceback.
+non-zero exit status, never as a traceback. Whatever is printed shows its control characters
+escaped (printable.py): articles, file names and questions never reach the terminal raw.
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ from pathlib import Path
 from typing import ClassVar
 
 import click
-from rich.console import Console
+from rich.console import Console, ConsoleOptions, RenderableType, RenderHook
+from rich.segment import Segment
 
 from factdesk import __version__
 from factdesk.config import Settings, load_settings
 from factdesk.errors import ExitCode, FactdeskError, IndexInterrupted
+from factdesk.printable import escape_json_controls, printable
 
 
 class _Output(Console):
@@ -34,8 +37,30 @@ class _Output(Console):
         _closed_pipe()
 
 
+class Printable(RenderHook):
+    """Escapes the control characters of everything a console prints, once rich has laid it
+    out: its own colours and styles are untouched."""
+
+    def process_renderables(self, renderables: list) -> list:
+        return [_Escaped(renderable) for renderable in renderables]
+
+
+class _Escaped:
+    def __init__(self, inner: RenderableType) -> None:
+        self.inner = inner
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> Iterator[Segment]:
+        for segment in console.render(self.inner, options):
+            if segment.control or segment.text.isprintable() or segment.text == "\n":
+                yield segment
+            else:
+                yield Segment(printable(segment.text), segment.style, segment.control)
+
+
 stdout = _Output(highlight=False)
 stderr = Console(stderr=True, highlight=False)
+for _console in (stdout, stderr):
+    _console.push_render_hook(Printable())
 
 
 def main(args: Sequence[str] | None = None) -> None:
@@ -78,12 +103,12 @@ def _closed_pipe() -> None:
 
 
 def _fail(message: str, code: int) -> None:
-    stderr.print(f"Error: {message}", markup=False, soft_wrap=True)
+    stderr.print(f"Error: {printable(message, lines=False)}", markup=False, soft_wrap=True)
     sys.exit(code)
 
 
 def _notify(message: str) -> None:
-    stderr.print(message, markup=False, soft_wrap=True)
+    stderr.print(printable(message, lines=False), markup=False, soft_wrap=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -187,9 +212,9 @@ def _index_once(settings: Settings, targets: list[str], indexer, rebuild: bool) 
     with _progress("Indexing", "articles") as progress:
         report = loaded.index_scan(scan, rebuild=rebuild, progress=progress)
     for line in report.note_lines():
-        stderr.print(f"Note: {line}", markup=False, soft_wrap=True)
-    for line in report.skipped_lines():
-        stderr.print(f"Warning: {line}", markup=False, soft_wrap=True)
+        _notify(f"Note: {line}")
+    for line in [*report.notes, *report.skipped_lines()]:
+        _notify(f"Warning: {line}")
     stdout.print(report.summary(), markup=False, soft_wrap=True)
     return ExitCode.SKIPPED if report.skipped else ExitCode.OK
 
@@ -227,7 +252,7 @@ def _index_every(settings: Settings, targets: list[str], indexer, seconds: float
             try:
                 _index_once(settings, targets, indexer, rebuild=False)
             except FactdeskError as exc:
-                stderr.print(f"Error: {exc}", markup=False, soft_wrap=True)
+                _notify(f"Error: {exc}")
     except KeyboardInterrupt as exc:
         if isinstance(exc, IndexInterrupted):
             _notify(str(exc))
@@ -358,11 +383,9 @@ def _ask_batch(service, top_k: int | None, as_json: bool) -> int:
         except FactdeskError as exc:
             status = status or exc.exit_code
             if as_json:
-                click.echo(
-                    json.dumps({"question": question, "error": str(exc)}, ensure_ascii=False)
-                )
+                _echo_json({"question": question, "error": str(exc)})
             else:
-                stderr.print(f"Error: {exc}", markup=False)
+                _notify(f"Error: {exc}")
     return status
 
 
@@ -372,7 +395,8 @@ def _heading(question: str, first: bool) -> None:
 
     if not first:
         stdout.print()
-    stdout.print(Rule(Text(" ".join(question.split()), style="bold"), align="left"))
+    shown = printable(" ".join(question.split()), lines=False)
+    stdout.print(Rule(Text(shown, style="bold"), align="left"))
 
 
 def _answer_and_print(service, question, history, top_k: int | None, as_json: bool):
@@ -385,7 +409,7 @@ def _answer_and_print(service, question, history, top_k: int | None, as_json: bo
     _print_warnings(answer.warnings)
     try:
         if as_json:
-            click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
+            _echo_json(answer.to_dict())
         else:
             _render(answer)
         sys.stdout.flush()
@@ -394,13 +418,18 @@ def _answer_and_print(service, question, history, top_k: int | None, as_json: bo
     return answer
 
 
+def _echo_json(value: object) -> None:
+    """One JSON line on stdout: non-ASCII text as it is, control characters escaped."""
+    click.echo(escape_json_controls(json.dumps(value, ensure_ascii=False)))
+
+
 def _stream_to_stderr(text: str) -> None:
     stderr.print(text, end="", markup=False, style="dim", soft_wrap=True)
 
 
 def _print_warnings(warnings: list[str]) -> None:
     for warning in warnings:
-        stderr.print(f"Warning: {warning}", markup=False)
+        _notify(f"Warning: {warning}")
 
 
 def _render(answer) -> None:
@@ -446,7 +475,7 @@ def chat(top_k: int | None, desk: str | None) -> int:
         try:
             answer = _answer_and_print(service, question, session.turns, top_k, False)
         except FactdeskError as exc:
-            stderr.print(f"Error: {exc}", markup=False)
+            _notify(f"Error: {exc}")
             continue
         session.add(question, answer.answer)
 
@@ -581,7 +610,7 @@ def evaluate(
         report = _evaluate_questions(index, questions_file, top_k)
         where = index.where
     if as_json:
-        click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
+        _echo_json(report.to_dict())
     else:
         stdout.print(render_evaluation(report, where))
     failures = failed_gates(report.figures(), **_gates(limits))
@@ -615,7 +644,11 @@ class _Measured:
             yield service
             return
         paths = self.paths or [self.settings.seeds_dir]
-        scan = scan_paths(paths, self.settings.max_file_bytes)
+        scan = scan_paths(
+            paths,
+            self.settings.max_file_bytes,
+            follow_outside_links=self.settings.follow_outside_links,
+        )
         for item in scan.skipped:
             _notify(f"Warning: Skipped {item.source} ({item.reason})")
         names = ", ".join(display_path(path) for path in paths)
@@ -662,7 +695,7 @@ def _evaluate_conversations(
             service, conversations, top_k or index.settings.top_k, str(path), progress
         )
     if as_json:
-        click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
+        _echo_json(report.to_dict())
     else:
         stdout.print(render_conversations(report, index.where))
     failures = failed_gates(report.figures(), {"follow_ups_correct": minimum}, maximums={})

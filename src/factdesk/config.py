@@ -84,6 +84,11 @@ class Settings(BaseSettings):
         description="Files and fetched pages or feeds larger than this (in MB) are skipped "
         "with a warning.",
     )
+    follow_outside_links: bool = Field(
+        default=False,
+        description="Index the files that symbolic links in an indexed folder point to outside "
+        "it; off, such links are skipped with a warning (a link to /etc/shadow is not read).",
+    )
     cache_dir: Path | None = Field(
         default=None,
         description="Folder for the ONNX export of the embedding model (and, with a Chroma "
@@ -94,8 +99,8 @@ class Settings(BaseSettings):
         default=20.0,
         gt=0,
         le=600,
-        description="Seconds a request may take (connecting, waiting for and reading the "
-        "page); slower ones fail.",
+        description="Seconds a request may take in all (connecting, redirects, the server's "
+        "headers and the page); slower ones fail.",
     )
     fetch_retries: int = Field(
         default=3,
@@ -103,6 +108,13 @@ class Settings(BaseSettings):
         le=10,
         description="Retries of a request answered 429 or 5xx: after the server's Retry-After, "
         "else 1, 2, 4 ... s.",
+    )
+    feed_max_items: int = Field(
+        default=200,
+        ge=1,
+        le=10_000,
+        description="Items read from one feed per run, the newest first (by their dates, else "
+        "in the feed's order); a longer feed is cut, with a warning.",
     )
     fetch_allow_private: bool = Field(
         default=False,

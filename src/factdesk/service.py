@@ -142,7 +142,8 @@ class Service:
         budget = self._budget()
         failures: list[LLMFailure] = []
         query = build_query(text, history, self._condenser(budget, failures))
-        answer = replace(self.answerer.answer(query, top_k), warnings=warnings)
+        answer = self.answerer.answer(query, top_k)
+        answer = replace(answer, warnings=[*warnings, *answer.warnings])
         if self.llm is None or budget is None:
             return answer
         if failures and failures[-1].reason in _ENDPOINT_DOWN:

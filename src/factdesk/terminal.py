@@ -1,7 +1,8 @@
 """How answers and the index look in a terminal (rich).
 
 Article text is always wrapped in `Text` objects, never interpreted as rich markup, so an
-article containing "[bold]" or similar prints literally.
+article containing "[bold]" or similar prints literally; the CLI's consoles escape the control
+characters of whatever they print (cli.Printable), so an article cannot drive the terminal.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from factdesk.answer.answers import Answer
+from factdesk.printable import printable
 
 if TYPE_CHECKING:
     from factdesk.service import IndexStatus
@@ -24,13 +26,13 @@ def render_answer(answer: Answer, width: int = 80) -> RenderableType:
     declined question, per related passage): title and date, file, link and the quote."""
     parts: list[RenderableType] = []
     if answer.standalone:
-        parts.append(Text(f"(read as: {answer.standalone})", style="dim"))
+        parts.append(Text(f"(read as: {printable(answer.standalone)})", style="dim"))
     short = answer.short_answer if answer.marked_quote() else None
     if short:
-        parts.append(indented(Text(" ".join(short.text.split()), style="bold"), width, 0))
+        parts.append(indented(Text(printable(" ".join(short.text.split())), "bold"), width, 0))
         parts.append(indented(marked_quote(answer), width, 0))
     else:
-        plain = Text(answer.answer, style="bold" if answer.answered else "")
+        plain = Text(printable(answer.answer), style="bold" if answer.answered else "")
         parts.append(indented(plain, width, 0))
     if answer.mode == "llm":
         parts.append(Text("Written by the LLM; every sentence checked against its sources.", "dim"))
@@ -43,16 +45,20 @@ def render_answer(answer: Answer, width: int = 80) -> RenderableType:
         title = f"Sources (confidence {answer.confidence:.2f})"
         parts.append(Text("\n" + title, style="underline"))
     for citation in answer.citations:
-        heading = Text.assemble((f"[{citation.n}] ", "bold cyan"), (citation.title, "bold"))
+        title = shorten_end(printable(citation.title, lines=False), TITLE_WIDTH)
+        heading = Text.assemble((f"[{citation.n}] ", "bold cyan"), (title, "bold"))
         if citation.published:
             heading.append(f" ({citation.published})")
-        heading.append(f"  {citation.source}:{citation.start}-{citation.end}", style="dim")
+        source = printable(citation.source, lines=False)
+        heading.append(f"  {source}:{citation.start}-{citation.end}", style="dim")
         heading.append(f"  score {citation.score:.2f}", style="dim")
         parts.append(indented(heading, width, INDENT, first=0))
         if citation.url:
-            parts.append(indented(Text(citation.url, style="blue underline"), width))
+            url = printable(citation.url, lines=False)
+            parts.append(indented(Text(url, style="blue underline"), width))
         if not (short and citation.n == 1):  # [1]'s sentence is quoted above
-            parts.append(indented(Text(" ".join(citation.quote.split()), style="italic"), width))
+            quote = printable(" ".join(citation.quote.split()))
+            parts.append(indented(Text(quote, style="italic"), width))
     return Group(*parts)
 
 
@@ -60,6 +66,13 @@ INDENT = 4
 # A source is shortened in its middle to this many characters, so `status` fits 80 columns and
 # both the folder and the file name's end stay readable.
 SOURCE_WIDTH = 32
+# A citation's title is cut to this many characters: a page may have a megabyte of <title>.
+TITLE_WIDTH = 120
+
+
+def shorten_end(text: str, width: int) -> str:
+    """`text` cut to `width` characters, an ellipsis last when it was cut."""
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def shorten_middle(text: str, width: int) -> str:
@@ -88,7 +101,7 @@ def marked_quote(answer: Answer) -> Text:
     """The sentence that holds the short answer, quoted, the answer's words in bold."""
     parts = answer.marked_quote()
     assert parts is not None
-    before, span, after = (part.replace("\n", " ") for part in parts)
+    before, span, after = (printable(part.replace("\n", " ")) for part in parts)
     return Text.assemble("“", before, (span, "bold"), after, "” ", ("[1]", "bold cyan"))
 
 
@@ -122,9 +135,9 @@ def render_status(status: IndexStatus, width: int = 80) -> RenderableType:
     table.add_column("Chunks", justify="right", no_wrap=True)
     rows = [
         (
-            document.title,
+            printable(document.title, lines=False),
             document.published or "—",
-            shorten_middle(document.source, SOURCE_WIDTH),
+            shorten_middle(printable(document.source, lines=False), SOURCE_WIDTH),
             str(document.chunks),
         )
         for document in documents
@@ -177,5 +190,5 @@ def render_summary(summary: FeedbackSummary) -> RenderableType:
     table.add_column("👍", justify="right")
     table.add_column("Question")
     for row in summary.most_down:
-        table.add_row(str(row.down), str(row.up), Text(row.question))
+        table.add_row(str(row.down), str(row.up), Text(printable(row.question)))
     return Group(totals, table)

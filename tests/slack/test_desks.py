@@ -22,8 +22,17 @@ from factdesk.slack.blocks import VOTE_UP
 from factdesk.slack.database import BotDatabase, database_path
 from factdesk.slack.desks import NOT_ADMIN, DeskManager, Refresher
 from factdesk.slack.redis_memory import RedisMemory
-from tests.conftest import SEEDS
-from tests.newsserver import HARBOUR_TITLE, NEWS, NewsServer, news_site, redirect
+from tests.conftest import SEEDS, bounded
+from tests.newsserver import (
+    HARBOUR_TITLE,
+    NEWS,
+    NewsServer,
+    Response,
+    fixed,
+    news_site,
+    redirect,
+    rss,
+)
 from tests.slack.fake_slack import FakeSlackAPI
 from tests.slack.payloads import app_mention, block_actions, event_callback, slash_command
 
@@ -369,3 +378,87 @@ def test_a_refresh_on_two_replicas_fetches_and_indexes_once(
     assert news.hits("/news/bridge-repairs") == 1
     assert replicas[1].run_slot(1001) == ["coast"]
     assert news.hits("/feed.xml") == 2
+
+
+# -- hostile input ------------------------------------------------------------------------------
+
+
+def test_a_long_question_is_answered_with_a_note_that_it_was_cut(start_bot, desk_settings):
+    """1,350 characters once made the reader's tokenizer panic: no reply at all."""
+    bot = start_bot(desk_settings)
+    question = f"{ADVISERS_QUESTION} " + "I read about it last week and want the figure. " * 30
+    reply = bounded(60, bot.ask, question[:1_350], channel=ELSEWHERE)
+    assert "The question is longer than the reader reads" in str(reply["blocks"])
+    assert "just a few dozen" in reply["text"]
+
+
+def test_a_malformed_url_is_refused_and_adding_goes_on(start_bot, desk_settings, news):
+    bot = start_bot(desk_settings)
+    bounded(30, bot.command, "add http://[::1/", channel=COAST, user=ADMIN)
+    bounded(30, bot.command, "add http://127.0.0.1:99999/feed.xml", channel=COAST, user=ADMIN)
+    assert bot.private_replies() == [
+        "http://[::1/ is not a valid web address (Invalid IPv6 URL).",
+        "http://127.0.0.1:99999/feed.xml is not a valid web address (Port out of range 0-65535).",
+    ]
+    feed = news.url("/feed.xml")
+    bounded(60, bot.command, f"add {feed}", channel=COAST, user=ADMIN)
+    assert bot.thread(f"is adding {feed}")[-1].startswith("Done: 2 added")
+
+
+def hostile_feed(news) -> str:
+    """A feed of one good article among links that cannot be used: malformed addresses, a
+    redirect to a malformed one, headers sent a byte at a time, and more items than allowed."""
+    port = news.base.rsplit(":", 1)[1]
+    news.routes["/odd-redirect"] = redirect(f"http:127.0.0.1:{port}/news/harbour-ferry")
+    news.routes["/drip"] = fixed(Response(b"<html></html>", head_trickle=0.2))
+    date = "Thu, 18 Apr 2024 05:00:00 GMT"
+    old = "Mon, 01 Jan 2001 00:00:00 GMT"
+    links = ["http://0177.0.0.1:1/", "/odd-redirect", "/drip", "http://[::1/"]
+    items = [(HARBOUR_TITLE, "/news/harbour-ferry", date)] + [(u, u, date) for u in links]
+    items.append(("Too old to be read", "/news/bridge-repairs", old))
+    news.routes["/hostile.xml"] = fixed(Response(rss(news.base, items), content_type="text/xml"))
+    return news.url("/hostile.xml")
+
+
+def test_a_hostile_feed_is_added_in_part_then_removed(start_bot, desk_settings, news):
+    settings = desk_settings.model_copy(update={"fetch_timeout": 1.0, "feed_max_items": 5})
+    bot = start_bot(settings)
+    feed = hostile_feed(news)
+    bounded(60, bot.command, f"add {feed}", channel=COAST, user=ADMIN)
+    progress = bot.thread(f"is adding {feed}")
+    assert progress[1] == (
+        f"The feed {feed} lists 6 items: only the newest 5 are read (FACTDESK_FEED_MAX_ITEMS)."
+    )
+    assert progress[-1].startswith("Done: 1 added, 0 updated, 0 unchanged, 4 skipped.")
+    assert news.hits("/news/bridge-repairs") == 0  # the oldest item, past the cap
+    assert "12 May" in bot.ask(FERRY_QUESTION, channel=COAST)["text"]
+    bounded(30, bot.command, f"remove {feed}", channel=COAST, user=ADMIN)
+    assert bot.private_replies() == [f"Removed {feed} from the coast desk (1 article)."]
+    assert bot.ask(FERRY_QUESTION, channel=COAST)["text"] == NOT_FOUND
+
+
+def test_a_refresh_goes_on_past_bad_sources_and_a_pipe_in_a_folder(
+    desk_settings, embedder, news, caplog
+):
+    """The energy desk's folder holds a named pipe and its sources a malformed URL; the coast
+    desk's feed is refreshed in the same slot all the same, and the worker is free after."""
+    import os
+
+    energy = desk_settings.desks_file.parent / "articles" / "energy"
+    os.mkfifo(energy / "wire.txt")
+    feed = news.url("/feed.xml")
+    desk_settings.desks_file.write_text(
+        f'[desks.energy]\nsources = ["articles/energy", "http://[::1/"]\n\n'
+        f'[desks.coast]\nsources = ["{hostile_feed(news)}", "{feed}"]\n'
+    )
+    settings = desk_settings.model_copy(update={"fetch_timeout": 1.0})
+    services = DeskServices(settings, load_desks(settings), embedder, None, None)
+    manager = DeskManager(services, BotDatabase(database_path(settings)), frozenset())
+    assert bounded(60, Refresher(manager, minutes=60).run_slot, 1000) == ["energy", "coast"]
+    assert [r.title for r in services.status("energy").documents] == [
+        "Venezuela's PDVSA Ships More Crude to China as Russian Debt Talks Stall"
+    ]
+    assert len(services.status("coast").documents) == 2  # the harbour and the bridge
+    assert news.hits("/feed.xml") == 1
+    assert any("Cannot fetch http://[::1/: not a valid web address" in m for m in caplog.messages)
+    bounded(10, manager.settle)

@@ -232,6 +232,12 @@ class Answerer:
         answer = self._answer(query, top_k or self.settings.top_k)
         if query.standalone != query.question:
             answer = replace(answer, standalone=query.standalone)
+        if self.reader is not None and not self.reader.fits(query.standalone):
+            cut = (
+                f"The question is longer than the reader reads: it read its first "
+                f"{self.reader.max_question_tokens} word pieces."
+            )
+            answer = replace(answer, warnings=[*answer.warnings, cut])
         return replace(answer, reader=self.reader.version if self.reader else None)
 
     def check_store(self) -> None:

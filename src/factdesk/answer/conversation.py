@@ -269,6 +269,8 @@ def parse_request(line: str) -> tuple[str, list[Turn]]:
     except json.JSONDecodeError as exc:
         message = f"The line is not valid JSON ({exc.msg}, column {exc.colno})."
         raise QuestionError(message) from None
+    except RecursionError:  # `[` a hundred thousand times: no question is nested like that
+        raise QuestionError("The line's JSON is nested too deeply to read.") from None
     if not isinstance(record, dict) or not isinstance(record.get("question"), str):
         raise QuestionError('A JSON line needs a "question" string.')
     return record["question"], parse_history(record.get("history"))

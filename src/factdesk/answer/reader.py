@@ -27,6 +27,8 @@ CONFIG_FILE = "reader.json"
 MAX_ANSWER_TOKENS = 30
 # Only the best few starts and ends are paired: the best span is among them.
 _TOP = 20
+# [CLS] question [SEP] passage [SEP]
+_MARKERS = 3
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,15 @@ class Reader:
         self.threshold = float(self.config.get("threshold", 0.5))
         max_length = int(self.config.get("max_length", 256))
         stride = int(self.config.get("stride", 64))
-        self._tokenizer = Tokenizer.from_file(str(tokenizer_file or folder / TOKENIZER_FILE))
+        # A window holds the question, three markers and the passage; the question gets what
+        # leaves the passage two strides, so windows always move on. A longer question would
+        # make the tokenizer fail (or panic, which no `except Exception` catches).
+        self.max_question_tokens = max(1, max_length - _MARKERS - 2 * stride)
+        path = str(tokenizer_file or folder / TOKENIZER_FILE)
+        self._pieces = Tokenizer.from_file(path)  # untruncated: to measure questions
+        self._pieces.no_truncation()
+        self._pieces.no_padding()
+        self._tokenizer = Tokenizer.from_file(path)
         self._tokenizer.enable_truncation(max_length, stride=stride, strategy="only_second")
         self._tokenizer.no_padding()
         self._session = cpu_session(model_file or folder / MODEL_FILE, threads)
@@ -90,7 +100,13 @@ class Reader:
         if not passages:
             return []
         with self._lock:  # a fast tokenizer is not safe to share between threads
-            encodings = self._tokenizer.encode_batch([(question, p) for p in passages])
+            question = self._fitted(question)
+            try:
+                encodings = self._tokenizer.encode_batch([(question, p) for p in passages])
+            except BaseException as exc:  # a Rust panic is a BaseException: make it an error
+                if isinstance(exc, Exception | KeyboardInterrupt | SystemExit):
+                    raise
+                raise RuntimeError(f"the reader's tokenizer failed: {exc}") from None
         spans: list[Span | None] = []
         for number, (encoding, passage) in enumerate(zip(encodings, passages, strict=True)):
             best: Span | None = None
@@ -100,6 +116,20 @@ class Reader:
                     best = span
             spans.append(best)
         return spans
+
+    def fits(self, question: str) -> bool:
+        """Whether the reader reads all of `question` (else only its first word pieces)."""
+        with self._lock:
+            return len(self._pieces.encode(question, add_special_tokens=False)) <= (
+                self.max_question_tokens
+            )
+
+    def _fitted(self, question: str) -> str:
+        """The question cut to the word pieces a window has room for (lock held)."""
+        offsets = self._pieces.encode(question, add_special_tokens=False).offsets
+        if len(offsets) <= self.max_question_tokens:
+            return question
+        return question[: offsets[self.max_question_tokens - 1][1]]
 
     def best_span(self, question: str, passages: Sequence[str]) -> Span | None:
         """The best span over all passages, by margin over "no answer"."""

@@ -14,6 +14,7 @@ from rich.text import Text
 from factdesk.evaluation.conversations import CONVERSATION_FIGURES, ConversationReport
 from factdesk.evaluation.questions import FIGURES, Outcome, Report
 from factdesk.evaluation.squad import SQUAD_FIGURES, SquadOutcome, SquadReport
+from factdesk.printable import printable
 from factdesk.terminal import shorten_middle
 
 # Figures that are counts or times, not rates over a set of questions.
@@ -61,7 +62,7 @@ def _render_miss(outcome: Outcome | SquadOutcome) -> RenderableType:
     if isinstance(outcome, SquadOutcome):
         return _render_squad_miss(outcome)
     question = outcome.question
-    lines = [Text.assemble((f"line {question.line}: ", "dim"), (question.text, "bold"))]
+    lines = [Text.assemble((f"line {question.line}: ", "dim"), (printable(question.text), "bold"))]
     if question.answerable:
         lines.append(Text("    expected: " + " | ".join(f"“{e}”" for e in question.evidence)))
     else:
@@ -72,8 +73,8 @@ def _render_miss(outcome: Outcome | SquadOutcome) -> RenderableType:
         lines.append(
             Text.assemble(
                 (f"    cited [{citation.n}] ", "cyan"),
-                (f"“{citation.quote}”", "italic"),
-                (f"  {citation.source}:{citation.start}-{citation.end}", "dim"),
+                (f"“{printable(citation.quote)}”", "italic"),
+                (f"  {printable(citation.source)}:{citation.start}-{citation.end}", "dim"),
             )
         )
     return Group(*lines)

@@ -18,6 +18,10 @@ import httpcore
 from factdesk.errors import FetchError
 
 ALLOW_HINT = "FACTDESK_FETCH_ALLOW_PRIVATE=true allows it"
+# IETF protocol assignments (192.0.0.8 is the "dummy" address): not reachable on the internet,
+# except the two anycast services IANA lists as global.
+_PROTOCOL_ASSIGNMENTS = ipaddress.ip_network("192.0.0.0/24")
+_GLOBAL_ASSIGNMENTS = frozenset(ipaddress.ip_address(a) for a in ("192.0.0.9", "192.0.0.10"))
 
 
 class BlockedAddress(FetchError):
@@ -26,19 +30,29 @@ class BlockedAddress(FetchError):
     def __init__(self, host: str, address: str, kind: str) -> None:
         self.host, self.address, self.kind = host, address, kind
         self.shown = host if host == address else f"{host} ({address})"
-        super().__init__(f"{self.shown} is a {kind} address: refused ({ALLOW_HINT})")
+        super().__init__(f"{self.shown} is {_a(kind)} address: refused ({ALLOW_HINT})")
 
     def after_redirect(self) -> FetchError:
         return FetchError(
-            f"redirected to {self.shown}, a {self.kind} address: refused ({ALLOW_HINT})"
+            f"redirected to {self.shown}, {_a(self.kind)} address: refused ({ALLOW_HINT})"
         )
+
+
+def _a(word: str) -> str:
+    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
 
 
 def address_kind(address: str) -> str | None:
     """What makes an IP address internal ("loopback", "private" ...), or None if it is public."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        # An IPv4 address inside an IPv6 one (mapped, or 6to4's 2002::/16) reaches that IPv4
+        # address: it is what counts.
+        inner = ip.ipv4_mapped or ip.sixtofour
+        if inner is not None:
+            return address_kind(str(inner))
+        if ip.is_site_local:  # fec0::/10, deprecated but still routed inside networks
+            return "private"
     if ip.is_loopback:
         return "loopback"
     if ip.is_link_local:
@@ -53,6 +67,9 @@ def address_kind(address: str) -> str | None:
         return "private"
     if not ip.is_global:
         return "reserved"
+    assigned = isinstance(ip, ipaddress.IPv4Address) and ip in _PROTOCOL_ASSIGNMENTS
+    if assigned and ip not in _GLOBAL_ASSIGNMENTS:
+        return "reserved"  # Python before 3.13 calls 192.0.0.8 global
     return None
 
 

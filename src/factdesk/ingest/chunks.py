@@ -39,7 +39,7 @@ def chunk_article(
     if budget < max_tokens // 2:  # an absurdly long title would crowd out the passage
         budget, title_in_text = max_tokens, False
     pieces = _sentence_pieces(article.text, count_tokens, token_spans, budget)
-    spans = _pack(pieces, budget, overlap_tokens)
+    spans = _distinct(article.text, _pack(pieces, budget, overlap_tokens))
     content_hash = article.content_hash
     doc_key = hashlib.sha1(article.doc_id.encode("utf-8")).hexdigest()[:16]
     return [
@@ -105,6 +105,20 @@ def _pack(pieces: list[_Piece], budget: int, overlap_tokens: int) -> list[tuple[
             break
         first = _overlap_start(pieces, first, last, overlap_tokens)
     return spans
+
+
+def _distinct(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The spans with a text of their own: a passage repeated in one article (a paragraph
+    pasted three hundred times) is stored once, where it first appears, so that its copies
+    cannot fill every place in a search."""
+    seen: set[str] = set()
+    distinct = []
+    for start, end in spans:
+        passage = text[start:end]
+        if passage not in seen:
+            seen.add(passage)
+            distinct.append((start, end))
+    return distinct
 
 
 def _overlap_start(pieces: list[_Piece], first: int, last: int, overlap_tokens: int) -> int:

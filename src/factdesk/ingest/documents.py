@@ -16,6 +16,7 @@ import hashlib
 import logging
 import os
 import re
+import stat
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,6 +25,7 @@ from typing import Any
 
 from factdesk.config import Settings
 from factdesk.errors import SourceError
+from factdesk.printable import printable
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
 logger = logging.getLogger("factdesk.documents")
@@ -65,12 +67,16 @@ _WINDOWS_1252_ALIASES = frozenset(["iso8859-1", "ascii"])
 _MD_HEADING = re.compile(r"^#{1,6}\s+(.*?)\s*#*\s*$")
 _MD_LINK = re.compile(r"\[([^\]]+)\]\((https?://[^)\s]+)\)")
 _TITLE_MAX_CHARS = 150
+# No title is kept longer than this (a page may hold a megabyte in its <title>): every passage
+# carries its article's title, and front ends show it.
+MAX_TITLE_CHARS = 300
 _SENTENCE_ENDINGS = (".", ",", ";", ":", "!", "?", "”", '"')
 # A folder where at least this many files, and half of them, are rarely news gets a warning.
 _MANY_UNLIKELY = 20
 _NOT_NEWS_NAMES = ("LICENSE", "LICENCE", "COPYING", "NOTICE", "AUTHORS", "CHANGELOG", "INSTALLER")
 _NOT_NEWS_FOLDERS = frozenset(["site-packages", "dist-packages", "node_modules", "__pycache__"])
 _PACKAGE_FOLDERS = (".dist-info", ".egg-info")
+OUTSIDE_LINK = "a link to a file outside the folder (FACTDESK_FOLLOW_OUTSIDE_LINKS=true follows it)"
 
 
 @dataclass(frozen=True)
@@ -109,38 +115,66 @@ class Article:
 @dataclass(frozen=True)
 class Skipped:
     """A file or web page that was not indexed, and why, in words for the user; `feed` names the
-    feed a skipped web page was listed in."""
+    feed a skipped web page was listed in. `kept` is set when the file or folder exists but
+    cannot be read now: what the index holds from it (its absolute path, or under it) stays."""
 
     source: str
     reason: str
     feed: str | None = None
+    kept: str | None = None
 
 
 @dataclass
 class Scan:
-    """The outcome of reading the given paths: articles, skipped files and the folders scanned."""
+    """The outcome of reading the given paths: articles, skipped files and the folders scanned;
+    `notes` are warnings about the run as a whole (a feed cut to its newest items)."""
 
     articles: list[Article] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     roots: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def kept(self) -> list[str]:
+        """Paths whose indexed articles stay although nothing was read from them this time."""
+        return [item.kept for item in self.skipped if item.kept]
 
 
 def scan_paths(
     paths: Iterable[Path],
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     progress: Callable[[int, int], None] | None = None,
+    follow_outside_links: bool = False,
 ) -> Scan:
     """Read every supported file under `paths`; a missing path is an error, a bad file a skip.
-    `progress` hears (files read, files found): HTML pages take a while each."""
+    `progress` hears (files read, files found): HTML pages take a while each. A link in a
+    folder to a file outside it is skipped unless `follow_outside_links`."""
     paths = list(paths)
     require_paths(paths)
     scan = Scan(roots=[path.resolve() for path in paths])
-    files = [file for path in paths for file in _files_under(path)]
-    for done, file in enumerate(files, 1):
-        _read_into(scan, file, max_file_bytes)
+    unreadable: list[OSError] = []
+    files = [(file, path) for path in paths for file in _files_under(path, unreadable.append)]
+    for error in unreadable:
+        folder = Path(error.filename)
+        reason = f"unreadable folder ({error.strerror or error}); what was indexed from it is kept"
+        scan.skipped.append(Skipped(display_path(folder), reason, kept=_absolute(folder)))
+    for done, (file, root) in enumerate(files, 1):
+        _read_into(scan, file, max_file_bytes, None if follow_outside_links else root)
         if progress:
             progress(done, len(files))
     return scan
+
+
+def _leaves(file: Path, root: Path) -> bool:
+    """Whether `file`, found in the folder `root`, is (through links) a file outside it."""
+    if not root.is_dir():
+        return False  # a file named itself: the person chose it
+    return not Path(_absolute(file)).is_relative_to(_absolute(root))
+
+
+def _absolute(path: Path) -> str:
+    """The path with every link resolved; unlike Path.resolve, never raising on a link loop."""
+    return os.path.realpath(path)
 
 
 @dataclass
@@ -194,28 +228,43 @@ def require_paths(paths: Iterable[Path]) -> None:
             raise SourceError(f"No such file or folder: {path}")
 
 
-def _files_under(path: Path) -> Iterator[Path]:
-    if path.is_file():
+def _files_under(path: Path, unreadable: Callable[[OSError], None] | None = None) -> Iterator[Path]:
+    """The files under a folder, in order (not those of linked folders), or the path itself
+    when it is no folder; `unreadable` hears of folders that cannot be listed."""
+    if not path.is_dir():
         yield path
         return
-    for folder, dirs, files in os.walk(path):
+    for folder, dirs, files in os.walk(path, onerror=unreadable):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
             if not name.startswith("."):
                 yield Path(folder) / name
 
 
-def _read_into(scan: Scan, file: Path, max_file_bytes: int) -> None:
+def _read_into(scan: Scan, file: Path, max_file_bytes: int, within: Path | None) -> None:
+    """Read `file` into `scan`, or skip it with its reason; a link out of the folder `within`
+    is never read."""
     source = display_path(file)
     if file.suffix.lower() not in SUPPORTED_SUFFIXES:
         scan.skipped.append(Skipped(source, "unsupported file type"))
         return
+    if within is not None and _leaves(file, within):
+        scan.skipped.append(Skipped(source, OUTSIDE_LINK))
+        return
     try:
         article = read_article(file, max_file_bytes)
+    except UnreadableFile as exc:
+        reason = f"{exc}; what was indexed from it is kept"
+        scan.skipped.append(Skipped(source, reason, kept=_absolute(file)))
+        return
     except SourceError as exc:
         scan.skipped.append(Skipped(source, str(exc)))
         return
     scan.articles.append(article)
+
+
+class UnreadableFile(SourceError):
+    """A file that is there but cannot be read now (permissions, a link loop, a disk error)."""
 
 
 def display_path(path: Path) -> str:
@@ -240,9 +289,8 @@ def read_article(file: Path, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Ar
     article = parse_article(content, fallback_title=file.stem, kind=kind)
     if not article.text:
         raise SourceError("no article text")
-    resolved = file.resolve()
     return Article(
-        doc_id=resolved.as_posix(),
+        doc_id=Path(_absolute(file)).as_posix(),
         source=display_path(file),
         title=article.title,
         text=article.text,
@@ -273,7 +321,8 @@ def decode_text(raw: bytes, name: str = "") -> str:
         best = from_bytes(raw).best()
         if best is None:
             raise SourceError(f"not UTF-8 (bad byte at offset {exc.start})") from None
-        logger.warning("%s is not UTF-8: read as %s (a guess)", name or "A file", best.encoding)
+        shown = printable(name, lines=False) if name else "A file"
+        logger.warning("%s is not UTF-8: read as %s (a guess)", shown, best.encoding)
         return str(best)
 
 
@@ -311,19 +360,46 @@ def _codec(label: str | None) -> str | None:
     return "cp1252" if name in _WINDOWS_1252_ALIASES else name
 
 
+# Opening never waits (a FIFO would block until a writer came) and never takes a terminal.
+_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0)
+_SPECIAL_KINDS = (
+    (stat.S_ISFIFO, "a named pipe"),
+    (stat.S_ISCHR, "a device"),
+    (stat.S_ISBLK, "a device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
 def _read_bytes(file: Path, max_file_bytes: int) -> bytes:
+    """A regular file's bytes, at most the size cap: a pipe, a device (a link to /dev/zero)
+    or a file growing while read never makes a read that does not end."""
     try:
-        size = file.stat().st_size
-        if size > max_file_bytes:
-            raise SourceError(
-                f"too large ({size / 1_048_576:.1f} MB; the limit is "
-                f"{max_file_bytes / 1_048_576:.1f} MB, FACTDESK_MAX_FILE_MB)"
-            )
-        return file.read_bytes()
+        descriptor = os.open(file, _OPEN_FLAGS)
     except FileNotFoundError:
         raise SourceError("disappeared while indexing") from None
     except OSError as exc:
-        raise SourceError(f"unreadable ({exc.strerror or exc})") from None
+        raise UnreadableFile(f"unreadable ({exc.strerror or exc})") from None
+    with os.fdopen(descriptor, "rb") as handle:
+        try:
+            info = os.fstat(descriptor)
+            if not stat.S_ISREG(info.st_mode):
+                kind = next((name for test, name in _SPECIAL_KINDS if test(info.st_mode)), None)
+                raise SourceError(f"not a regular file ({kind or 'a special file'})")
+            if info.st_size > max_file_bytes:
+                raise _too_large(f"{info.st_size / 1_048_576:.1f} MB", max_file_bytes)
+            raw = handle.read(max_file_bytes + 1)  # one byte more tells a file that grew
+        except OSError as exc:
+            raise UnreadableFile(f"unreadable ({exc.strerror or exc})") from None
+    if len(raw) > max_file_bytes:
+        raise _too_large(f"over {max_file_bytes / 1_048_576:.1f} MB", max_file_bytes)
+    return raw
+
+
+def _too_large(size: str, max_file_bytes: int) -> SourceError:
+    return SourceError(
+        f"too large ({size}; the limit is {max_file_bytes / 1_048_576:.1f} MB, "
+        "FACTDESK_MAX_FILE_MB)"
+    )
 
 
 def parse_article(
@@ -341,7 +417,7 @@ def parse_article(
     return Article(
         doc_id="",
         source="",
-        title=title or _lede_title(paragraphs) or fallback_title,
+        title=capped_title(title or _lede_title(paragraphs) or fallback_title),
         has_own_title=title is not None,
         text="\n\n".join(paragraphs),
         url=parts.url,
@@ -353,6 +429,14 @@ def parse_article(
 
 _FIRST_SENTENCE = re.compile(r"^(.{20,}?[.!?][\"”’)]*)(?:\s|$)", re.S)
 TITLE_CHARS = 80
+
+
+def capped_title(title: str) -> str:
+    """A title of at most MAX_TITLE_CHARS, cut at a word."""
+    if len(title) <= MAX_TITLE_CHARS:
+        return title
+    cut = title[: MAX_TITLE_CHARS - 1]
+    return (cut.rsplit(" ", 1)[0] if " " in cut[MAX_TITLE_CHARS // 2 :] else cut) + "…"
 
 
 def _lede_title(paragraphs: list[str]) -> str | None:
@@ -378,7 +462,7 @@ def _parse_html(html: str, fallback_title: str, url: str | None) -> Article:
     return Article(
         doc_id="",
         source="",
-        title=title or fallback_title,
+        title=capped_title(title or fallback_title),
         has_own_title=bool(title),
         text="\n\n".join(_reflow(block) for block in parts.blocks),
         url=document.url if document else None,

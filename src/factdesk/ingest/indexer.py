@@ -51,6 +51,7 @@ class IndexReport:
     written: int = 0
     seconds: float = 0.0
     skipped: list[Skipped] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     # (source, source kept instead): articles left out as the same canonical URL was taken.
     duplicates: list[tuple[str, str]] = field(default_factory=list)
 
@@ -77,8 +78,8 @@ class IndexReport:
     def skipped_lines(self) -> list[str]:
         """Skipped files on one line, as always; each skipped web page on a line of its own,
         since a feed can fail in many ways at once and each needs its own reason."""
-        files = [item for item in self.skipped if not is_url(item.source)]
-        pages = [item for item in self.skipped if is_url(item.source)]
+        pages = [item for item in self.skipped if item.feed or is_url(item.source)]
+        files = [item for item in self.skipped if item not in pages]
         lines = [_skipped_page(item) for item in pages]
         if files:
             listed = "; ".join(f"{item.source} ({item.reason})" for item in files)
@@ -131,15 +132,20 @@ class Indexer:
         self, paths: Sequence[Path], rebuild: bool = False, progress: Progress | None = None
     ) -> IndexReport:
         """Index every supported file under `paths` (files gone from them are removed)."""
-        max_bytes = self.settings.max_file_bytes
-        return self.index_scan(scan_paths(paths, max_bytes), rebuild, progress)
+        scan = scan_paths(
+            paths,
+            self.settings.max_file_bytes,
+            follow_outside_links=self.settings.follow_outside_links,
+        )
+        return self.index_scan(scan, rebuild, progress)
 
     def index_scan(
         self, scan: Scan, rebuild: bool = False, progress: Progress | None = None
     ) -> IndexReport:
         """Index what was read from files, folders and the web (see `sources.gather`)."""
-        report = self.index_articles(scan.articles, scan.roots, rebuild, progress)
+        report = self.index_articles(scan.articles, scan.roots, rebuild, progress, scan.kept)
         report.skipped = scan.skipped
+        report.notes = scan.notes
         return report
 
     def index_articles(
@@ -148,8 +154,10 @@ class Indexer:
         roots: Sequence[Path] = (),
         rebuild: bool = False,
         progress: Progress | None = None,
+        keep: Sequence[str] = (),
     ) -> IndexReport:
-        """Index in-memory articles; documents under `roots` that are not among them are removed."""
+        """Index in-memory articles; documents under `roots` that are not among them are removed,
+        except those at or under a path in `keep` (a file or folder unreadable for now)."""
         started = time.perf_counter()
         with index_lock(self.settings):
             self._recover_interrupted_rebuild()
@@ -161,7 +169,7 @@ class Indexer:
                 store.check_compatible()
                 target = store
             try:
-                report = self._sync(target, _unique(articles), roots, progress)
+                report = self._sync(target, _unique(articles), roots, progress, keep)
             except IndexInterrupted as interrupted:
                 if rebuild:  # the half-built collection is dropped by the next run
                     raise IndexInterrupted.during_rebuild() from None
@@ -201,6 +209,7 @@ class Indexer:
         articles: list[Article],
         roots: Sequence[Path],
         progress: Progress | None,
+        keep: Sequence[str] = (),
     ) -> IndexReport:
         report = IndexReport()
         existing = {record.doc_id: record for record in store.documents()}
@@ -225,7 +234,7 @@ class Indexer:
             raise IndexInterrupted.kept_of(kept, len(articles)) from None
         seen = {article.doc_id for article in articles}
         for record in existing.values():
-            if record.doc_id not in seen and _is_gone(record, roots):
+            if record.doc_id not in seen and _is_gone(record, roots, keep):
                 store.delete_document(record.doc_id)
                 report.removed += 1
         return report
@@ -342,13 +351,16 @@ def _batches(
         yield batch
 
 
-def _is_gone(record: DocumentRecord, roots: Sequence[Path]) -> bool:
-    """A file-backed document goes when its file is gone, or it was not found under a root.
+def _is_gone(record: DocumentRecord, roots: Sequence[Path], keep: Sequence[str] = ()) -> bool:
+    """A file-backed document goes when its file is gone, or it was not found under a root;
+    one whose file (or folder) is there but unreadable now stays, as it was.
 
     Web articles (and articles given in memory) have no file, so they are never gone.
     """
     path = Path(record.doc_id)
     if is_url(record.doc_id) or not path.is_absolute():
+        return False
+    if any(path.is_relative_to(place) for place in keep):
         return False
     return not path.is_file() or any(path.is_relative_to(root) for root in roots)
 

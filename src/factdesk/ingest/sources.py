@@ -2,10 +2,12 @@
 
 Fetching is polite and bounded, because a news bot is pointed at other people's servers, often on
 a timer: a User-Agent that names factdesk, at most MAX_CONCURRENT requests at once, retries with
-backoff on 429 and 5xx that honour Retry-After, a deadline per request, the size cap of
-FACTDESK_MAX_FILE_MB, at most MAX_REDIRECTS redirects, and content types checked before the body
-is read. A URL or feed named by the user that cannot be used stops the run before anything is
-indexed (like a missing path); a feed item that fails is skipped with its reason.
+backoff on 429 and 5xx that honour Retry-After, one deadline for each whole request (headers and
+redirects included), the size cap of FACTDESK_MAX_FILE_MB, at most MAX_REDIRECTS redirects,
+content types checked before the body is read, and at most FACTDESK_FEED_MAX_ITEMS items a feed,
+each page parsed as it arrives so that only a few bodies are held at once. A URL or feed named
+by the user that cannot be used stops the run before anything is indexed (like a missing path);
+a feed item that fails, its address malformed included, is skipped with its reason.
 
 An article from the web is identified by its canonical URL, so the same story reached through a
 feed link with tracking parameters, a redirect or the page itself is indexed once.
@@ -23,7 +25,7 @@ from dataclasses import dataclass, replace
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
-from urllib.parse import urldefrag, urlsplit
+from urllib.parse import SplitResult, urldefrag, urlsplit
 
 from factdesk import __version__
 from factdesk.config import Settings
@@ -32,6 +34,7 @@ from factdesk.ingest.documents import (
     Article,
     Scan,
     Skipped,
+    capped_title,
     decode_html,
     parse_article,
     parse_date,
@@ -114,31 +117,33 @@ class Fetcher:
     ) -> None:
         import httpx
 
+        from factdesk.ingest.deadline import DeadlineBackend
+
         self.timeout = settings.fetch_timeout
         self.retries = settings.fetch_retries
         self.max_bytes = settings.max_file_bytes
+        self.max_items = settings.feed_max_items
         self.backoff = backoff
         self._sleep = sleep
         self._slots = threading.BoundedSemaphore(MAX_CONCURRENT)
         limits = httpx.Limits(max_connections=MAX_CONCURRENT)
-        guard: dict[str, Any] = {}
+        transport = httpx.HTTPTransport(limits=limits)
+        hooks: dict[str, Any] = {}
+        backend: Any = None
         if not settings.fetch_allow_private:
             from factdesk.ingest.addresses import PublicOnlyBackend, check_url
 
-            transport = httpx.HTTPTransport(limits=limits)
-            # httpx has no public way to choose the connection backend; httpcore's pool has one
-            transport._pool._network_backend = PublicOnlyBackend()
-            guard = {
-                "transport": transport,
-                "event_hooks": {"request": [lambda r: check_url(r.url)]},
-            }
+            backend = PublicOnlyBackend()
+            hooks = {"request": [lambda r: check_url(r.url)]}
+        # httpx has no public way to choose the connection backend; httpcore's pool has one
+        transport._pool._network_backend = DeadlineBackend(backend)
         self._client = httpx.Client(
             timeout=httpx.Timeout(self.timeout),
             follow_redirects=True,
             max_redirects=MAX_REDIRECTS,
-            limits=limits,
+            transport=transport,
             headers={"User-Agent": USER_AGENT, "Accept": _ACCEPT},
-            **guard,
+            event_hooks=hooks,
         )
 
     def __enter__(self) -> Fetcher:
@@ -173,10 +178,12 @@ class Fetcher:
         import httpx
 
         from factdesk.ingest.addresses import BlockedAddress
+        from factdesk.ingest.deadline import within
 
         deadline = time.monotonic() + self.timeout
         try:
-            with self._client.stream("GET", url) as response:
+            urlsplit(url).port  # noqa: B018  (httpx lets `[::1` or port 99999 through, or fails late)
+            with within(self.timeout), self._client.stream("GET", url) as response:
                 if response.status_code == 429 or response.status_code >= 500:
                     return response.status_code, _retry_after(response.headers.get("retry-after"))
                 if response.status_code >= 400:
@@ -187,9 +194,12 @@ class Fetcher:
                 body = self._read(response, deadline)
                 return Page(str(response.url), body, media_type, charset)
         except BlockedAddress as exc:
-            if urlsplit(url).hostname != exc.host:
+            parts = _split(url)
+            if parts is None or parts.hostname != exc.host:
                 raise exc.after_redirect() from None
             raise
+        except (httpx.InvalidURL, ValueError) as exc:  # an address no request can be made to
+            raise FetchError(f"not a valid web address ({_first_line(exc)})") from None
         except httpx.TooManyRedirects:
             raise FetchError(f"too many redirects (more than {MAX_REDIRECTS})") from None
         except httpx.TimeoutException:
@@ -259,7 +269,22 @@ def _network_reason(exc: BaseException) -> str:
         return "connection refused"
     if "name or service not known" in text.lower() or "nodename nor servname" in text.lower():
         return "unknown host"
+    return _first_line(exc)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0][:200]
+
+
+def _split(url: str) -> SplitResult | None:
+    """The parts of a URL; None for one that cannot be taken apart (`http://[::1/`)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (a port out of range raises only when read)
+    except ValueError:
+        return None
+    return parts
 
 
 # -- pages and feeds to articles ---------------------------------------------------------------
@@ -275,7 +300,7 @@ def web_article(page: Page, item: FeedItem | None = None) -> Article:
     address = canonical_url(parsed.url, page.url)
     title, own_title = parsed.title, parsed.has_own_title
     if not own_title and item and item.title:
-        title, own_title = item.title, True
+        title, own_title = capped_title(item.title), True
     return replace(
         parsed,
         doc_id=address,
@@ -297,10 +322,14 @@ def canonical_url(declared: str | None, fetched: str) -> str:
     from courlan import is_external
 
     fetched = urldefrag(fetched).url
-    if not declared or not declared.lower().startswith(("http://", "https://")):
+    if not declared or not is_url(declared) or _split(declared) is None:
         return fetched
     declared = urldefrag(declared).url
-    if is_external(declared, fetched) or (_is_home(declared) and not _is_home(fetched)):
+    try:
+        external = is_external(declared, fetched)
+    except ValueError:  # courlan takes apart what urlsplit accepts, not always the same way
+        return fetched
+    if external or (_is_home(declared) and not _is_home(fetched)):
         return fetched
     return declared
 
@@ -308,23 +337,28 @@ def canonical_url(declared: str | None, fetched: str) -> str:
 def same_article_key(url: str | None) -> str | None:
     """What makes two articles one: their canonical URL, compared without fragment, case of the
     host or a trailing slash. None for no URL, or a home page (a site-wide canonical)."""
-    if not url or not is_url(url) or _is_home(urldefrag(url).url):
+    if not url or not is_url(url) or (parts := _split(urldefrag(url).url)) is None:
         return None
-    parts = urlsplit(urldefrag(url).url)
+    if _is_home(url):
+        return None
     return f"{parts.scheme.lower()}://{parts.netloc.lower()}{parts.path.rstrip('/')}?{parts.query}"
 
 
 def _is_home(url: str) -> bool:
-    return urlsplit(url).path in ("", "/")
+    parts = _split(url)
+    return parts is not None and parts.path in ("", "/")
 
 
 def _name_in_url(url: str) -> str:
-    parts = urlsplit(url)
+    parts = _split(url)
+    if parts is None:
+        return url
     return parts.path.rstrip("/").rsplit("/", 1)[-1] or parts.netloc
 
 
 def feed_items(page: Page) -> list[FeedItem]:
-    """The entries of an RSS or Atom feed, links resolved against where the feed was found."""
+    """The entries of an RSS or Atom feed, links resolved against where the feed was found, in
+    the feed's order."""
     import feedparser
 
     headers = {"content-location": page.url}
@@ -367,12 +401,15 @@ def gather(
     """
     paths = [Path(target) for target in targets if not is_url(target)]
     urls = list(dict.fromkeys(str(target) for target in targets if is_url(target)))
-    scan = scan_paths(paths, settings.max_file_bytes, reading) if paths else Scan()
+    scan = Scan()
+    if paths:
+        scan = scan_paths(paths, settings.max_file_bytes, reading, settings.follow_outside_links)
     if urls:
         with _fetcher(settings, fetcher) as web:
-            articles, skipped = read_urls(urls, web, progress)
-        scan.articles.extend(articles)
-        scan.skipped.extend(skipped)
+            web_scan = read_urls(urls, web, progress)
+        scan.articles.extend(web_scan.articles)
+        scan.skipped.extend(web_scan.skipped)
+        scan.notes.extend(web_scan.notes)
     return scan
 
 
@@ -385,36 +422,37 @@ def _fetcher(settings: Settings, given: Fetcher | None) -> Iterator[Fetcher]:
         yield fetcher
 
 
-def read_urls(
-    urls: Sequence[str], fetcher: Fetcher, progress: Progress | None = None
-) -> tuple[list[Article], list[Skipped]]:
-    """Articles from article URLs and from every item of feed URLs, fetched in parallel."""
+def read_urls(urls: Sequence[str], fetcher: Fetcher, progress: Progress | None = None) -> Scan:
+    """Articles from article URLs and from the newest items of feed URLs, fetched in parallel;
+    each item's page becomes an article (or a skip) as soon as it arrives."""
     pool = ThreadPoolExecutor(MAX_CONCURRENT, thread_name_prefix="factdesk-fetch")
+    scan = Scan()
     try:
         pages = list(pool.map(lambda url: _required(fetcher, url), urls))
-        articles, items = _split_pages(urls, pages)
-        fetched = _fetch_items(pool, fetcher, items, progress)
+        items = _split_pages(urls, pages, fetcher.max_items, scan)
+        del pages  # the feeds' bodies are read: let them go before the items' arrive
+        for item, outcome in _fetch_items(pool, fetcher, items, progress):
+            if isinstance(outcome, FetchError):
+                scan.skipped.append(Skipped(item.name, str(outcome), feed=item.feed))
+            else:
+                scan.articles.append(outcome)
     except BaseException as exc:
         if not isinstance(exc, FetchError):  # Ctrl-C: stop the requests in flight, don't wait
             fetcher.close()
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown()
-    skipped = []
-    for item, outcome in zip(items, fetched, strict=True):
-        try:
-            articles.append(_item_article(item, outcome))
-        except FetchError as exc:
-            skipped.append(Skipped(item.name, str(exc), feed=item.feed))
-    return articles, skipped
+    return scan
 
 
-def _item_article(item: FeedItem, outcome: Page | FetchError) -> Article:
-    if isinstance(outcome, FetchError):
-        raise outcome
-    if outcome.kind != "html":
-        raise FetchError(f"not an HTML page (content type {outcome.media_type or 'none'})")
-    return web_article(outcome, item)
+def _item_article(fetcher: Fetcher, item: FeedItem) -> Article:
+    """The article an item links to, read from its page at once so that the body can go."""
+    if not item.link:
+        raise FetchError("the feed gives no link")
+    page = fetcher.get(item.link)
+    if page.kind != "html":
+        raise FetchError(f"not an HTML page (content type {page.media_type or 'none'})")
+    return web_article(page, item)
 
 
 def _required(fetcher: Fetcher, url: str) -> Page:
@@ -430,44 +468,53 @@ def _required(fetcher: Fetcher, url: str) -> Page:
 
 
 def _split_pages(
-    urls: Sequence[str], pages: Sequence[Page]
-) -> tuple[list[Article], list[FeedItem]]:
-    """Article pages become articles now; feeds become the items still to fetch."""
-    articles: list[Article] = []
+    urls: Sequence[str], pages: Sequence[Page], max_items: int, scan: Scan
+) -> list[FeedItem]:
+    """Article pages become articles in `scan` now; feeds give the items still to fetch, the
+    newest `max_items` of each (a note in `scan` says when a feed was cut)."""
     items: list[FeedItem] = []
     seen: set[str] = set()  # a link listed twice, in one feed or two, is fetched once
     for url, page in zip(urls, pages, strict=True):
         try:
             if page.kind == "feed":
-                for item in feed_items(page):
+                listed = feed_items(page)
+                for item in newest(listed, max_items):
                     if item.link is None or item.link not in seen:
                         items.append(item)
                         seen.add(item.link or "")
+                if len(listed) > max_items:
+                    scan.notes.append(
+                        f"The feed {url} lists {len(listed):,} items: only the newest "
+                        f"{max_items:,} are read (FACTDESK_FEED_MAX_ITEMS)."
+                    )
             else:
-                articles.append(web_article(page))
+                scan.articles.append(web_article(page))
         except FetchError as exc:
             raise FetchError(f"Cannot use {url}: {exc}") from None
-    return articles, items
+    return items
+
+
+def newest(items: Sequence[FeedItem], count: int) -> list[FeedItem]:
+    """The `count` newest items: dated ones by their dates, newest first, then the undated in
+    the feed's order (feeds list their newest first)."""
+    order = sorted(range(len(items)), key=lambda n: items[n].published or "", reverse=True)
+    return [items[n] for n in sorted(order[:count])]
 
 
 def _fetch_items(
     pool: ThreadPoolExecutor, fetcher: Fetcher, items: list[FeedItem], progress: Progress | None
-) -> list[Page | FetchError]:
-    """Every item's page or the reason it could not be had, in the items' order."""
+) -> Iterator[tuple[FeedItem, Article | FetchError]]:
+    """Every item with its article or the reason it could not be had, in the items' order."""
 
-    def fetch(item: FeedItem) -> Page | FetchError:
-        if not item.link:
-            return FetchError("the feed gives no link")
+    def fetch(item: FeedItem) -> Article | FetchError:
         try:
-            return fetcher.get(item.link)
+            return _item_article(fetcher, item)
         except FetchError as exc:
             return exc
 
-    results: list[Page | FetchError] = []
     if progress:
         progress(0, len(items))
-    for outcome in pool.map(fetch, items):
-        results.append(outcome)
+    for done, (item, outcome) in enumerate(zip(items, pool.map(fetch, items), strict=True), 1):
+        yield item, outcome
         if progress:
-            progress(len(results), len(items))
-    return results
+            progress(done, len(items))

@@ -2,8 +2,10 @@
 
 Each side's scores are min-max normalised over its own candidates, then combined as
 `dense_weight * dense + (1 - dense_weight) * keyword`; a passage missing from one side scores 0
-there. On BEIR SciFact this beats either side alone and reciprocal-rank fusion (see
-benchmarks/README.md for the measurements behind the defaults).
+there. Several candidates that all tie on one side (copies of one passage, say) score the middle
+of its scale, 0.5: found, but not the best of it, so that they cannot outrank the best candidate
+of the other side by their number alone. On BEIR SciFact this beats either side alone and
+reciprocal-rank fusion (see benchmarks/README.md for the measurements behind the defaults).
 
 Recency: news goes stale. On a question about the current state ("how many remain now?", "the
 latest figure") two articles may both answer, with different figures, and the newer one is right.
@@ -54,12 +56,13 @@ class Hit:
 
 
 def min_max(scores: Mapping[str, float]) -> dict[str, float]:
-    """Min-max to [0, 1]; a lone candidate (or all equal) scores 1."""
+    """Min-max to [0, 1]; a lone candidate scores 1, several that all tie 0.5 (the side does not
+    tell them apart: none of them is its best)."""
     if not scores:
         return {}
     low, high = min(scores.values()), max(scores.values())
     if high - low < 1e-9:
-        return dict.fromkeys(scores, 1.0)
+        return dict.fromkeys(scores, 1.0 if len(scores) == 1 else 0.5)
     return {key: (value - low) / (high - low) for key, value in scores.items()}
 
 
@@ -173,7 +176,12 @@ class Retriever:
         fused = fuse(dense, keyword, weight)
         factors = self._age_factors(question, fused, chunks)
         fused = {key: score * factors.get(key, 1.0) for key, score in fused.items()}
-        best = sorted(fused, key=lambda key: (-fused[key], key))[:n]
+        # Equal fused scores are ordered by the raw scores, not by id, which favours no passage
+        # for its name.
+        best = sorted(
+            fused,
+            key=lambda key: (-fused[key], -dense.get(key, -1.0), -keyword.get(key, 0.0), key),
+        )[:n]
         self._fetch([key for key in best if key not in chunks], chunks)
         return [
             Hit(chunks[key], fused[key], dense.get(key), keyword.get(key), factors.get(key, 1.0))

@@ -143,12 +143,17 @@ class DeskManager:
         are checked again on every hop while fetching."""
         if not is_url(url):
             raise SourceRefused(ADD_USAGE)
+        try:
+            parts = urlsplit(url)
+            port, host = parts.port, parts.hostname  # a malformed port raises only when read
+        except ValueError as exc:
+            raise SourceRefused(f"{url} is not a valid web address ({exc}).") from None
+        if not host:
+            raise SourceRefused(f"{url} is not a valid web address (no host).")
         if self.settings.fetch_allow_private:
             return
-        parts = urlsplit(url)
         try:
-            default_port = 443 if parts.scheme.lower() == "https" else 80
-            public_addresses(parts.hostname or "", parts.port or default_port)
+            public_addresses(host, port or (443 if parts.scheme.lower() == "https" else 80))
         except FetchError as exc:
             raise SourceRefused(f"I won't fetch {url}: {exc}.") from None
 
@@ -165,6 +170,8 @@ class DeskManager:
                 reasons = "; ".join(item.reason for item in scan.skipped[:3]) or "no article"
                 post(f"Nothing to index at {url}: {reasons}.")
                 return None
+            for note in scan.notes:
+                post(note)
             count = len(scan.articles)
             post(f"Found {count} article{_s(count)}; indexing them into the {desk} desk…")
             report = self.services.indexer(desk).index_scan(scan)
@@ -226,7 +233,11 @@ class DeskManager:
         indexer = self.services.indexer(desk)
         changed = 0
         declared = self.services.desks.get(desk).sources
-        batches: list[tuple[list[str], AddedSource | None]] = [(list(declared), None)]
+        # The folders together (files gone from them are removed), each URL apart: one that
+        # cannot be fetched fails alone.
+        folders = [source for source in declared if not is_url(source)]
+        batches: list[tuple[list[str], AddedSource | None]] = [(folders, None)]
+        batches += [([source], None) for source in declared if is_url(source)]
         batches += [([added.source], added) for added in self.memory.added_sources(desk)]
         for sources, added in batches:
             if not sources:
@@ -237,6 +248,11 @@ class DeskManager:
             except FactdeskError as exc:  # one dead feed must not keep the others stale
                 logger.warning("Refreshing %s on desk %s failed: %s", sources, desk, exc)
                 continue
+            except Exception:  # nor one that fails in a way nobody foresaw
+                logger.exception("Refreshing %s on desk %s failed", sources, desk)
+                continue
+            for note in scan.notes:
+                logger.warning("Refreshing desk %s: %s", desk, note)
             changed += report.added + report.updated
             if added is not None:
                 doc_ids = dict.fromkeys([*added.doc_ids, *(a.doc_id for a in scan.articles)])
@@ -304,7 +320,11 @@ class Refresher:
             if not self.manager.has_sources(desk):
                 continue
             if self.manager.memory.first_time(f"refresh:{desk}:{slot}"):
-                self.manager.refresh(desk).result()
+                try:
+                    self.manager.refresh(desk).result()
+                except Exception:  # the other desks of the slot are still refreshed
+                    logger.exception("Refreshing desk %s failed", desk)
+                    continue
                 refreshed.append(desk)
         return refreshed
 
