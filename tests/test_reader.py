@@ -36,16 +36,24 @@ def test_the_model_ships_small_inside_the_package_with_its_card():
     assert "CC BY-SA 4.0" in card and "Apache-2.0" in card
 
 
-def test_the_int8_weights_are_unsigned_so_every_cpu_computes_the_same_scores():
-    """Signed int8 weights send CPUs without AVX-512 VNNI down a kernel whose 16-bit sums
-    saturate; unsigned ones take an exact kernel everywhere (benchmarks/train_reader.py)."""
+def test_the_int8_weights_cannot_saturate_so_every_cpu_computes_the_same_scores():
+    """On CPUs without AVX-512 VNNI, onnxruntime adds pairs of u8 x s8 products in 16 bits:
+    full-range signed weights saturate there, and the scores moved with the machine. Unsigned
+    weights (an exact u8 x u8 kernel) or 7-bit signed ones (|w| <= 64: 2 x 255 x 64 < 2**15) cannot (benchmarks/train_reader.py)."""
+    import numpy as np
     import onnx
-    from onnx import TensorProto
+    from onnx import numpy_helper
 
     graph = onnx.load(str(MODEL_DIR / MODEL_FILE)).graph
-    types = {i.name: i.data_type for i in graph.initializer}
-    weights = [n.input[1] for n in graph.node if n.op_type == "MatMulInteger"]
-    assert weights and all(types[w] == TensorProto.UINT8 for w in weights)
+    values = {i.name: i for i in graph.initializer}
+    weights = [
+        numpy_helper.to_array(values[n.input[1]])
+        for n in graph.node
+        if n.op_type == "MatMulInteger"
+    ]
+    assert weights
+    for weight in weights:
+        assert weight.dtype == np.uint8 or (weight.min() >= -64 and weight.max() <= 64)
 
 
 def test_the_card_reports_the_figures_the_training_run_wrote():
