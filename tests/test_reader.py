@@ -39,7 +39,8 @@ def test_the_model_ships_small_inside_the_package_with_its_card():
 def test_the_int8_weights_cannot_saturate_so_every_cpu_computes_the_same_scores():
     """On CPUs without AVX-512 VNNI, onnxruntime adds pairs of u8 x s8 products in 16 bits:
     full-range signed weights saturate there, and the scores moved with the machine. Unsigned
-    weights (an exact u8 x u8 kernel) or 7-bit signed ones (|w| <= 64: 2 x 255 x 64 < 2**15) cannot (benchmarks/train_reader.py)."""
+    weights (an exact u8 x u8 kernel) or 7-bit signed ones (2 x 255 x 64 < 2**15) cannot
+    (benchmarks/train_reader.py)."""
     import numpy as np
     import onnx
     from onnx import numpy_helper
