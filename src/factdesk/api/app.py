@@ -27,6 +27,7 @@ from factdesk.api import chat, routes
 from factdesk.api.access import AccessDenied, Tokens, is_loopback
 from factdesk.api.gateway import Gateway, Refusal
 from factdesk.api.limits import (
+    BODY_PAUSE_SECONDS,
     CODES,
     LOOPBACK_NAMES,
     MAX_BODY_BYTES,
@@ -50,9 +51,15 @@ server (Streamable HTTP). Send `Authorization: Bearer TOKEN` when the server has
 FACTDESK_API_TOKENS. Every error is JSON: `{"error": {"code": ..., "message": ...}}`."""
 
 
-def create_app(gateway: Gateway, tokens: Tokens, host: str = "127.0.0.1") -> FastAPI:
+def create_app(
+    gateway: Gateway,
+    tokens: Tokens,
+    host: str = "127.0.0.1",
+    body_pause_seconds: float = BODY_PAUSE_SECONDS,
+) -> FastAPI:
     """The whole server for `gateway`, asking for one of `tokens` (none: no token needed), as
-    it is served on `host` (a loopback server accepts only loopback host names)."""
+    it is served on `host` (a loopback server accepts only loopback host names); a client that
+    pauses longer than `body_pause_seconds` while sending a body is cut off."""
     mcp = create_mcp(gateway)
     # Called for the session manager it configures; the route below serves its transport at
     # /mcp itself (mounted, the SDK's own app would answer /mcp with a redirect to /mcp/).
@@ -81,9 +88,8 @@ def create_app(gateway: Gateway, tokens: Tokens, host: str = "127.0.0.1") -> Fas
     # A route's endpoint may be an ASGI app, served as it is; the annotation knows functions only.
     app.add_route(MCP_PATH, door, include_in_schema=False)  # type: ignore[arg-type]
 
-    @app.api_route(
+    @app.get(
         HEALTH_PATH,
-        methods=["GET", "HEAD"],
         response_model=Health,
         responses={503: {"model": Health, "description": "It cannot answer now, and why."}},
         tags=["health"],
@@ -94,12 +100,14 @@ def create_app(gateway: Gateway, tokens: Tokens, host: str = "127.0.0.1") -> Fas
         health = Health(ok=problem is None, reason=problem)
         return JSONResponse(health.model_dump(exclude_none=True), 200 if health.ok else 503)
 
+    app.add_api_route(HEALTH_PATH, healthz, methods=["HEAD"], include_in_schema=False)
+
     _errors_as_json(app)
     # On loopback, a page in a browser on this machine must not reach the server through DNS
     # rebinding (attacker.example resolving to 127.0.0.1): only loopback host names are served,
     # as the MCP SDK checks for its own transport.
     hosts = LOOPBACK_NAMES | {host.strip("[]")} if is_loopback(host) else None
-    app.add_middleware(RequestGuard, hosts=hosts)
+    app.add_middleware(RequestGuard, hosts=hosts, pause_seconds=body_pause_seconds)
     return app
 
 

@@ -17,7 +17,7 @@ import anyio
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp.server.mcpserver.resources import FunctionResource
-from mcp.types import CallToolResult, ListResourcesResult, TextContent, ToolAnnotations
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
 from factdesk import __version__
@@ -148,8 +148,10 @@ async def _grant_of_the_request(ctx: Any, call_next: Any) -> Any:
         result = await call_next(ctx)
     finally:
         _grant.reset(reset)
-    if isinstance(result, ListResourcesResult) and grant is not None:
-        result.resources = [r for r in result.resources if grant.allows(_desk_of(str(r.uri)))]
+    if ctx.method == "resources/list" and isinstance(result, dict) and grant is not None:
+        # The chain hands back the result as it goes on the wire: a dict.
+        listed = result.get("resources", [])
+        result["resources"] = [r for r in listed if grant.allows(_desk_of(str(r.get("uri"))))]
     return result
 
 
