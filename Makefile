@@ -11,7 +11,7 @@ export PYTHONDONTWRITEBYTECODE :=
 Q ?= How many advisers remain?
 export Q
 
-.PHONY: install ask chat index status slack eval test test-fast lint docs format bench bench-scifact bench-load bench-conversations test-llm reader clean
+.PHONY: install ask chat index status slack serve eval test test-fast lint docs format bench bench-scifact bench-load bench-api-load bench-conversations test-llm reader clean
 
 # The venv gets no pip of its own (installing one took 4 to 5 s): this Python's pip puts uv in it.
 # uv installs torch, factdesk and its hundred-odd dependencies in seconds where pip takes most of
@@ -24,7 +24,7 @@ export Q
 # at once. The rest (torch among them) is compiled by whichever process first imports it.
 COMPILED := chromadb llama_index nltk slack_bolt slack_sdk pydantic pydantic_settings rich \
 	sqlalchemy onnxruntime click httpx httpcore anyio numpy tokenizers trafilatura lxml \
-	charset_normalizer
+	charset_normalizer fastapi starlette mcp mcp_types openai
 FIND_LINKS := $(foreach links,$(PIP_FIND_LINKS),--find-links $(links))
 NLTK_DATA := llama_index/core/_static/nltk_cache
 $(STAMP): pyproject.toml
@@ -56,6 +56,9 @@ status: install
 
 slack: install
 	$(BIN)/factdesk slack
+
+serve: install
+	$(BIN)/factdesk serve
 
 eval: install
 	$(BIN)/factdesk eval
@@ -117,6 +120,9 @@ reader: install
 
 bench-load: install
 	$(BIN)/python benchmarks/load.py --events 500 --senders 20 --out benchmarks/results/load.json
+
+bench-api-load: install
+	$(BIN)/python benchmarks/api_load.py --clients 16 --seconds 60 --out benchmarks/results/api_load.json
 
 clean:
 	rm -rf $(VENV) index/chroma.sqlite3 index/*/ .pytest_cache .ruff_cache

@@ -730,7 +730,7 @@ def slack(http: bool, host: str | None, port: int) -> int:
     help="The address to listen on [FACTDESK_HTTP_HOST, else 127.0.0.1]; any other than "
     "loopback needs FACTDESK_API_TOKENS.",
 )
-@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=8400, show_default=True)
 @desk_option
 def serve(host: str | None, port: int, desk: str | None) -> int:
     """Serve the HTTP API, MCP (at /mcp) and an OpenAI-compatible chat endpoint; SIGTERM or

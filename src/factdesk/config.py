@@ -271,8 +271,8 @@ class Settings(BaseSettings):
         default=4,
         ge=1,
         le=64,
-        description="Questions `factdesk serve` answers at once, over the API, MCP and chat "
-        "together (each on a thread).",
+        description="Questions `factdesk serve` (or `mcp`) answers at once, over the API, MCP "
+        "and chat together (each on a thread).",
     )
     api_queue: int = Field(
         default=32,
@@ -375,7 +375,7 @@ SECTIONS = {
     "top_k": "Retrieval and answers",
     "llm_url": "Optional LLM answers (unset: answers are quoted from the articles)",
     "slack_bot_token": "Slack (tokens are secrets: keep them in .env, never in git)",
-    "api_tokens": "The API, MCP and chat server (`factdesk serve`; `factdesk mcp` reads none)",
+    "api_tokens": "The API, MCP and chat server (`factdesk serve`, `factdesk mcp`)",
 }
 
 
