@@ -58,11 +58,15 @@ def questions() -> list[str]:
     return [json.loads(line)["question"] for line in lines if line.strip()]
 
 
-def run_server_load(workdir: Path, clients: int, seconds: float) -> dict:
-    """Start `factdesk serve` on `workdir/index` (indexed from seeds/ first when empty), ask from
-    `clients` threads for `seconds`, stop it with SIGTERM; the figures."""
+def run_server_load(
+    workdir: Path, clients: int, seconds: float, concurrency: int | None = None
+) -> dict:
+    """Start `factdesk serve` on `workdir/index` (indexed from seeds/ first when empty), with
+    FACTDESK_API_CONCURRENCY at `concurrency` (None: its default), ask from `clients` threads
+    for `seconds`, stop it with SIGTERM; the figures."""
     token = secrets.token_urlsafe(32)
-    with serve_process(workdir, token) as server:
+    settings = {"FACTDESK_API_CONCURRENCY": str(concurrency)} if concurrency else {}
+    with serve_process(workdir, token, settings) as server:
         started = time.monotonic()
         asked = fire(server.url, token, clients, seconds)
         elapsed = time.monotonic() - started
@@ -71,6 +75,7 @@ def run_server_load(workdir: Path, clients: int, seconds: float) -> dict:
     return measure(asked, elapsed) | {
         "clients": clients,
         "seconds": seconds,
+        "concurrency": concurrency,
         "peak_rss_mb": peak_mb,
         "exit_status": server.exit_status,
         "log_errors": [
@@ -88,15 +93,18 @@ class Server:
 
 
 @contextmanager
-def serve_process(workdir: Path, token: str) -> Iterator[Server]:
-    """`factdesk serve` on a free loopback port, asking for `token`; stopped with SIGTERM on the
-    way out, its exit status kept."""
+def serve_process(
+    workdir: Path, token: str, settings: dict[str, str] | None = None
+) -> Iterator[Server]:
+    """`factdesk serve` on a free loopback port, asking for `token`, with other `settings`
+    (environment variables); stopped with SIGTERM on the way out, its exit status kept."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FACTDESK_", "SLACK_"))}
     env |= {
         "FACTDESK_INDEX_DIR": str(workdir / "index"),
         "FACTDESK_SEEDS_DIR": str(REPO / "seeds"),
         "FACTDESK_API_TOKENS": token,
+        **(settings or {}),
     }
     log = workdir / "factdesk.log"
     with log.open("w", encoding="utf-8") as output:
@@ -250,10 +258,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--clients", type=int, default=16, help="concurrent clients [16]")
     parser.add_argument("--seconds", type=float, default=60, help="how long they ask [60]")
     parser.add_argument("--cli-runs", type=int, default=5, help="`factdesk ask` runs [5]")
+    parser.add_argument(
+        "--concurrency", type=int, help="FACTDESK_API_CONCURRENCY for the server [its default]"
+    )
     parser.add_argument("--out", type=Path, help="write the results here as JSON")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="factdesk-api-load-") as scratch:
-        figures = run_server_load(Path(scratch), args.clients, args.seconds)
+        figures = run_server_load(Path(scratch), args.clients, args.seconds, args.concurrency)
         figures["cli"] = cli_per_question(Path(scratch), args.cli_runs)
     result = {"machine": machine.describe()} | figures
     machine.publish(result, table(result), args.out)

@@ -275,3 +275,27 @@ def _read_response(sock: socket.socket) -> bytes:
         if lengths and len(body) >= int(lengths[0].split(b":")[1]):
             break
     return data
+
+
+def test_the_body_timeout_never_cuts_an_answer_being_streamed(desk_services):
+    held = Held(desk_services)
+    served = start(held, body_pause_seconds=0.2)
+    try:
+        events: list[str] = []
+
+        def stream() -> None:
+            body = {"question": QUESTIONS[0], "stream": True}
+            with httpx.stream("POST", f"{served.url}/v1/ask", json=body, timeout=60) as reply:
+                events.extend(line for line in reply.iter_lines() if line.startswith("event:"))
+
+        thread = threading.Thread(target=stream)
+        thread.start()
+        assert held.asked.wait(30)
+        time.sleep(1.0)  # the answer takes longer than a body may pause
+        held.release.set()
+        thread.join(60)
+        assert events == ["event: answer"]
+    finally:
+        held.release.set()
+        served.stop()
+        served.join()

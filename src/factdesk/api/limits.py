@@ -73,10 +73,13 @@ class RequestGuard:
             await self._too_large()(scope, receive, send)
             return
         received = 0
+        complete = False
         started = False
 
         async def bounded_receive() -> Message:
-            nonlocal received
+            nonlocal received, complete
+            if complete:  # past the body only a disconnect comes, whenever the client leaves
+                return await receive()
             try:
                 with anyio.fail_after(self.pause_seconds):
                     message = await receive()
@@ -88,6 +91,7 @@ class RequestGuard:
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
                     raise HTTPException(413, self._too_large_text())
+                complete = not message.get("more_body", False)
             return message
 
         async def tracked_send(message: Message) -> None:
