@@ -268,11 +268,11 @@ class Settings(BaseSettings):
         "listen on any address but loopback. Secrets: never printed or logged.",
     )
     api_concurrency: int = Field(
-        default=4,
+        default=2,
         ge=1,
         le=64,
         description="Questions `factdesk serve` (or `mcp`) answers at once, over the API, MCP "
-        "and chat together (each on a thread).",
+        "and chat together (each on a thread); with an LLM, more (its answers mostly wait).",
     )
     api_queue: int = Field(
         default=32,

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import json
+
+import httpx
 import openai
 import pytest
 
@@ -79,3 +82,40 @@ def test_refusals_arrive_as_the_clients_own_errors(client):
 
 def user(text: str) -> dict:
     return {"role": "user", "content": text}
+
+
+def test_a_request_shaped_as_open_webui_sends_it(server, ask_json):
+    """What Open WebUI's backend posts (its headers, sampling and streaming options, a system
+    prompt, the last message as content parts), read as its frontend reads the stream."""
+    body = {
+        "model": "factdesk-default",
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "temperature": 0.8,
+        "max_tokens": 512,
+        "metadata": {"chat_id": "c1"},
+        "messages": [
+            {"role": "system", "content": "You are a helpful assistant."},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": QUESTIONS[1], "cache_control": {"type": "ephemeral"}}
+                ],
+            },
+        ],
+    }
+    headers = {"Authorization": "Bearer sk-anything", "X-OpenWebUI-User-Name": "Ana"}
+    text, done = "", False
+    with httpx.stream(
+        "POST", f"{server.url}/v1/chat/completions", json=body, headers=headers, timeout=60
+    ) as reply:
+        assert reply.status_code == 200
+        for line in reply.iter_lines():
+            if not line.startswith("data: "):
+                continue
+            if line == "data: [DONE]":
+                done = True
+                break
+            for choice in json.loads(line.removeprefix("data: "))["choices"]:
+                text += choice["delta"].get("content") or ""
+    assert done and first_paragraph(text) == ask_json[QUESTIONS[1]]["answer"]
