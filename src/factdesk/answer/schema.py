@@ -98,8 +98,8 @@ class AnswerJSON(BaseModel):
     )
     reader: str | None = Field(description="The span reader's version; null without a reader.")
     citations: list[CitationJSON] = Field(
-        description="The passages cited: `n`, `quote`, `passage`, `source`, `title`, `url`, "
-        "`start`, `end`, `score`, `published`."
+        description="The passages cited, numbered as the answer's markers; for a decline, "
+        "related passages, most related first."
     )
 
     @classmethod

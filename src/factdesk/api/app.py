@@ -73,6 +73,12 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with mcp.session_manager.run():
+            logger.info(
+                "Answering on /v1 (JSON API, OpenAI-compatible chat), %s (MCP) and %s; desks: %s",
+                MCP_PATH,
+                HEALTH_PATH,
+                ", ".join(gateway.names),
+            )
             yield
 
     app = FastAPI(

@@ -33,6 +33,7 @@ from factdesk.errors import (
 
 if TYPE_CHECKING:
     from factdesk.answer.llm import OnText
+    from factdesk.config import Settings
     from factdesk.search.retrieval import Hit
     from factdesk.service import DeskServices, Service
 
@@ -66,7 +67,7 @@ class Gateway:
         self._admitted = 0  # changed on the event loop only
 
     @property
-    def settings(self):
+    def settings(self) -> Settings:
         return self.services.settings
 
     @property
