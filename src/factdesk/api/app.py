@@ -4,8 +4,8 @@ HTTP transport at /mcp, /healthz, and around them the token check, the body limi
 errors for every refusal.
 
 Why FastAPI rather than bare Starlette (which the MCP SDK runs on, and FastAPI is built on): the
-issue asks for a generated OpenAPI schema and validated requests, which FastAPI derives from the
-models that also document `ask --json`; by hand, both would drift from the code.
+API's OpenAPI schema and its request validation come from the models that also document `ask
+--json`, where by hand both would drift from the code; and its SSE encoder streams answers.
 """
 
 from __future__ import annotations
