@@ -11,7 +11,7 @@ export PYTHONDONTWRITEBYTECODE :=
 Q ?= How many advisers remain?
 export Q
 
-.PHONY: install lock upgrade ask chat index status slack eval test test-fast lint docs format bench bench-scifact bench-load bench-conversations test-llm reader clean
+.PHONY: install lock upgrade ask chat index status slack serve eval test test-fast lint docs format bench bench-scifact bench-load bench-api-load bench-conversations test-llm reader clean
 
 # The venv gets no pip of its own (installing one took 4 to 5 s): this Python's pip puts uv in it.
 # uv installs exactly the versions in requirements.lock (hashes checked), then factdesk itself:
@@ -27,7 +27,7 @@ export Q
 # at once. The rest (torch among them) is compiled by whichever process first imports it.
 COMPILED := chromadb llama_index nltk slack_bolt slack_sdk pydantic pydantic_settings rich \
 	sqlalchemy onnxruntime click httpx httpcore anyio numpy tokenizers trafilatura lxml \
-	charset_normalizer
+	charset_normalizer fastapi starlette mcp mcp_types openai
 FIND_LINKS := $(foreach links,$(PIP_FIND_LINKS),--find-links $(links))
 NLTK_DATA := llama_index/core/_static/nltk_cache
 LOCK := requirements.lock
@@ -87,6 +87,9 @@ status: install
 slack: install
 	$(BIN)/factdesk slack
 
+serve: install
+	$(BIN)/factdesk serve
+
 eval: install
 	$(BIN)/factdesk eval
 
@@ -141,12 +144,14 @@ bench-conversations: install
 # RESUME=--resume), then draw its calibration chart; see its model card.
 RESUME ?=
 reader: install
-	$(BIN)/uv pip install --quiet --link-mode copy --python $(BIN)/python -e '.[dev,train]'
 	$(BIN)/python benchmarks/train_reader.py --data $(SQUAD) --out build/reader $(RESUME)
 	$(BIN)/python benchmarks/calibration.py --figures build/reader/figures.json --out benchmarks/charts/calibration.png
 
 bench-load: install
 	$(BIN)/python benchmarks/load.py --events 500 --senders 20 --out benchmarks/results/load.json
+
+bench-api-load: install
+	$(BIN)/python benchmarks/api_load.py --clients 16 --seconds 60 --out benchmarks/results/api_load.json
 
 clean:
 	rm -rf $(VENV) index/chroma.sqlite3 index/*/ .pytest_cache .ruff_cache

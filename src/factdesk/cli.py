@@ -758,6 +758,42 @@ def slack(http: bool, host: str | None, port: int) -> int:
 
 
 @cli.command()
+@click.option(
+    "--host",
+    help="The address to listen on [FACTDESK_HTTP_HOST, else 127.0.0.1]; any other than "
+    "loopback needs FACTDESK_API_TOKENS.",
+)
+@click.option("--port", type=click.IntRange(1, 65535), default=8400, show_default=True)
+@desk_option
+def serve(host: str | None, port: int, desk: str | None) -> int:
+    """Serve the HTTP API, MCP (at /mcp) and an OpenAI-compatible chat endpoint; SIGTERM or
+    Ctrl-C stops it, once the answers in flight are sent.
+
+    Every desk is loaded once; --desk is the one asked when a request names none. Exits 2 on a
+    bad setting, or on a non-loopback --host without FACTDESK_API_TOKENS.
+    """
+    from factdesk.api.server import serve as run_server
+
+    run_server(_settings(desk), host=host, port=port)
+    return ExitCode.OK
+
+
+@cli.command("mcp")
+@desk_option
+def mcp_stdio(desk: str | None) -> int:
+    """Serve MCP over stdin and stdout, for a desktop client (Claude Desktop, Cursor) that
+    starts factdesk itself: tools `ask` and `search`, each desk's articles as resources.
+
+    Every desk is loaded once; --desk is the one asked when a call names none. Logs go to
+    stderr.
+    """
+    from factdesk.api.mcp_server import serve_stdio
+
+    serve_stdio(_settings(desk))
+    return ExitCode.OK
+
+
+@cli.command()
 def feedback() -> int:
     """Summarise the 👍/👎 given to answers in Slack, with the questions most voted down."""
     from factdesk.slack.database import feedback_summary

@@ -251,8 +251,9 @@ class Settings(BaseSettings):
     http_host: str = Field(
         default="127.0.0.1",
         min_length=1,
-        description="The address `factdesk slack --http` listens on (`--host` overrides it). "
-        "Loopback: put an HTTPS reverse proxy in front; in a container, 0.0.0.0.",
+        description="The address `factdesk slack --http` and `factdesk serve` listen on "
+        "(`--host` overrides it). Loopback: put an HTTPS reverse proxy in front; in a container, "
+        "0.0.0.0 (`serve` then needs FACTDESK_API_TOKENS).",
     )
     slack_admins: str = Field(
         default="",
@@ -270,6 +271,27 @@ class Settings(BaseSettings):
         pattern=r"^(redis|rediss|unix)://\S+$",
         description="Bots on several hosts: redis://host:6379/0 keeps their memory (events "
         "seen, threads, added sources) in Redis. Empty: SQLite beside the index (one host).",
+    )
+
+    api_tokens: SecretStr | None = Field(
+        default=None,
+        description="Bearer tokens `factdesk serve` accepts, comma-separated, each of 16 "
+        "characters or more; `TOKEN=energy+politics` limits one to those desks. Needed to "
+        "listen on any address but loopback. Secrets: never printed or logged.",
+    )
+    api_concurrency: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="Questions `factdesk serve` (or `mcp`) answers at once, over the API, MCP "
+        "and chat together (each on a thread); with an LLM, more (its answers mostly wait).",
+    )
+    api_queue: int = Field(
+        default=32,
+        ge=0,
+        le=10000,
+        description="Questions that may wait for one of those; past them a request gets 429 "
+        "Too Many Requests at once.",
     )
 
     @model_validator(mode="before")
@@ -365,6 +387,7 @@ SECTIONS = {
     "top_k": "Retrieval and answers",
     "llm_url": "Optional LLM answers (unset: answers are quoted from the articles)",
     "slack_bot_token": "Slack (tokens are secrets: keep them in .env, never in git)",
+    "api_tokens": "The API, MCP and chat server (`factdesk serve`, `factdesk mcp`)",
 }
 
 

@@ -2,8 +2,8 @@
 
 `cog` runs these from markers in README.md and .env.example (`make docs` rewrites them,
 `make lint` fails when they are stale): the commands and their options from the click commands,
-every setting with its default and description from `config.Settings`, and the exit codes from
-`errors.ExitCode`.
+every setting with its default and description from `config.Settings`, an answer's JSON fields
+from `answer.schema`, and the exit codes from `errors.ExitCode`.
 """
 
 from __future__ import annotations
@@ -65,6 +65,18 @@ def commands_table() -> str:
                 summary += f" Options: {options}."
             usage = f"factdesk {name} {arguments}".rstrip()
             rows.append(f"| `{usage}` | {_cell(summary)} |")
+    return "\n".join(rows) + "\n"
+
+
+def answer_fields_table() -> str:
+    """The README's table of an answer's JSON fields (`ask --json`, the API, the MCP tools), from
+    the descriptions in answer/schema.py."""
+    from factdesk.answer.schema import AnswerJSON, CitationJSON
+
+    rows = ["| field | meaning |", "| --- | --- |"]
+    for prefix, model in (("", AnswerJSON), ("citations[].", CitationJSON)):
+        for name, field in model.model_fields.items():
+            rows.append(f"| `{prefix}{name}` | {_cell(field.description or '')} |")
     return "\n".join(rows) + "\n"
 
 

@@ -23,7 +23,7 @@ from factdesk.desks import Desks, settings_for
 from factdesk.errors import ConfigError
 from factdesk.ingest.documents import Article
 from factdesk.ingest.indexer import Indexer
-from factdesk.search.retrieval import Retriever
+from factdesk.search.retrieval import Hit, Retriever
 from factdesk.search.store import DocumentRecord, Store
 
 if TYPE_CHECKING:
@@ -149,6 +149,22 @@ class Service:
         if failures and failures[-1].reason in _ENDPOINT_DOWN:
             return _withhold(answer, failures[-1].reason, str(failures[-1]))
         return self._llm_answer(self.llm, answer, query.standalone, budget, on_text)
+
+    def search(
+        self, question: str | CleanQuestion, history: Sequence[Turn] = (), limit: int | None = None
+    ) -> list[Hit]:
+        """The passages retrieval finds for `question` after `history`, best first, without an
+        answer: a follow-up is read with its conversation as `ask` reads it, without an LLM's
+        condensing, so a search costs one retrieval."""
+        if not isinstance(question, CleanQuestion):
+            question = CleanQuestion.of(question, self.settings.max_question_chars)
+        query = build_query(question.text, history)
+        return self.answerer.passages(query, limit or self.settings.top_k)
+
+    @property
+    def passage_count(self) -> int:
+        """How many passages the index held at the last question (0: nothing indexed yet)."""
+        return self.answerer.retriever.size
 
     def _budget(self) -> Budget | None:
         from factdesk.answer.llm import Budget

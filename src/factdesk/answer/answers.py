@@ -9,13 +9,14 @@ enough it says so instead of quoting something unrelated.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from factdesk.answer.answer_types import holds_new_answer
 from factdesk.answer.conversation import Query
+from factdesk.answer.schema import AnswerJSON
 from factdesk.config import Settings
 from factdesk.errors import QuestionError
 from factdesk.search.keyword import terms
@@ -110,19 +111,9 @@ class Answer:
         return first.quote[:a], first.quote[a:b], first.quote[b:]
 
     def to_dict(self) -> dict:
-        """The documented JSON shape of `factdesk ask --json` (warnings go to stderr, not here)."""
-        return {
-            "question": self.question,
-            "standalone_question": self.standalone,
-            "answered": self.answered,
-            "answer": self.answer,
-            "mode": self.mode,
-            "llm_withheld": self.withheld,
-            "short_answer": asdict(self.short_answer) if self.short_answer else None,
-            "confidence": self.confidence,
-            "reader": self.reader,
-            "citations": [asdict(citation) for citation in self.citations],
-        }
+        """The documented JSON shape of `factdesk ask --json` and the API (schema.AnswerJSON;
+        warnings go to stderr, not here)."""
+        return AnswerJSON.of(self).model_dump(mode="json")
 
 
 @dataclass(frozen=True)
@@ -256,6 +247,12 @@ class Answerer:
         embedded = self.embedder.embed(texts, batch_size=len(texts))
         combined = weights @ embedded
         return combined / (np.linalg.norm(combined) or 1.0), embedded[0]
+
+    def passages(self, query: Query, n: int) -> list[Hit]:
+        """The `n` passages retrieval finds for `query`, best first, with no answer read from
+        them (what a search returns)."""
+        search_vector, _ = self._vectors(query)
+        return self._retrieve(query, search_vector, n)
 
     def spans(self, query: Query) -> list[tuple[Hit, Span]]:
         """The spans the reader finds in the passages it reads for `query`, each with its

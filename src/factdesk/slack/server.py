@@ -15,16 +15,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import signal
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 import uvicorn
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.adapter.asgi import SlackRequestHandler
 from slack_bolt.adapter.asgi.http_request import AsgiHttpRequest
 
+from factdesk.serving import on_stop_signals
 from factdesk.slack.health import Health
 from factdesk.slack.pool import SHUTDOWN_SECONDS, AnswerPool
 
@@ -68,17 +68,6 @@ def config(app: SlackServer, host: str, port: int) -> uvicorn.Config:
         timeout_graceful_shutdown=REQUESTS_SECONDS,
         timeout_keep_alive=5,
     )
-
-
-@contextmanager
-def on_stop_signals(handler: Callable[..., None]) -> Iterator[None]:
-    """SIGTERM and SIGINT call `handler` inside the block; the handlers found are put back."""
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield
-    finally:
-        for sig, found in previous.items():
-            signal.signal(sig, found)
 
 
 def _signals_end_the_server() -> AbstractContextManager[None]:

@@ -6,7 +6,6 @@ and says where in the Slack app's settings the value is found.
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 
@@ -14,10 +13,10 @@ from pydantic import SecretStr
 
 from factdesk.config import Settings
 from factdesk.errors import ConfigError
+from factdesk.serving import REDACTED, RedactSecrets, keep_out_of_logs  # noqa: F401  (read here too)
 
 # Slack token shapes: bot, user, app-level, configuration and refresh tokens.
 _TOKEN_PATTERN = re.compile(r"\b(?:xox[abposer]|xapp)-[A-Za-z0-9-]+")
-REDACTED = "[redacted]"
 
 
 def bot_token(settings: Settings) -> str:
@@ -58,34 +57,15 @@ def _required(secret: SecretStr | None, name: str, prefix: str, where: str) -> s
     return value
 
 
-class RedactTokens(logging.Filter):
+class RedactTokens(RedactSecrets):
     """Replaces Slack tokens and the configured secrets in every record a handler emits."""
 
     def __init__(self, secrets: list[str]) -> None:
-        super().__init__()
-        self._secrets = [secret for secret in secrets if secret]
-
-    def redact(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, REDACTED)
-        return _TOKEN_PATTERN.sub(REDACTED, text)
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = self.redact(record.getMessage())
-        record.args = None
-        if record.exc_info:
-            record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info))
-        return True
+        super().__init__(secrets, _TOKEN_PATTERN)
 
 
 def keep_tokens_out_of_logs(settings: Settings) -> None:
     """Make sure logging is set up, and that none of its handlers can print a secret."""
-    root = logging.getLogger()
-    if not root.handlers:
-        logging.basicConfig(
-            level=settings.log_level.upper(),
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        )
     secrets = [
         secret.get_secret_value()
         for secret in (
@@ -95,9 +75,7 @@ def keep_tokens_out_of_logs(settings: Settings) -> None:
         )
         if secret is not None
     ]
-    redaction = RedactTokens(secrets)
-    for handler in root.handlers:
-        handler.addFilter(redaction)
+    keep_out_of_logs(settings.log_level, RedactTokens(secrets))
 
 
 SECRET_VARIABLES = ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET")
