@@ -1,6 +1,6 @@
-"""How each kind of negative moves the reader: the same positives trained four times, with no
-negatives, with on-topic paragraphs, with made unanswerables, and with both (the shipped
-recipe), each measured on held-out articles in the single-paragraph setting:
+"""How each kind of made negative moves the reader: the same SQuAD 2.0 questions (answerable, and
+its own unanswerable ones) trained four times, alone, with on-topic paragraphs, with made
+unanswerables, and with both, each measured on held-out articles in the single-paragraph setting:
 
     python benchmarks/negatives.py --data ../shared/data/squad --out build/negatives
 
@@ -8,12 +8,11 @@ For each variant it trains the bundled all-MiniLM-L6-v2 with a fresh span head e
 `train_reader.py` does (same windows, order, seed and optimiser; only the negatives differ),
 exports it to ONNX (fp32) and reads every question against its own paragraph:
 - on the tune articles: F1 of the best span on the answerable questions, and how well the
-  "no answer" margin separates them from the unanswerable ones (AUC, Zelda's adversarial
-  questions);
-- on the SQuAD 2.0 test articles (Spectre, To Kill a Mockingbird): the same, reported once.
-A smaller budget than the shipped reader's (--questions, default 4,000) keeps the four runs to
-about an hour on 2 cores; each variant resumes from its checkpoint when run again. It prints a
-table and writes --out/negatives.json.
+  "no answer" margin separates them from the unanswerable ones (AUC);
+- on the SQuAD 2.0 test articles: the same, reported once.
+A smaller budget than the shipped reader's (--questions, default 4,000 of both kinds) keeps the
+four runs to about an hour on 2 cores; each variant resumes from its checkpoint when run again.
+It prints a table and writes --out/negatives.json.
 """
 
 from __future__ import annotations
@@ -28,14 +27,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import reader_figures
+import squad_data
 import train_reader as tr
 
 # name: (on-topic paragraph rate, made unanswerable rate)
 VARIANTS = {
-    "positives only": (0.0, 0.0),
+    "SQuAD 2.0 questions only": (0.0, 0.0),
     "+ on-topic paragraphs": (0.25, 0.0),
     "+ made unanswerables": (0.0, 0.25),
-    "+ both (the shipped recipe)": (0.25, 0.25),
+    "+ both": (0.25, 0.25),
 }
 
 
@@ -43,25 +44,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True, help="folder of the SQuAD files")
     parser.add_argument("--out", type=Path, required=True, help="folder for models and figures")
-    parser.add_argument("--questions", type=int, default=4000, help="positives a variant [4000]")
+    parser.add_argument("--questions", type=int, default=4000, help="questions a variant [4000]")
     parser.add_argument("--tune-questions", type=int, default=600, help="[600]")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     from transformers import AutoTokenizer
 
+    from factdesk.answer.reader import Reader
     from factdesk.search.embeddings import bundled_model_path, prepare_runtime
 
     prepare_runtime(args.threads)
     repo = Path(__file__).resolve().parent.parent
-    paragraphs, questions = tr.load_articles(args.data)
-    out_of_training = tr.held_out(repo)
-    pool = [q for q in questions if q.article not in out_of_training and q.answer]
+    paragraphs, questions = squad_data.load_articles(args.data)
+    out_of_training = squad_data.held_out(repo)
+    pool = [q for q in questions if q.article not in out_of_training]
     random.Random(tr.SEED).shuffle(pool)
-    positives = pool[: args.questions]
-    tune = [q for q in questions if q.article in tr.TUNE]
+    positives = pool[: args.questions]  # both kinds, as train_reader.py takes them
+    tune = [q for q in questions if q.article in squad_data.TUNE and q.exact]
     random.Random(tr.SEED).shuffle(tune)
-    test = [q for q in questions if q.article in tr.TEST - tr.DEV_ARTICLES]
+    test = [
+        q for q in questions if q.article in squad_data.TEST - squad_data.DEV_ARTICLES and q.exact
+    ]
     bank = tr.ArticleBank(paragraphs)
     tokenizer = AutoTokenizer.from_pretrained(bundled_model_path())
     tokenizer_file = args.out / "tokenizer" / "tokenizer.json"
@@ -88,11 +92,14 @@ def main() -> None:
         fp32, _ = tr.export_onnx(tr.train(encoded, folder, training), folder)
         results[name] = {
             "windows": dict(kinds),
-            "tune": tr.paragraph_figures(
-                fp32, tokenizer_file, paragraphs, tune, args.tune_questions
+            "tune": reader_figures.paragraph_figures(
+                Reader(model_file=fp32, tokenizer_file=tokenizer_file),
+                paragraphs,
+                tune,
+                args.tune_questions,
             ),
-            "test, SQuAD 2.0 articles": tr.paragraph_figures(
-                fp32, tokenizer_file, paragraphs, test, len(test)
+            "test, SQuAD 2.0 articles": reader_figures.paragraph_figures(
+                Reader(model_file=fp32, tokenizer_file=tokenizer_file), paragraphs, test, len(test)
             ),
             "seconds": round(time.perf_counter() - started),
         }

