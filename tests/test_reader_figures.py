@@ -1,0 +1,74 @@
+"""The arithmetic of the reader's decision (benchmarks/reader_figures.py): the calibrator, the
+threshold and the AUC that the model card reports. The measuring itself runs with training."""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+
+import pytest
+
+
+@pytest.fixture
+def figures(benchmark_script):
+    return benchmark_script("reader_figures")
+
+
+def test_the_auc_counts_ties_as_half(figures):
+    assert figures.auc([(2.0, True), (1.0, False)]) == 1.0
+    assert figures.auc([(1.0, True), (2.0, False)]) == 0.0
+    assert figures.auc([(1.0, True), (1.0, False)]) == 0.5
+    assert figures.auc([(3.0, True), (1.0, True), (2.0, False)]) == 0.5
+
+
+def test_the_calibrator_learns_which_feature_tells_right_from_wrong(figures):
+    """Spans are right with probability sigmoid(2 x margin - 3 x missing): the fit finds both
+    signs and sizes, and gives a feature that tells nothing a weight near 0."""
+    rng = random.Random(3)
+    rows = []
+    for _ in range(4000):
+        margin, missing, passage = rng.uniform(-3, 3), rng.random(), rng.random()
+        p = 1 / (1 + math.exp(-(2 * margin - 3 * missing)))
+        rows.append(
+            {"margin": margin, "missing": missing, "passage": passage, "right": rng.random() < p}
+        )
+    fitted = figures.fit_calibration(rows, ("margin", "passage", "missing"))
+    assert fitted["margin"] == pytest.approx(2, abs=0.3)
+    assert fitted["missing"] == pytest.approx(-3, abs=0.6)
+    assert abs(fitted["passage"]) < 0.4
+    assert abs(fitted["intercept"]) < 0.4
+
+
+@dataclass
+class _Question:
+    answerable: bool
+
+
+@dataclass
+class _Answer:
+    confidence: float
+
+
+@dataclass
+class _Outcome:
+    question: _Question
+    answer: _Answer
+    quotes_an_answer: bool
+
+
+@dataclass
+class _Report:
+    outcomes: list[_Outcome]
+
+
+def test_the_threshold_is_where_most_decisions_are_right_at_the_given_mix(figures):
+    answerable = [_Outcome(_Question(True), _Answer(c), True) for c in (0.9, 0.8, 0.7, 0.4)]
+    unanswerable = [_Outcome(_Question(False), _Answer(c), False) for c in (0.6, 0.3, 0.2, 0.1)]
+    # with many unanswerable questions, declining the one at 0.6 is worth losing the one at 0.4
+    threshold, rate = figures.choose_threshold(_Report(answerable + unanswerable), 0.6)
+    assert threshold == 0.7
+    assert rate == pytest.approx(0.4 * 3 / 4 + 0.6 * 4 / 4)
+    # with few unanswerable questions, answering everything above 0.4 is right more often
+    threshold, _ = figures.choose_threshold(_Report(answerable + unanswerable), 0.1)
+    assert threshold == 0.4
