@@ -88,7 +88,7 @@ MAX_LENGTH = 192
 # The product reads whole passages (at most 250 word pieces) with the question in one window.
 READ_LENGTH = 256
 STRIDE = 64  # word pieces two windows of a long paragraph share
-MAX_ANSWER_TOKENS = 30
+MAX_ANSWER_PIECES = 30
 CHECKPOINT_STEPS = 100
 MAX_SHIPPED_MB = 30
 _NAME = re.compile(r"\b(?:[A-Z][\w'’-]*|\d[\d,.]*)(?:[ ](?:[A-Z][\w'’-]*|\d[\d,.]*))*")
@@ -735,12 +735,12 @@ def end_to_end(squad, embedder, reader, **overrides):
     """`factdesk eval --squad` on a set, in a scratch index: its report."""
     from factdesk.config import Settings
     from factdesk.evaluation.squad import evaluate_squad
-    from factdesk.service import scratch_service
+    from factdesk.service import scratch_pipeline
 
     settings = Settings(_env_file=None, **overrides)
     articles = [paragraph.as_article() for paragraph in squad.paragraphs]
-    with scratch_service(settings, articles, embedder=embedder, reader=reader) as service:
-        return evaluate_squad(service, squad, settings.top_k)
+    with scratch_pipeline(settings, articles, embedder=embedder, reader=reader) as pipeline:
+        return evaluate_squad(pipeline, squad, settings.top_k)
 
 
 def candidate_spans(squad, embedder, reader) -> list[tuple[float, float, bool, str]]:
@@ -750,15 +750,15 @@ def candidate_spans(squad, embedder, reader) -> list[tuple[float, float, bool, s
     from factdesk.answer.conversation import Query
     from factdesk.config import Settings
     from factdesk.evaluation.squad import f1_score
-    from factdesk.service import scratch_service
+    from factdesk.service import scratch_pipeline
 
     settings = Settings(_env_file=None)
     articles = [paragraph.as_article() for paragraph in squad.paragraphs]
     rows = []
-    with scratch_service(settings, articles, embedder=embedder, reader=reader) as service:
+    with scratch_pipeline(settings, articles, embedder=embedder, reader=reader) as pipeline:
         for question in squad.questions:
             query = Query.alone(" ".join(question.text.split()))
-            for hit, span in service.answerer.spans(query):
+            for hit, span in pipeline.spans(query):
                 right = bool(question.answers) and f1_score(span.text, question.answers) >= 0.5
                 rows.append((span.margin, hit.dense or 0.0, right, question.id))
     return rows

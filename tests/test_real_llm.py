@@ -23,9 +23,8 @@ from factdesk.answer.conversation import Turn
 from factdesk.answer.grounding import check
 from factdesk.answer.llm import LLM
 from factdesk.config import Settings
-from factdesk.service import Service
 
-from .conftest import free_port
+from .conftest import free_port, with_llm
 
 pytest.importorskip("llama_cpp.server", reason="make test-llm installs llama-cpp-python[server]")
 # Only the package's weights are used: importing it would import simonw/llm, not installed here.
@@ -72,9 +71,9 @@ def _wait_until_up(url: str, server: subprocess.Popen, seconds: float = 120.0) -
 
 
 @pytest.fixture(scope="module")
-def service(baseline_service, llm_url):
+def service(baseline_pipeline, llm_url):
     settings = Settings(_env_file=None, llm_url=llm_url, llm_model="smollm2", llm_timeout=TIMEOUT)
-    return Service(baseline_service.answerer, LLM(settings))
+    return with_llm(baseline_pipeline, LLM(settings))
 
 
 def _shown_answer_is_trustworthy(answer, embedder) -> None:

@@ -1,7 +1,7 @@
 """Fixtures for the Slack bot: a fake Slack, settings pointing at it, and running apps.
 
-Unit tests use `FakeService` (instant, scriptable); end-to-end tests use the real answerer over
-the seed article (`seed_service`, loaded once per session by tests/conftest.py).
+Unit tests use `FakeAnswerer` (instant, scriptable); end-to-end tests use the real answerer over
+the seed article (`seed_pipeline`, loaded once per session by tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from tests.slack.payloads import SlackSender
 SEED_URL = "https://www.themoscowtimes.com/2019/06/02/russia-withdraws-advisers-venezuela"
 
 
-class FakeService:
+class FakeAnswerer:
     """Answers like the real one about the seed article, at once; can be told to fail."""
 
     streams = False
@@ -73,7 +73,7 @@ class FakeService:
         return Answer(question, True, f"{quote} [1]", [citation])
 
 
-class SlowService:
+class SlowAnswerer:
     """An answerer that takes as long as the test wants: until `release` is set."""
 
     def __init__(self, answerer) -> None:
@@ -88,29 +88,29 @@ class SlowService:
 
 
 class OneDesk:
-    """What `load_desk_services` gives the bot, around a single (fake) service: the default
+    """What `load_desk_pipelines` gives the bot, around a single (fake) answerer: the default
     desk alone, as without a desks file."""
 
-    def __init__(self, service, settings: Settings) -> None:
-        self.service = service
+    def __init__(self, answerer, settings: Settings) -> None:
+        self.answerer = answerer
         self.settings = settings
         self.desks = Desks.single()
 
     def for_channel(self, channel: str):
-        return self.service
+        return self.answerer
 
     def check_store(self) -> None:
         """Always reachable."""
 
 
-def one_desk(service) -> Callable[..., OneDesk]:
-    """A stand-in for `app.load_desk_services` that answers with `service`."""
-    return lambda settings, *args, **kwargs: OneDesk(service, settings)
+def one_desk(answerer) -> Callable[..., OneDesk]:
+    """A stand-in for `app.load_desk_pipelines` that answers with `answerer`."""
+    return lambda settings, *args, **kwargs: OneDesk(answerer, settings)
 
 
 @pytest.fixture
-def fake_service() -> FakeService:
-    return FakeService()
+def fake_answerer() -> FakeAnswerer:
+    return FakeAnswerer()
 
 
 @pytest.fixture
@@ -150,8 +150,8 @@ def context() -> BoltContext:
 
 @pytest.fixture
 def answerer(request: pytest.FixtureRequest):
-    """The real service over the seed article (loaded once per session), no LLM."""
-    return request.getfixturevalue("seed_service")
+    """The real pipeline over the seed article (loaded once per session), no LLM."""
+    return request.getfixturevalue("seed_pipeline")
 
 
 class ServerThread:

@@ -22,8 +22,8 @@ AMBASSADOR = "Who is Russia's ambassador in Venezuela?"
 
 
 @pytest.fixture
-def replier(fake_service, store) -> Replier:
-    return Replier(service=fake_service, database=store)
+def replier(fake_answerer, store) -> Replier:
+    return Replier(answerer=fake_answerer, database=store)
 
 
 def posted(fake_api) -> list[dict]:
@@ -35,7 +35,7 @@ def test_a_thread_follow_up_is_asked_with_the_thread_so_far(replier, client, con
     handle_app_mention(event=mention, client=client, context=context, replier=replier)
     follow_up = message("Who said so?", channel="C7", thread_ts=mention["ts"])
     handle_message(event=follow_up, client=client, context=context, replier=replier)
-    first, second = replier.service.histories
+    first, second = replier.answerer.histories
     assert first == []
     (turn,) = second
     assert turn.question == "how many advisers remain?" and "few dozen" in turn.answer
@@ -73,21 +73,21 @@ def test_threads_do_not_share_history(replier, client, context):
         context=context,
         replier=replier,
     )
-    assert [t.question for t in replier.service.histories[-1]] == ["advisers today?"]
+    assert [t.question for t in replier.answerer.histories[-1]] == ["advisers today?"]
 
 
-def test_direct_messages_remember_recent_turns_only(fake_service, store, client, context):
+def test_direct_messages_remember_recent_turns_only(fake_answerer, store, client, context):
     def dm(text: str, replier: Replier) -> None:
         event = message(text, channel="D1", channel_type="im")
         handle_message(event=event, client=client, context=context, replier=replier)
 
-    recent = Replier(service=fake_service, database=store, dm_window=timedelta(minutes=30))
+    recent = Replier(answerer=fake_answerer, database=store, dm_window=timedelta(minutes=30))
     dm("how many advisers remain?", recent)
     dm("and before?", recent)
-    assert [t.question for t in fake_service.histories[-1]] == ["how many advisers remain?"]
-    expired = Replier(service=fake_service, database=store, dm_window=timedelta(microseconds=1))
+    assert [t.question for t in fake_answerer.histories[-1]] == ["how many advisers remain?"]
+    expired = Replier(answerer=fake_answerer, database=store, dm_window=timedelta(microseconds=1))
     dm("and before?", expired)
-    assert fake_service.histories[-1] == []
+    assert fake_answerer.histories[-1] == []
 
 
 def test_a_history_keeps_the_last_turns_in_order(store):
@@ -97,7 +97,7 @@ def test_a_history_keeps_the_last_turns_in_order(store):
     assert store.history("C1", "1.0", 3) == [Turn("q2", "a2"), Turn("q3", "a3"), Turn("q4", "a4")]
 
 
-class StreamingService:
+class StreamingAnswerer:
     """Streams five sentences as an LLM would (through `on_text`), then answers."""
 
     streams = True
@@ -121,7 +121,7 @@ def llm_answer(question: str = "How many advisers remain?", **changes) -> Answer
 def test_an_llm_answer_streams_into_a_placeholder_then_is_replaced(
     store, client, context, fake_api
 ):
-    replier = Replier(service=StreamingService(llm_answer()), database=store, update_seconds=60)
+    replier = Replier(answerer=StreamingAnswerer(llm_answer()), database=store, update_seconds=60)
     event = app_mention("how many advisers remain?")
     handle_app_mention(event=event, client=client, context=context, replier=replier)
     (placeholder,) = posted(fake_api)
@@ -139,7 +139,7 @@ def test_an_llm_answer_streams_into_a_placeholder_then_is_replaced(
 def test_a_streamed_turn_is_saved_before_the_final_answer_replaces_the_placeholder(
     store, client, context
 ):
-    replier = Replier(service=StreamingService(llm_answer()), database=store, update_seconds=60)
+    replier = Replier(answerer=StreamingAnswerer(llm_answer()), database=store, update_seconds=60)
     event = app_mention("how many advisers remain?")
     saved_when_final = history_at_each("chat_update", client, store, event)
     handle_app_mention(event=event, client=client, context=context, replier=replier)
@@ -229,12 +229,12 @@ def test_what_did_he_say_is_answered_with_the_ambassadors_denial(serve_app, answ
 
 
 @pytest.mark.slow
-def test_a_thread_follow_up_with_an_llm_end_to_end(serve_app, baseline_service, fake_api):
+def test_a_thread_follow_up_with_an_llm_end_to_end(serve_app, baseline_pipeline, fake_api):
     """Real Bolt app, real answerer, fake OpenAI-compatible LLM: the follow-up is condensed, the
     answer streams into a placeholder and ends as the checked answer with its citations."""
     from factdesk.answer.llm import LLM
     from factdesk.config import Settings
-    from factdesk.service import Service
+    from tests.conftest import with_llm
     from tests.fake_llm import FakeLLM, Reply
     from tests.test_llm import passage_holding
 
@@ -249,7 +249,7 @@ def test_a_thread_follow_up_with_an_llm_end_to_end(serve_app, baseline_service, 
         llm.condense = Reply("What did Russia's ambassador in Venezuela say about the reports?")
         llm.reply_with(Reply("NOT IN PASSAGES"), Reply(denial))
         settings = Settings(_env_file=None, llm_url=llm.url, llm_model="m", llm_timeout=60)
-        running = serve_app(Service(baseline_service.answerer, LLM(settings)))
+        running = serve_app(with_llm(baseline_pipeline, LLM(settings)))
         mention = app_mention(AMBASSADOR, channel="C8")
         running.slack.event(event_callback(mention))
         fake_api.wait_for("chat.update", 1)  # the first question: placeholder, then its answer

@@ -17,8 +17,8 @@ from tests.slack.payloads import app_mention, block_actions, message, slash_comm
 
 
 @pytest.fixture
-def replier(fake_service, store) -> Replier:
-    return Replier(service=fake_service, database=store)
+def replier(fake_answerer, store) -> Replier:
+    return Replier(answerer=fake_answerer, database=store)
 
 
 def posted(fake_api) -> list[dict]:
@@ -31,7 +31,7 @@ def test_a_mention_is_answered_in_a_thread_under_it(replier, client, context, fa
     (reply,) = posted(fake_api)
     assert (reply["channel"], reply["thread_ts"]) == ("C9", event["ts"])
     assert "few dozen" in reply["text"]
-    assert replier.service.questions == ["how many advisers remain?"]
+    assert replier.answerer.questions == ["how many advisers remain?"]
     assert replier.database.is_bot_thread("C9", event["ts"])
 
 
@@ -45,7 +45,7 @@ def test_a_bare_mention_gets_a_hint(replier, client, context, fake_api):
     event = app_mention("")
     handle_app_mention(event=event, client=client, context=context, replier=replier)
     assert posted(fake_api)[0]["text"] == HOW_TO_ASK
-    assert replier.service.questions == []
+    assert replier.answerer.questions == []
 
 
 def test_nothing_relevant_is_said_plainly(replier, client, context, fake_api):
@@ -62,7 +62,7 @@ def test_nothing_relevant_is_said_plainly(replier, client, context, fake_api):
 def test_failures_become_an_apology_in_the_thread_and_a_log_entry(
     replier, client, context, fake_api, caplog, failure
 ):
-    replier.service.failure = failure
+    replier.answerer.failure = failure
     event = app_mention("how many advisers?")
     with caplog.at_level(logging.ERROR, logger="factdesk.slack"):
         handle_app_mention(event=event, client=client, context=context, replier=replier)
@@ -74,11 +74,11 @@ def test_failures_become_an_apology_in_the_thread_and_a_log_entry(
 
 
 def test_the_app_answers_again_once_the_fault_is_gone(replier, client, context, fake_api):
-    replier.service.failure = StoreUnavailableError("down")
+    replier.answerer.failure = StoreUnavailableError("down")
     handle_app_mention(
         event=app_mention("advisers?"), client=client, context=context, replier=replier
     )
-    replier.service.failure = None
+    replier.answerer.failure = None
     handle_app_mention(
         event=app_mention("advisers?"), client=client, context=context, replier=replier
     )
@@ -86,7 +86,7 @@ def test_the_app_answers_again_once_the_fault_is_gone(replier, client, context, 
 
 
 def test_a_question_error_is_shown_to_the_asker(replier, client, context, fake_api):
-    replier.service.failure = QuestionError("The question is too long.")
+    replier.answerer.failure = QuestionError("The question is too long.")
     handle_app_mention(
         event=app_mention("advisers"), client=client, context=context, replier=replier
     )
@@ -206,7 +206,7 @@ def share(replier, client, fake_api, answer_id: str, channel: str = "C1") -> Ack
 
 
 def test_sharing_posts_the_answer_publicly_and_deletes_the_private_copy(replier, client, fake_api):
-    answer = replier.service.answer("how many advisers remain?")
+    answer = replier.answerer.answer("how many advisers remain?")
     answer_id = replier.database.save_answer(answer, channel="C1", user="U1")
     ack = share(replier, client, fake_api, answer_id)
     assert ack.response.status == 200
@@ -222,7 +222,7 @@ def test_sharing_posts_the_answer_publicly_and_deletes_the_private_copy(replier,
 
 
 def test_sharing_where_the_bot_cannot_post_says_how_to_fix_it(replier, client, fake_api):
-    answer = replier.service.answer("how many advisers remain?")
+    answer = replier.answerer.answer("how many advisers remain?")
     answer_id = replier.database.save_answer(answer, channel="G1", user="U1")
     fake_api.refuse_once("chat.postMessage", "not_in_channel")
     share(replier, client, fake_api, answer_id, channel="G1")
@@ -255,7 +255,7 @@ def vote(replier, client, fake_api, action_id, answer_id, *, user="U1", ephemera
 
 
 def test_a_vote_is_recorded_and_the_message_updated(replier, client, fake_api):
-    answer = replier.service.answer("how many advisers remain?")
+    answer = replier.answerer.answer("how many advisers remain?")
     answer_id = replier.database.save_answer(answer, channel="C1", user="U1")
     vote(replier, client, fake_api, VOTE_DOWN, answer_id, user="U1")
     vote(replier, client, fake_api, VOTE_UP, answer_id, user="U2")
@@ -266,7 +266,7 @@ def test_a_vote_is_recorded_and_the_message_updated(replier, client, fake_api):
 
 
 def test_a_vote_on_a_private_answer_updates_it_through_the_response_url(replier, client, fake_api):
-    answer = replier.service.answer("how many advisers remain?")
+    answer = replier.answerer.answer("how many advisers remain?")
     answer_id = replier.database.save_answer(answer, channel="C1", user="U1")
     vote(replier, client, fake_api, VOTE_UP, answer_id, ephemeral=True)
     (response,) = [call.body for call in fake_api.calls_to("response_url")]
