@@ -114,8 +114,8 @@ test-fast: install
 DOCS := README.md .env.example
 
 lint: install
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks fakes
+	$(BIN)/ruff format --check src tests benchmarks fakes
 	$(BIN)/cog --check $(DOCS)
 	$(BIN)/mypy
 
@@ -124,8 +124,8 @@ docs: install
 	$(BIN)/cog -r $(DOCS)
 
 format: install
-	$(BIN)/ruff format src tests benchmarks
-	$(BIN)/ruff check --fix src tests benchmarks
+	$(BIN)/ruff format src tests benchmarks fakes
+	$(BIN)/ruff check --fix src tests benchmarks fakes
 
 bench: install
 	$(BIN)/python benchmarks/speed.py --data $(SCIFACT) --out benchmarks/results/speed.json

@@ -119,6 +119,17 @@ def benchmark_script(monkeypatch):
     return importlib.import_module
 
 
+@pytest.fixture
+def news():
+    """A news site on loopback (newsserver.py): its articles and feeds, and the routes a test
+    adds."""
+    from tests.newsserver import NewsServer, news_site
+
+    with NewsServer() as server:
+        news_site(server)
+        yield server
+
+
 @pytest.fixture(scope="session")
 def seed_settings(tmp_path_factory):
     return make_settings(tmp_path_factory.mktemp("seed-index"))

@@ -71,7 +71,7 @@ def test_top_k_limits_citations(seed_pipeline):
 def test_odd_questions_are_declined_without_error(seed_pipeline, question):
     answer = seed_pipeline.ask(question)
     assert not answer.answered and answer.answer.startswith(NOT_FOUND)
-    assert 0 <= answer.confidence < seed_pipeline.min_confidence
+    assert answer.confidence < seed_pipeline.min_confidence
 
 
 @pytest.mark.slow
@@ -100,7 +100,7 @@ def test_json_shape(seed_pipeline):
         "citations",
     }
     assert data["mode"] == "extractive" and data["llm_withheld"] is None
-    assert 0 <= data["confidence"] <= 1 and data["reader"] == Reader().version  # on by default
+    assert data["reader"] == Reader().version  # on by default
     short = data["short_answer"]
     assert set(short) == {"text", "start", "end"} and short["end"] - short["start"] == len(
         short["text"]
@@ -172,7 +172,7 @@ def test_the_reader_reads_the_best_passages_and_cites_only_those_that_answer(
     assert read == [SPAN_PASSAGES]
     assert answer.answered and answer.short_answer and "300" in answer.short_answer.text
     threshold = service.min_confidence
-    assert all(threshold <= citation.score <= 1 for citation in answer.citations)
+    assert all(threshold <= citation.score for citation in answer.citations)
 
 
 @pytest.mark.slow

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from fakes.slack import APP_TOKEN, BOT_TOKEN, BOT_USER_ID, SIGNING_SECRET, FakeSlackAPI
+from fakes.slack_payloads import SlackSender
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
@@ -27,10 +29,9 @@ from factdesk.errors import QuestionError
 from factdesk.slack import create_app
 from factdesk.slack.database import BotDatabase, database_path
 from factdesk.slack.health import Health, Probe
+from factdesk.slack.replies import Replier
 from factdesk.slack.server import EVENTS_PATH, HEALTH_PATH, SlackServer, config
 from tests.conftest import free_port
-from tests.slack.fake_slack import APP_TOKEN, BOT_TOKEN, BOT_USER_ID, SIGNING_SECRET, FakeSlackAPI
-from tests.slack.payloads import SlackSender
 
 SEED_URL = "https://www.themoscowtimes.com/2019/06/02/russia-withdraws-advisers-venezuela"
 
@@ -135,6 +136,12 @@ def slack_settings(tmp_path: Path, fake_api: FakeSlackAPI) -> Settings:
 @pytest.fixture
 def store(slack_settings: Settings) -> BotDatabase:
     return BotDatabase(database_path(slack_settings))
+
+
+@pytest.fixture
+def replier(fake_answerer: FakeAnswerer, store: BotDatabase) -> Replier:
+    """The bot's replier around the fake answerer, as the app's handlers get it."""
+    return Replier(answerer=fake_answerer, database=store)
 
 
 @pytest.fixture

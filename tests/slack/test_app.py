@@ -2,6 +2,7 @@ import logging
 import os
 
 import pytest
+from fakes.slack import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET
 from pydantic import SecretStr
 from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
@@ -11,7 +12,6 @@ from factdesk.slack import app as slack_app
 from factdesk.slack import create_app, run
 from factdesk.slack.health import Health
 from tests.conftest import free_port, invoke_factdesk
-from tests.slack.fake_slack import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET
 
 
 def test_the_app_talks_to_the_configured_api_with_retries(slack_settings, fake_answerer, fake_api):

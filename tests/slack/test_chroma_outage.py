@@ -1,11 +1,11 @@
 """The bot over a real `chroma run` server that goes down and comes back while the app runs."""
 
 import pytest
+from fakes.slack_payloads import ACK_SECONDS, app_mention, event_callback
 
 from factdesk.service import load_pipeline
 from factdesk.slack.blocks import APOLOGY
 from tests.conftest import SEEDS
-from tests.slack.payloads import ACK_SECONDS, app_mention, event_callback
 
 pytestmark = [pytest.mark.slow, pytest.mark.server]
 

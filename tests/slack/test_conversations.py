@@ -7,6 +7,7 @@ import json
 from datetime import timedelta
 
 import pytest
+from fakes.slack_payloads import app_mention, event_callback, message
 
 from factdesk.answer.answers import Answer, Citation
 from factdesk.answer.conversation import Turn
@@ -16,18 +17,8 @@ from factdesk.slack.events import handle_app_mention, handle_message
 from factdesk.slack.replies import Replier
 from factdesk.slack.streaming import DraftUpdater
 from factdesk.terminal import render_summary
-from tests.slack.payloads import app_mention, event_callback, message
 
 AMBASSADOR = "Who is Russia's ambassador in Venezuela?"
-
-
-@pytest.fixture
-def replier(fake_answerer, store) -> Replier:
-    return Replier(answerer=fake_answerer, database=store)
-
-
-def posted(fake_api) -> list[dict]:
-    return [call.body for call in fake_api.calls_to("chat.postMessage")]
 
 
 def test_a_thread_follow_up_is_asked_with_the_thread_so_far(replier, client, context, fake_api):
@@ -39,7 +30,7 @@ def test_a_thread_follow_up_is_asked_with_the_thread_so_far(replier, client, con
     assert first == []
     (turn,) = second
     assert turn.question == "how many advisers remain?" and "few dozen" in turn.answer
-    assert [p["thread_ts"] for p in posted(fake_api)] == [mention["ts"], mention["ts"]]
+    assert [p["thread_ts"] for p in fake_api.posted()] == [mention["ts"], mention["ts"]]
 
 
 def history_at_each(call: str, client, store, event: dict) -> list[list[Turn]]:
@@ -124,7 +115,7 @@ def test_an_llm_answer_streams_into_a_placeholder_then_is_replaced(
     replier = Replier(answerer=StreamingAnswerer(llm_answer()), database=store, update_seconds=60)
     event = app_mention("how many advisers remain?")
     handle_app_mention(event=event, client=client, context=context, replier=replier)
-    (placeholder,) = posted(fake_api)
+    (placeholder,) = fake_api.posted()
     assert placeholder["text"] == WRITING and placeholder["thread_ts"] == event["ts"]
     draft, final = (c.body for c in fake_api.calls_to("chat.update"))
     # Five pieces within a minute: one draft update (the first), then the final answer.
@@ -257,7 +248,7 @@ def test_a_thread_follow_up_with_an_llm_end_to_end(serve_app, baseline_pipeline,
             event_callback(message("What did he say?", channel="C8", thread_ts=mention["ts"]))
         )
         final = fake_api.wait_for("chat.update", 3)[-1].body
-    placeholders = [p for p in posted(fake_api) if p["text"] == WRITING]
+    placeholders = [p for p in fake_api.posted() if p["text"] == WRITING]
     assert len(placeholders) == 2 and all(p["thread_ts"] == mention["ts"] for p in placeholders)
     assert "absolutely false" in final["text"] and "no question of any reductions" in final["text"]
     blocks = json.dumps(final["blocks"])

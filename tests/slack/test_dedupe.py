@@ -8,13 +8,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import pytest
+from fakes.slack_payloads import ACK_SECONDS, app_mention, event_callback, message
 from slack_bolt import BoltResponse
 
 from factdesk.desk_manager import AddedSource
 from factdesk.slack.database import BotDatabase
 from factdesk.slack.dedupe import message_key, skip_seen_events
 from factdesk.slack.redis_memory import RedisMemory
-from tests.slack.payloads import ACK_SECONDS, app_mention, event_callback, message
 
 LOGGER = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ class Clock:
         return self.now
 
 
-@pytest.fixture(params=["sqlite", "redis"])
+@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.slow)])
 def memories(request, tmp_path):
     """A factory of memories sharing one place, as the bot processes of a deployment do."""
     if request.param == "sqlite":
@@ -55,6 +55,7 @@ def test_keys_expire(tmp_path):
     assert seen.first_time("k")
 
 
+@pytest.mark.slow
 def test_redis_keys_expire(redis_url):
     memory = RedisMemory.connect(redis_url, f"test-{uuid.uuid4().hex}:", seen_seconds=1)
     assert memory.first_time("k")
@@ -102,7 +103,7 @@ def test_an_unreachable_redis_is_one_clear_error_without_the_password():
     assert "hunter2" not in str(error.value)
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("redis", marks=pytest.mark.slow)])
 def test_a_retry_after_a_restart_is_not_answered_again(
     backend, request, serve_app, fake_answerer, fake_api
 ):

@@ -14,6 +14,8 @@ import uuid
 from pathlib import Path
 
 import pytest
+from fakes.slack import FakeSlackAPI
+from fakes.slack_payloads import app_mention, block_actions, event_callback, slash_command
 
 from factdesk.answer.answers import NOT_FOUND
 from factdesk.desk_manager import DeskManager
@@ -28,15 +30,11 @@ from tests.conftest import SEEDS, bounded
 from tests.newsserver import (
     HARBOUR_TITLE,
     NEWS,
-    NewsServer,
     Response,
     fixed,
-    news_site,
     redirect,
     rss,
 )
-from tests.slack.fake_slack import FakeSlackAPI
-from tests.slack.payloads import app_mention, block_actions, event_callback, slash_command
 
 ENERGY, COAST, ELSEWHERE = "CENERGY", "CCOAST", "CGENERAL"
 ADMIN, REPORTER = "UADMIN", "UREPORTER"
@@ -45,11 +43,8 @@ FERRY_QUESTION = "When will the harbour ferry resume?"
 ADVISERS_QUESTION = "How many advisers remain in Venezuela?"
 
 
-@pytest.fixture
-def news():
-    with NewsServer() as server:
-        news_site(server)
-        yield server
+# The real model and reader, the bot served over HTTP, news sites on loopback.
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture

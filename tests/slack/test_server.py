@@ -12,13 +12,8 @@ from urllib.error import HTTPError
 from urllib.parse import urlsplit
 
 import pytest
-
-from factdesk.errors import StoreUnavailableError
-from factdesk.slack import create_app, server
-from factdesk.slack.health import LOADING
-from tests.slack.conftest import ServerThread, SlowAnswerer
-from tests.slack.fake_slack import SIGNING_SECRET
-from tests.slack.payloads import (
+from fakes.slack import SIGNING_SECRET
+from fakes.slack_payloads import (
     ACK_SECONDS,
     SlackSender,
     app_mention,
@@ -28,6 +23,11 @@ from tests.slack.payloads import (
     sign,
     slash_command,
 )
+
+from factdesk.errors import StoreUnavailableError
+from factdesk.slack import create_app, server
+from factdesk.slack.health import LOADING
+from tests.slack.conftest import ServerThread, SlowAnswerer
 
 pytestmark = pytest.mark.slow
 

@@ -7,14 +7,14 @@ import threading
 import time
 
 import pytest
+from fakes.slack import APP_TOKEN, FakeSocketMode
+from fakes.slack_payloads import app_mention, event_callback
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 from factdesk.errors import ConfigError
 from factdesk.slack import app as slack_app
 from factdesk.slack import create_app
 from tests.slack.conftest import SlowAnswerer, one_desk
-from tests.slack.fake_slack import APP_TOKEN, FakeSocketMode
-from tests.slack.payloads import app_mention, event_callback
 
 pytestmark = pytest.mark.slow
 
