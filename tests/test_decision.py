@@ -9,7 +9,7 @@ import math
 import pytest
 
 from factdesk.answer.calibration import Calibration
-from factdesk.answer.decision import FEATURES, check
+from factdesk.answer.decision import FEATURES, check_calibration
 from factdesk.answer.reader import CONFIG_FILE, MODEL_DIR
 from factdesk.errors import ConfigError
 
@@ -38,14 +38,14 @@ def test_named_weights_mean_the_same_as_the_first_readers_keys():
 
 
 def test_every_feature_the_shipped_calibration_weighs_is_computed():
-    check(Calibration.of(SHIPPED))
+    check_calibration(Calibration.of(SHIPPED))
     assert set(Calibration.of(SHIPPED).weights) <= set(FEATURES)
 
 
 def test_a_calibration_weighing_an_unknown_feature_is_refused_in_one_line():
     calibration = Calibration.of({"weights": {"margin": 1.0, "entropy": 2.0}})
     with pytest.raises(ConfigError, match=r"^The reader's calibration weighs 'entropy'") as error:
-        check(calibration)
+        check_calibration(calibration)
     assert "\n" not in str(error.value)
 
 

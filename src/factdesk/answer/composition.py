@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from factdesk.answer.answers import NOT_FOUND, Answer, Citation, ShortAnswer
@@ -35,40 +35,6 @@ RELATED_COSINE = 0.4
 ENDPOINT_DOWN = {"timeout", "unreachable"}
 
 
-@dataclass(frozen=True)
-class Quoted:
-    """The answer quoted from the articles (or the decline): what the LLM is measured against."""
-
-    answered: bool
-    text: str
-    citations: list[Citation]
-    short_answer: ShortAnswer | None = None
-
-
-class LLMAttempt:
-    """One question's use of the LLM: one budget (FACTDESK_LLM_TIMEOUT) across condensing a
-    follow-up and answering, and what failed on the way."""
-
-    def __init__(self, llm: LLM) -> None:
-        from factdesk.answer.llm import Budget
-
-        self.llm = llm
-        self.budget: Budget = Budget.of(llm.timeout)
-        self.failures: list[LLMFailure] = []
-
-    def condense(self, question: str, history: Sequence[Turn]) -> str | None:
-        """The follow-up as a standalone question; None when the model fails (the follow-up is
-        then read without it)."""
-        from factdesk.answer.llm import LLMFailure
-
-        try:
-            return self.llm.condense(question, history, self.budget)
-        except LLMFailure as exc:
-            self.failures.append(exc)
-            logger.warning("LLM condense step failed (%s): %s", exc.reason, exc)
-            return None
-
-
 def compose(
     inquiry: Inquiry,
     attempt: LLMAttempt | None = None,
@@ -80,17 +46,15 @@ def compose(
     stream."""
     decision = inquiry.decision
     assert decision is not None, "decide first"
-    quoted = quote(decision, inquiry)
+    quoted = quoted_answer(decision, inquiry)
     answered, text, citations = quoted.answered, quoted.text, quoted.citations
     mode, withheld = "extractive", None
     if attempt is not None:
         assert embedder is not None, "the LLM's answer is checked with the embedder"
-        written = _written(attempt, quoted, inquiry.query.standalone, embedder, on_text)
-        if isinstance(written, str) or written is None:
-            withheld = written
-        else:
-            answered, text, citations = True, written.text, written.citations
-            mode = "llm"
+        written = attempt.write(quoted, inquiry.query.standalone, embedder, on_text)
+        if written.text is not None:
+            answered, text, citations, mode = True, written.text, written.citations, "llm"
+        withheld = written.withheld
     query = inquiry.query
     return Answer(
         question=query.question,
@@ -99,7 +63,7 @@ def compose(
         citations=citations,
         warnings=list(inquiry.warnings),
         confidence=decision.confidence,
-        reader=inquiry.reader,
+        reader=inquiry.reader_version,
         mode=mode,
         withheld=withheld,
         standalone=query.standalone if query.standalone != query.question else None,
@@ -107,9 +71,19 @@ def compose(
     )
 
 
-def quote(decision: Decision, inquiry: Inquiry) -> Quoted:
+@dataclass(frozen=True)
+class Quoted:
+    """The answer quoted from the articles (or the decline): what the LLM is measured against."""
+
+    answered: bool
+    text: str
+    citations: list[Citation]
+    short_answer: ShortAnswer | None = None
+
+
+def quoted_answer(decision: Decision, inquiry: Inquiry) -> Quoted:
     """The answer quoted from the articles, or the decline with its related passages."""
-    if not decision.answers:
+    if not decision.answered:
         return _decline(decision.candidates, inquiry.cited)
     if decision.spans:
         quoted = decision.spans[0]
@@ -159,48 +133,69 @@ def _overlap(a: Citation, b: Citation) -> bool:
     return a.source == b.source and a.start < b.end and b.start < a.end
 
 
+class LLMAttempt:
+    """One question's use of the LLM: one budget (FACTDESK_LLM_TIMEOUT) across condensing a
+    follow-up and answering, and what failed on the way."""
+
+    def __init__(self, llm: LLM) -> None:
+        from factdesk.answer.llm import Budget
+
+        self.llm = llm
+        self.budget: Budget = Budget.of(llm.timeout)
+        self.failures: list[LLMFailure] = []
+
+    def condense(self, question: str, history: Sequence[Turn]) -> str | None:
+        """The follow-up as a standalone question; None when the model fails (the follow-up is
+        then read without it)."""
+        from factdesk.answer.llm import LLMFailure
+
+        try:
+            return self.llm.condense(question, history, self.budget)
+        except LLMFailure as exc:
+            self.failures.append(exc)
+            logger.warning("LLM condense step failed (%s): %s", exc.reason, exc)
+            return None
+
+    def write(
+        self, quoted: Quoted, standalone: str, embedder: Embedder, on_text: OnText | None
+    ) -> Written:
+        """The model's answer from the passages `quoted` cites, if it passes the check
+        (`embedder` reads its claims; `on_text` hears its checked sentences as they stream);
+        else why it was withheld."""
+        from factdesk.answer import grounding
+        from factdesk.answer.llm import LLMFailure, is_refusal
+
+        if self.failures and self.failures[-1].reason in ENDPOINT_DOWN:
+            return _withheld(self.failures[-1].reason, str(self.failures[-1]))
+        passages = quoted.citations
+        if not passages:  # nothing retrieved is even related: nothing to cite
+            return Written()
+        stream = grounding.CheckedStream(passages, embedder, on_text) if on_text else None
+        try:
+            text = self.llm.answer(standalone, passages, self.budget, stream)
+        except LLMFailure as exc:
+            return _withheld(exc.reason, str(exc))
+        if is_refusal(text):
+            return _withheld("declined", "the model found no answer in the passages")
+        verdict = grounding.check(text, passages, embedder)
+        if not verdict.ok:
+            return _withheld(verdict.reason, verdict.detail)
+        return Written(" ".join(text.split()), _requote(passages, verdict.claims))
+
+
 @dataclass(frozen=True)
-class _Written:
-    """An LLM's answer that passed the check, its citations quoting what supports it."""
+class Written:
+    """What came of asking the LLM to answer: its checked answer (`text`, and `citations`
+    quoting what supports each claim), or why it was `withheld`; neither when it was not asked."""
 
-    text: str
-    citations: list[Citation]
-
-
-def _written(
-    attempt: LLMAttempt,
-    quoted: Quoted,
-    standalone: str,
-    embedder: Embedder,
-    on_text: OnText | None,
-) -> _Written | str | None:
-    """The LLM's checked answer; else why it was withheld (None: none was asked for, as when
-    nothing retrieved is even related, so there is nothing to cite)."""
-    from factdesk.answer import grounding
-    from factdesk.answer.llm import LLMFailure, is_refusal
-
-    failures = attempt.failures
-    if failures and failures[-1].reason in ENDPOINT_DOWN:
-        return _withheld(failures[-1].reason, str(failures[-1]))
-    passages = quoted.citations
-    if not passages:
-        return None
-    stream = grounding.CheckedStream(passages, embedder, on_text) if on_text else None
-    try:
-        text = attempt.llm.answer(standalone, passages, attempt.budget, stream)
-    except LLMFailure as exc:
-        return _withheld(exc.reason, str(exc))
-    if is_refusal(text):
-        return _withheld("declined", "the model found no answer in the passages")
-    verdict = grounding.check(text, passages, embedder)
-    if not verdict.ok:
-        return _withheld(verdict.reason, verdict.detail)
-    return _Written(" ".join(text.split()), _requote(passages, verdict.claims))
+    text: str | None = None
+    citations: list[Citation] = field(default_factory=list)
+    withheld: str | None = None
 
 
-def _withheld(reason: str | None, detail: str) -> str:
+def _withheld(reason: str | None, detail: str) -> Written:
     logger.warning("LLM answer withheld (%s): %s", reason, detail)
-    return reason or "error"
+    return Written(withheld=reason or "error")
 
 
 def _requote(citations: Sequence[Citation], claims: Sequence[Claim]) -> list[Citation]:

@@ -36,7 +36,7 @@ def features(found: Found) -> dict[str, float]:
     return {name: feature(found) for name, feature in FEATURES.items()}
 
 
-def check(calibration: Calibration) -> None:
+def check_calibration(calibration: Calibration) -> None:
     """A ConfigError when the calibration weighs a feature no span has."""
     unknown = sorted(set(calibration.weights) - set(FEATURES))
     if unknown:

@@ -92,7 +92,7 @@ class Decision:
     drawn from.
     """
 
-    answers: bool
+    answered: bool
     confidence: float
     spans: tuple[Found, ...] = ()
     sentences: tuple[Sentence, ...] = ()
@@ -115,7 +115,7 @@ class Inquiry:
     ranked: tuple[Sentence, ...] = ()
     # Reading: the reader's version and the spans it found; the candidate sentences (without a
     # reader, the best ones confirmed).
-    reader: str | None = None
+    reader_version: str | None = None
     spans: tuple[Found, ...] = ()
     sentences: tuple[Sentence, ...] = ()
     decision: Decision | None = None

@@ -44,7 +44,7 @@ class Pipeline:
         self.llm = llm
         self.calibration = reader.calibration if reader else None
         if self.calibration is not None:
-            decision.check(self.calibration)
+            decision.check_calibration(self.calibration)
         self.min_confidence = (
             settings.min_confidence
             if settings.min_confidence is not None

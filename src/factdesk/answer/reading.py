@@ -47,7 +47,9 @@ def read(inquiry: Inquiry, reader: Reader | None, embedder: Embedder, threshold:
             f"The question is longer than the reader reads: it read its first "
             f"{reader.max_question_tokens} word pieces.",
         )
-    return replace(inquiry, reader=reader.version, spans=found, sentences=unread, warnings=warnings)
+    return replace(
+        inquiry, reader_version=reader.version, spans=found, sentences=unread, warnings=warnings
+    )
 
 
 def read_spans(question: str, hits: tuple[Hit, ...], reader: Reader) -> list[tuple[Hit, Span]]:
