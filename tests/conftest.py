@@ -52,6 +52,14 @@ def embedder():
     return Embedder()
 
 
+@pytest.fixture(scope="session")
+def reader():
+    """The reader shipped in the package, loaded once."""
+    from factdesk.answer.reader import Reader
+
+    return Reader()
+
+
 class FakeEmbedder:
     """A deterministic stand-in for the model, as simonw/llm's tests use a fake model: each word
     is hashed to one of 384 axes, so texts that share words are alike. For tests of what is
@@ -137,7 +145,7 @@ def seed_settings(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def seed_pipeline(seed_settings, embedder):
-    """The service as shipped (default settings: the trained reader) over the seed article."""
+    """The pipeline as shipped (default settings: the trained reader) over the seed article."""
     from factdesk.service import load_pipeline
 
     return load_pipeline(seed_settings, embedder=embedder)
@@ -296,7 +304,7 @@ def chroma_server(tmp_path):
 
 @pytest.fixture(scope="session")
 def baseline_pipeline(seed_settings, seed_pipeline, embedder):
-    """The service without a reader (`FACTDESK_READER=none`) over the same index, for tests of
+    """The pipeline without a reader (`FACTDESK_READER=none`) over the same index, for tests of
     what is built around the answer (LLM checks, conversations) rather than the reader."""
     from factdesk.service import NO_READER, load_pipeline
 

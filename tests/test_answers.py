@@ -85,7 +85,7 @@ def test_questions_in_other_languages_are_declined_by_the_reader(seed_pipeline, 
 
 
 @pytest.mark.slow
-def test_json_shape(seed_pipeline):
+def test_json_shape(seed_pipeline, reader):
     data = answer_json(seed_pipeline.ask("How many advisers remain?"))
     assert set(data) == {
         "question",
@@ -100,7 +100,7 @@ def test_json_shape(seed_pipeline):
         "citations",
     }
     assert data["mode"] == "extractive" and data["llm_withheld"] is None
-    assert data["reader"] == Reader().version  # on by default
+    assert data["reader"] == reader.version  # on by default
     short = data["short_answer"]
     assert set(short) == {"text", "start", "end"} and short["end"] - short["start"] == len(
         short["text"]
@@ -157,7 +157,6 @@ def test_the_reader_reads_the_best_passages_and_cites_only_those_that_answer(
 ):
     """The reader reads the best few retrieved passages whole; a passage is cited only when the
     reader found an answer in it too, so citations may be fewer than top-k."""
-    from factdesk.answer.reader import Reader
     from factdesk.answer.reading import SPAN_PASSAGES
     from factdesk.service import load_pipeline
 
@@ -167,11 +166,11 @@ def test_the_reader_reads_the_best_passages_and_cites_only_those_that_answer(
     reader.read = lambda question, passages: (  # type: ignore[method-assign]
         read.append(len(passages)) or original(question, passages)
     )
-    service = load_pipeline(seed_settings, embedder=embedder, reader=reader)
-    answer = service.ask("How many officers does Mark Galeotti believe are in Venezuela?")
+    pipeline = load_pipeline(seed_settings, embedder=embedder, reader=reader)
+    answer = pipeline.ask("How many officers does Mark Galeotti believe are in Venezuela?")
     assert read == [SPAN_PASSAGES]
     assert answer.answered and answer.short_answer and "300" in answer.short_answer.text
-    threshold = service.min_confidence
+    threshold = pipeline.min_confidence
     assert all(threshold <= citation.score for citation in answer.citations)
 
 
@@ -184,15 +183,15 @@ def test_only_close_calls_embed_sentences_alone(seed_settings, embedder):
 
     article = read_article(next(SEEDS.glob("*.txt"))).text
     recording = _Recording(embedder)
-    service = load_pipeline(seed_settings, embedder=recording, reader=NO_READER)
-    threshold = service.min_confidence
+    pipeline = load_pipeline(seed_settings, embedder=recording, reader=NO_READER)
+    threshold = pipeline.min_confidence
 
-    clear = service.ask("How many officers does Mark Galeotti believe are in Venezuela?")
+    clear = pipeline.ask("How many officers does Mark Galeotti believe are in Venezuela?")
     assert clear.answered and clear.confidence >= threshold + CONFIRM_MARGIN
     assert not [t for batch in recording.batches for t in batch if t in article]
 
     recording.batches.clear()
-    close = service.ask("What is the capital of France?")
+    close = pipeline.ask("What is the capital of France?")
     sentences = [batch for batch in recording.batches if all(t in article for t in batch)]
     assert [len(batch) for batch in sentences] == [CONFIRM]
     assert not close.answered and close.confidence < threshold

@@ -47,11 +47,11 @@ def test_with_history_most_follow_ups_are_answered_correctly(baseline_report):
 
 
 def test_the_ambassador_follow_up_quotes_his_denial(seed_pipeline):
-    """ "What did he say?" after asking who the ambassador is, with the service as shipped."""
+    """ "What did he say?" after asking who the ambassador is, with the pipeline as shipped."""
     from factdesk.answer.conversation import Turn
 
-    service = seed_pipeline
-    first = service.ask("Who is Russia's ambassador in Venezuela?")
-    answer = service.ask("What did he say?", [Turn(first.question, first.answer)])
+    pipeline = seed_pipeline
+    first = pipeline.ask("Who is Russia's ambassador in Venezuela?")
+    answer = pipeline.ask("What did he say?", [Turn(first.question, first.answer)])
     assert answer.answered, answer.answer
     assert "absolutely false" in answer.answer or "no question of any reductions" in answer.answer

@@ -70,13 +70,6 @@ def assert_seed_answered(env: dict) -> None:
 # -- questions -------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def reader():
-    from factdesk.answer.reader import Reader
-
-    return Reader()
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("length", [1_300, 1_350, 1_500, 1_700, 2_000])
 def test_every_question_the_cap_accepts_is_read(reader, length):

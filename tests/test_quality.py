@@ -55,7 +55,7 @@ def baseline_report(baseline_pipeline):
 
 @pytest.fixture(scope="module")
 def two_articles(tmp_path_factory, embedder):
-    """The service as shipped over the seed article and the second news article."""
+    """The pipeline as shipped over the seed article and the second news article."""
     from factdesk.ingest.indexer import Indexer
     from factdesk.service import load_pipeline
 

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from factdesk.answer.calibration import Calibration
-from factdesk.answer.reader import CONFIG_FILE, MODEL_DIR, MODEL_FILE, TOKENIZER_FILE, Reader
+from factdesk.answer.reader import CONFIG_FILE, MODEL_DIR, MODEL_FILE, TOKENIZER_FILE
 
 QUESTION = "Which analyst estimates the number of Russian officers in Venezuela?"
 ANSWER = (
@@ -19,11 +19,6 @@ ANSWER = (
 )
 OFF_TOPIC = "Tesla moved to Paris in 1882 to work for the Continental Edison Company."
 FILLER = "The committee met again on Tuesday and discussed the agenda for the coming year. " * 30
-
-
-@pytest.fixture(scope="module")
-def reader() -> Reader:
-    return Reader()
 
 
 def test_the_model_ships_small_inside_the_package_with_its_card():

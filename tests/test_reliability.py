@@ -64,9 +64,9 @@ def test_mixed_folder_indexes_the_good_files(tmp_path, embedder):
     assert reasons.keys() == {"image.txt", "legacy.txt", "empty.txt", "huge.txt", "vanished.txt"}
     assert reasons["vanished.txt"] == "disappeared while indexing"
     assert reasons["huge.txt"].startswith("too large")
-    service = load_pipeline(settings, embedder=embedder)
-    assert "few dozen" in service.ask("How many advisers remain?").answer
-    assert "May" in service.ask("When does the tram line open?").answer
+    pipeline = load_pipeline(settings, embedder=embedder)
+    assert "few dozen" in pipeline.ask("How many advisers remain?").answer
+    assert "May" in pipeline.ask("When does the tram line open?").answer
 
 
 def test_killed_index_run_leaves_previous_index_answerable(tmp_path, embedder):
@@ -85,8 +85,8 @@ def test_killed_index_run_leaves_previous_index_answerable(tmp_path, embedder):
     os.kill(run.pid, signal.SIGKILL)
     run.wait()
 
-    service = load_pipeline(settings, embedder=embedder)
-    assert "just a few dozen" in service.ask("How many advisers remain?").answer
+    pipeline = load_pipeline(settings, embedder=embedder)
+    assert "just a few dozen" in pipeline.ask("How many advisers remain?").answer
 
     finished = Indexer(settings, embedder).index_paths([SEEDS, articles])  # the next run
     assert finished.added > 0 and finished.unchanged >= 1  # it carries on; the seed is kept

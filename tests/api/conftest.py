@@ -1,4 +1,4 @@
-"""Fixtures for the doors (`factdesk serve`, `factdesk mcp`): the real service over a copy of
+"""Fixtures for the doors (`factdesk serve`, `factdesk mcp`): the real pipeline over a copy of
 the seed index, with a second desk that holds nothing, served by `factdesk serve`'s own app under
 uvicorn on a free loopback port, in a thread of the test process.
 

@@ -207,7 +207,7 @@ def test_a_thread_follow_up_end_to_end(serve_app, answerer, fake_api):
 
 @pytest.mark.slow
 def test_what_did_he_say_is_answered_with_the_ambassadors_denial(serve_app, answerer, fake_api):
-    """A thread follow-up is read with its thread, with the service as shipped."""
+    """A thread follow-up is read with its thread, with the pipeline as shipped."""
     running = serve_app(answerer)
     mention = app_mention(AMBASSADOR, channel="C6")
     running.slack.event(event_callback(mention))
