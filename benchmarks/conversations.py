@@ -28,7 +28,7 @@ from factdesk.evaluation.conversations import evaluate_conversations, load_conve
 from factdesk.evaluation.reports import render_conversations
 from factdesk.ingest.documents import Article
 from factdesk.search.embeddings import prepare_runtime
-from factdesk.service import scratch_service
+from factdesk.service import scratch_pipeline
 
 HERE = Path(__file__).resolve().parent / "conversations"
 
@@ -55,8 +55,8 @@ def measure(data: Path, path: Path, top_k: int) -> tuple[dict, RenderableType]:
     if None in titles:
         raise SystemExit(f'{path}: every conversation needs the "article" (a SQuAD title) it is on')
     settings = Settings(_env_file=None)
-    with scratch_service(settings, articles_of(data, titles)) as service:
-        report = evaluate_conversations(service, conversations, top_k, str(path))
+    with scratch_pipeline(settings, articles_of(data, titles)) as pipeline:
+        report = evaluate_conversations(pipeline, conversations, top_k, str(path))
     return report.to_dict(), render_conversations(report)
 
 

@@ -1,7 +1,7 @@
 """Desks on SciFact: one Chroma collection per desk against one collection behind a filter.
 
 A slice of the abstracts is split into three desks (by a hash of each abstract's id), and every
-claim of the slice is asked in the desk holding its evidence, through the product's Service
+claim of the slice is asked in the desk holding its evidence, through the product's pipeline
 (retrieval, reader, decline), in two designs:
 
 - `collection per desk` (what factdesk ships): each desk has its own collection and keyword
@@ -35,7 +35,7 @@ from rich.table import Table
 
 import machine
 import scifact
-from factdesk.answer.answers import Answerer
+from factdesk.answer.pipeline import Pipeline
 from factdesk.config import Settings
 from factdesk.desks import settings_for
 from factdesk.ingest.indexer import Indexer, fingerprint
@@ -43,7 +43,7 @@ from factdesk.search.embeddings import Embedder
 from factdesk.search.keyword import KeywordIndex
 from factdesk.search.retrieval import Retriever
 from factdesk.search.store import Store
-from factdesk.service import Service, _reader
+from factdesk.service import load_reader
 
 DESKS = ("energy", "health", "politics")  # names only: abstracts are dealt by a hash of their id
 COMBINED = "all-desks"
@@ -71,21 +71,8 @@ class FilteredStore(Store):
         super().__init__(settings, fingerprint(settings), COMBINED)
         self.desk = desk
 
-    def query(self, vector: np.ndarray, n: int):
-        from factdesk.search.store import _chunk_from_metadata
-
-        result = self._call(
-            lambda: self.collection.query(
-                query_embeddings=[vector.tolist()],
-                n_results=n,
-                where={"desk": self.desk},
-                include=["documents", "metadatas", "distances"],
-            )
-        )
-        rows = zip(
-            *(result[key][0] for key in ("ids", "documents", "metadatas", "distances")), strict=True
-        )
-        return [(_chunk_from_metadata(i, t, m), 1.0 - d) for i, t, m, d in rows]
+    def query(self, vector: np.ndarray, n: int, where: dict | None = None):
+        return super().query(vector, n, {"desk": self.desk, **(where or {})})
 
 
 class FilteredKeywords:
@@ -144,20 +131,18 @@ def build(settings: Settings, embedder: Embedder, dataset: scifact.Dataset) -> d
     }
 
 
-def services(settings: Settings, embedder: Embedder, design: str) -> dict[str, Service]:
-    reader = _reader(None, settings)
+def pipelines(settings: Settings, embedder: Embedder, design: str) -> dict[str, Pipeline]:
+    reader = load_reader(settings)
     if design == "collection per desk":
         return {
-            desk: Service(
-                Answerer(
+            desk: Pipeline(
+                settings_for(settings, desk),
+                embedder,
+                Retriever(
+                    Store(settings_for(settings, desk), fingerprint(settings, embedder.name)),
                     settings_for(settings, desk),
-                    embedder,
-                    Retriever(
-                        Store(settings_for(settings, desk), fingerprint(settings, embedder.name)),
-                        settings_for(settings, desk),
-                    ),
-                    reader,
-                )
+                ),
+                reader,
             )
             for desk in DESKS
         }
@@ -170,17 +155,15 @@ def services(settings: Settings, embedder: Embedder, design: str) -> dict[str, S
     for id_, metadata in zip(page["ids"], page["metadatas"], strict=True):
         ids[str(metadata["desk"])].add(id_)
     return {
-        desk: Service(
-            Answerer(
+        desk: Pipeline(
+            settings,
+            embedder,
+            FilteredRetriever(
+                FilteredStore(settings, desk),
                 settings,
-                embedder,
-                FilteredRetriever(
-                    FilteredStore(settings, desk),
-                    settings,
-                    FilteredKeywords(everything, ids[desk]),
-                ),
-                reader,
-            )
+                FilteredKeywords(everything, ids[desk]),
+            ),
+            reader,
         )
         for desk in DESKS
     }
@@ -206,7 +189,7 @@ class Tally:
 
 
 def measure(
-    designs: dict[str, dict[str, Service]], claims: list[tuple[str, str, set[str]]]
+    designs: dict[str, dict[str, Pipeline]], claims: list[tuple[str, str, set[str]]]
 ) -> dict[str, dict]:
     """Each claim asked in its own desk, and in the next one (where its evidence is not), by
     each design in turn, first one then the other, so that both see the same load."""
@@ -253,10 +236,10 @@ def run(args: argparse.Namespace, scratch: Path) -> dict:
     embedder = Embedder.from_settings(settings)
     built = build(settings, embedder, dataset)
     claims = claims_by_desk(dataset)
-    designs = {design: services(settings, embedder, design) for design in DESIGNS}
-    for desk_services in designs.values():  # warm: the first questions load what they use
-        for desk_service in desk_services.values():
-            desk_service.ask(claims[0][0])
+    designs = {design: pipelines(settings, embedder, design) for design in DESIGNS}
+    for desk_pipelines in designs.values():  # warm: the first questions load what they use
+        for pipeline in desk_pipelines.values():
+            pipeline.ask(claims[0][0])
     result: dict = {"machine": machine.describe(), **built, "claims": len(claims)}
     result["designs"] = measure(designs, claims)
     rebuild = keyword_rebuild(settings, embedder)

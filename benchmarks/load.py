@@ -3,7 +3,7 @@
     python benchmarks/load.py --events 500 --senders 20 --out load.json
 
 Runs the real `factdesk slack --http` process against the fake Slack Web API the tests use
-(tests/slack/fake_slack.py), so the whole path is measured: signature check, ack, duplicate
+(fakes/slack.py), so the whole path is measured: signature check, ack, duplicate
 check, retrieval, answer and `chat.postMessage`. Each sender posts its share of the events one
 after another, as fast as they are acknowledged, and delivers every tenth of them a second time
 as Slack's retry (`X-Slack-Retry-Num: 1`), so that exactly-once delivery is tested, not assumed.
@@ -39,10 +39,10 @@ import machine
 from factdesk.slack.blocks import APOLOGY
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))  # the fake Slack lives with the tests, which use it too
+sys.path.insert(0, str(REPO))  # the fake Slack (fakes/), which the tests use too
 
-from tests.slack.fake_slack import BOT_TOKEN, SIGNING_SECRET, Call, FakeSlackAPI  # noqa: E402
-from tests.slack.payloads import SlackSender, app_mention, event_callback  # noqa: E402
+from fakes.slack import BOT_TOKEN, SIGNING_SECRET, Call, FakeSlackAPI  # noqa: E402
+from fakes.slack_payloads import SlackSender, app_mention, event_callback  # noqa: E402
 
 QUESTIONS = REPO / "src" / "factdesk" / "evaluation" / "seed_questions.jsonl"
 ACK_SECONDS = 3.0  # Slack re-sends an event it has not seen acknowledged within this

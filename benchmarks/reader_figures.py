@@ -37,7 +37,7 @@ CONVERSATIONS = REPO / "benchmarks" / "conversations" / "test.jsonl"
 # SQuAD 2.0 train: 43,498 of its 130,319 questions are unanswerable.
 UNANSWERABLE_SHARE = 0.334
 # What the calibrator weighs, in the order reader.json lists them (answer/decision.py reads them).
-FEATURES = ("margin", "passage", "missing")
+FEATURES = ("margin", "passage_cosine", "missing")
 TOP_K = 3  # passages cited, as `factdesk eval` and the quality tests ask
 
 
@@ -82,29 +82,33 @@ def end_to_end(squad, embedder, reader, **overrides):
     """`factdesk eval --squad` on a set, in a scratch index: its report."""
     from factdesk.config import Settings
     from factdesk.evaluation.squad import evaluate_squad
-    from factdesk.service import scratch_service
+    from factdesk.service import scratch_pipeline
 
     settings = Settings(_env_file=None, **overrides)
     articles = [paragraph.as_article() for paragraph in squad.paragraphs]
-    with scratch_service(settings, articles, embedder=embedder, reader=reader) as service:
-        return evaluate_squad(service, squad, settings.top_k)
+    with scratch_pipeline(settings, articles, embedder=embedder, reader=reader) as pipeline:
+        return evaluate_squad(pipeline, squad, settings.top_k)
 
 
 def candidate_rows(squad, embedder, reader) -> list[dict]:
     """Every span the reader finds for every question of a set, as the decision sees it: its
     features, whether it is right (F1 of at least 0.5 with a gold answer; never for an
     unanswerable question), and the question's id and article."""
+    from factdesk.answer.conversation import Query
     from factdesk.config import Settings
     from factdesk.evaluation.squad import f1_score
-    from factdesk.service import scratch_service
+    from factdesk.service import scratch_pipeline
 
     settings = Settings(_env_file=None)
     articles = [paragraph.as_article() for paragraph in squad.paragraphs]
     rows = []
-    with scratch_service(settings, articles, embedder=embedder, reader=reader) as service:
+    with scratch_pipeline(settings, articles, embedder=embedder, reader=reader) as pipeline:
         for question in squad.questions:
-            for text, features in _candidates(service, " ".join(question.text.split())):
-                right = bool(question.answers) and f1_score(text, question.answers) >= 0.5
+            query = Query.alone(" ".join(question.text.split()))
+            for found, features in pipeline.spans(query):
+                right = (
+                    bool(question.answers) and f1_score(found.span.text, question.answers) >= 0.5
+                )
                 rows.append(
                     {
                         "id": question.id,
@@ -117,35 +121,9 @@ def candidate_rows(squad, embedder, reader) -> list[dict]:
     return rows
 
 
-def _candidates(service, question: str) -> list[tuple[str, dict[str, float]]]:
-    """The spans the answer step chooses from, each with the decision's features."""
-    import math
-
-    from factdesk.answer.conversation import Query
-    from factdesk.search.keyword import terms
-
-    answerer = service.answerer
-    keyword = answerer.retriever.keyword_index
-    unseen = math.log(1 + (keyword.size + 0.5) / 0.5)
-    asked = set(terms(question))
-    weights = {t: keyword.idf(t) or unseen for t in asked}
-    total = sum(weights.values()) or 1.0
-    found = []
-    for hit, span in answerer.spans(Query.alone(question)):
-        sentences = hit.chunk.sentences or ((0, len(hit.chunk.text)),)
-        holding = [(a, b) for a, b in sentences if a < span.end and b > span.start] or [
-            (span.start, span.end)
-        ]
-        said = set(terms(hit.chunk.text[holding[0][0] : holding[-1][1]]))
-        missing = sum(weights[t] for t in asked - said) / total
-        features = {"margin": span.margin, "passage": hit.dense or 0.0, "missing": missing}
-        found.append((span.text, features))
-    return found
-
-
-def fit_calibration(rows: Sequence[dict], features: Sequence[str] = FEATURES) -> dict[str, float]:
+def fit_calibration(rows: Sequence[dict], features: Sequence[str] = FEATURES) -> dict:
     """Logistic regression of "right" on the features (Platt scaling with more than one input),
-    by Newton's method: each feature's weight, and the intercept."""
+    by Newton's method: reader.json's calibration, each feature's weight and the intercept."""
     x = np.array([[row[name] for name in features] + [1.0] for row in rows])
     labels = np.array([row["right"] for row in rows], dtype=float)
     w = np.zeros(x.shape[1])
@@ -154,7 +132,8 @@ def fit_calibration(rows: Sequence[dict], features: Sequence[str] = FEATURES) ->
         gradient = x.T @ (p - labels)
         hessian = (x * (p * (1 - p))[:, None]).T @ x + 1e-6 * np.eye(len(w))
         w -= np.linalg.solve(hessian, gradient)
-    return {name: round(float(v), 6) for name, v in zip([*features, "intercept"], w, strict=True)}
+    weights = {name: round(float(v), 6) for name, v in zip(features, w, strict=False)}
+    return {"weights": weights, "intercept": round(float(w[-1]), 6)}
 
 
 def choose_threshold(report, unanswerable_share: float) -> tuple[float, float]:
@@ -181,7 +160,7 @@ def news_figures(embedder, reader) -> dict[str, dict]:
     from factdesk.config import Settings
     from factdesk.evaluation.questions import evaluate, load_questions
     from factdesk.ingest.documents import scan_paths
-    from factdesk.service import scratch_service
+    from factdesk.service import scratch_pipeline
 
     result = {}
     for name, questions, folders in (
@@ -189,7 +168,7 @@ def news_figures(embedder, reader) -> dict[str, dict]:
         ("paraphrased", PARAPHRASED, [SEEDS, NEWS]),
     ):
         articles = scan_paths(folders).articles
-        with scratch_service(
+        with scratch_pipeline(
             Settings(_env_file=None), articles, embedder=embedder, reader=reader
         ) as s:
             report = evaluate(s, load_questions(questions), top_k=TOP_K)
@@ -213,13 +192,15 @@ def follow_up_figures(data: Path, embedder, reader) -> dict:
     import conversations
     from factdesk.config import Settings
     from factdesk.evaluation.conversations import evaluate_conversations, load_conversations
-    from factdesk.service import scratch_service
+    from factdesk.service import scratch_pipeline
 
     titles = {
         json.loads(line)["article"] for line in CONVERSATIONS.read_text().splitlines() if line
     }
     articles = conversations.articles_of(data, titles)
-    with scratch_service(Settings(_env_file=None), articles, embedder=embedder, reader=reader) as s:
+    with scratch_pipeline(
+        Settings(_env_file=None), articles, embedder=embedder, reader=reader
+    ) as s:
         report = evaluate_conversations(s, load_conversations(CONVERSATIONS), TOP_K)
     figures = report.figures()
     return {
@@ -255,7 +236,7 @@ def measure(
     from factdesk.search.embeddings import Embedder
 
     version = training["version"]
-    write_config(package, version, 0.0, {"margin": 1.0}, {})
+    write_config(package, version, 0.0, {"weights": {"margin": 1.0}, "intercept": 0.0}, {})
     embedder = Embedder()
     tune = squad_data.squad_set(data, TUNE, "tune", limit)
     rows = candidate_rows(tune, embedder, Reader(model_dir=package))
@@ -322,7 +303,7 @@ def measure(
 
 
 def write_config(
-    package: Path, version: str, threshold: float, calibration: dict[str, float], figures: dict
+    package: Path, version: str, threshold: float, calibration: dict, figures: dict
 ) -> None:
     """reader.json: what the runtime needs (version, threshold, calibration, windows), and the
     figures."""
@@ -404,7 +385,7 @@ def write_model_card(package: Path, report: dict) -> None:
         test=", ".join(report["splits"]["test"]),
         held_out=", ".join(report["splits"]["held_out"]),
         calibration=" + ".join(
-            f"{w:g} × {name}" for name, w in report["calibration"].items() if name != "intercept"
+            f"{w:g} × {name}" for name, w in report["calibration"]["weights"].items()
         )
         + f" + {report['calibration']['intercept']:g}",
         ece=report["expected_calibration_error"],
@@ -485,12 +466,12 @@ Finnish (their paragraph's facts survive; the wording shifts).
 of the end position, averaged.
 
 **Confidence:** a logistic calibrator over the decision's features, fitted on every span the
-reader finds for the tune questions: `{calibration}`, where `margin` is the span's score over
-"no answer" (logits), `passage` its passage's cosine to the question, and `missing` the share of
-the question's words (weighted by their rarity in the index) that the sentence holding the span
-lacks. It is the probability that the short answer is right (F1 of at least 0.5 with a gold
-answer). Expected calibration error over every question's answer: {ece[tune]} on tune,
-**{ece[test]} on test** (chart: `benchmarks/charts/calibration.png`).
+reader finds for the tune questions: `{calibration}`, where `margin` is the span's score
+over "no answer" (logits), `passage_cosine` its passage's cosine to the question, and `missing`
+the share of the question's words (weighted by their rarity in the index) that the sentence
+holding the span lacks. It is the probability that the short answer is right (F1 of at least
+0.5 with a gold answer). Expected calibration error over every question's answer: {ece[tune]}
+on tune, **{ece[test]} on test** (chart: `benchmarks/charts/calibration.png`).
 
 **Threshold:** the confidence that makes the most correct decisions on the tune articles end to
 end, with unanswerable questions counted at SQuAD 2.0's own share ({report[unanswerable_share]};

@@ -44,7 +44,7 @@ import machine
 import scifact
 from factdesk.config import Settings
 from factdesk.search.embeddings import Embedder
-from factdesk.service import NO_READER, TRAINED_READER, load_service
+from factdesk.service import NO_READER, TRAINED_READER, load_pipeline
 
 REPO = Path(__file__).resolve().parents[1]
 PREVIOUS = "571abe6"  # the first round's last commit: torch on the question path
@@ -169,8 +169,8 @@ def warm(settings: Settings, embedder: Embedder, claims: list[str]) -> dict:
     """Per-question latency in this process, with the reader and with the pre-rank alone,
     asked in turn so both see the same machine."""
     services = {
-        "reader": load_service(settings, embedder=embedder, reader=TRAINED_READER),
-        "pre-rank only": load_service(settings, embedder=embedder, reader=NO_READER),
+        "reader": load_pipeline(settings, embedder=embedder, reader=TRAINED_READER),
+        "pre-rank only": load_pipeline(settings, embedder=embedder, reader=NO_READER),
     }
     seconds: dict[str, list[float]] = {name: [] for name in services}
     for service in services.values():

@@ -51,7 +51,7 @@ MAX_LENGTH = 192
 # The product reads whole passages (at most 250 word pieces) with the question in one window.
 READ_LENGTH = 256
 STRIDE = 64  # word pieces two windows of a long paragraph share
-MAX_ANSWER_TOKENS = 30
+MAX_ANSWER_PIECES = 30
 PACKAGE = Path(__file__).resolve().parent.parent / "src" / "factdesk" / "models" / "reader"
 CHECKPOINT_STEPS = 100
 MAX_SHIPPED_MB = 60

@@ -52,6 +52,14 @@ def embedder():
     return Embedder()
 
 
+@pytest.fixture(scope="session")
+def reader():
+    """The reader shipped in the package, loaded once."""
+    from factdesk.answer.reader import Reader
+
+    return Reader()
+
+
 class FakeEmbedder:
     """A deterministic stand-in for the model, as simonw/llm's tests use a fake model: each word
     is hashed to one of 384 axes, so texts that share words are alike. For tests of what is
@@ -119,21 +127,32 @@ def benchmark_script(monkeypatch):
     return importlib.import_module
 
 
+@pytest.fixture
+def news():
+    """A news site on loopback (newsserver.py): its articles and feeds, and the routes a test
+    adds."""
+    from tests.newsserver import NewsServer, news_site
+
+    with NewsServer() as server:
+        news_site(server)
+        yield server
+
+
 @pytest.fixture(scope="session")
 def seed_settings(tmp_path_factory):
     return make_settings(tmp_path_factory.mktemp("seed-index"))
 
 
 @pytest.fixture(scope="session")
-def seed_service(seed_settings, embedder):
-    """The service as shipped (default settings: the trained reader) over the seed article."""
-    from factdesk.service import load_service
+def seed_pipeline(seed_settings, embedder):
+    """The pipeline as shipped (default settings: the trained reader) over the seed article."""
+    from factdesk.service import load_pipeline
 
-    return load_service(seed_settings, embedder=embedder)
+    return load_pipeline(seed_settings, embedder=embedder)
 
 
 @pytest.fixture
-def seed_index(tmp_path, seed_service, seed_settings) -> Path:
+def seed_index(tmp_path, seed_pipeline, seed_settings) -> Path:
     """A copy of the seed index at tmp_path/index, for a factdesk process that should answer at
     once rather than index the seed article first (which tests of that first run check)."""
     return shutil.copytree(seed_settings.index_dir, tmp_path / "index")
@@ -147,6 +166,13 @@ def dated_settings(tmp_path_factory, embedder):
     settings = make_settings(tmp_path_factory.mktemp("dated-index"))
     Indexer(settings, embedder).index_paths([DATED, SEEDS])
     return settings
+
+
+def with_llm(pipeline, llm):
+    """The same pipeline (model, index, reader) with an LLM answering too."""
+    from factdesk.answer.pipeline import Pipeline
+
+    return Pipeline(pipeline.settings, pipeline.embedder, pipeline.retriever, pipeline.reader, llm)
 
 
 def bounded(seconds: float, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -277,9 +303,9 @@ def chroma_server(tmp_path):
 
 
 @pytest.fixture(scope="session")
-def baseline_service(seed_settings, seed_service, embedder):
-    """The service without a reader (`FACTDESK_READER=none`) over the same index, for tests of
+def baseline_pipeline(seed_settings, seed_pipeline, embedder):
+    """The pipeline without a reader (`FACTDESK_READER=none`) over the same index, for tests of
     what is built around the answer (LLM checks, conversations) rather than the reader."""
-    from factdesk.service import NO_READER, load_service
+    from factdesk.service import NO_READER, load_pipeline
 
-    return load_service(seed_settings, embedder=embedder, reader=NO_READER)
+    return load_pipeline(seed_settings, embedder=embedder, reader=NO_READER)

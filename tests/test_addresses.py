@@ -13,7 +13,7 @@ from factdesk.ingest.addresses import address_kind
 from factdesk.ingest.sources import Fetcher
 
 from .conftest import make_settings
-from .newsserver import NewsServer, news_site, redirect
+from .newsserver import redirect
 
 PUBLIC = "93.184.215.14"  # stands in for a news site on the internet
 
@@ -62,20 +62,13 @@ def test_the_refusal_reads_as_english():
 
 
 @pytest.fixture
-def server():
-    with NewsServer() as news:
-        news_site(news)
-        yield news
-
-
-@pytest.fixture
 def guarded(tmp_path):
     with Fetcher(make_settings(tmp_path / "index", fetch_allow_private=False)) as fetcher:
         yield fetcher
 
 
 @pytest.fixture
-def internet(monkeypatch, server):
+def internet(monkeypatch, news):
     """news.example resolves to a public address, whose packets reach the loopback test server;
     `answers` can make the name change its answer from one lookup to the next."""
     real_lookup, real_connect = socket.getaddrinfo, httpcore.SyncBackend.connect_tcp
@@ -92,7 +85,7 @@ def internet(monkeypatch, server):
 
     monkeypatch.setattr(socket, "getaddrinfo", lookup)
     monkeypatch.setattr(httpcore.SyncBackend, "connect_tcp", connect)
-    port = server.base.rsplit(":", 1)[1]
+    port = news.base.rsplit(":", 1)[1]
     return answers, f"http://news.example:{port}"
 
 
@@ -106,48 +99,48 @@ def internet(monkeypatch, server):
         ("http://10.0.0.8/intranet", "10.0.0.8 is a private address"),
     ],
 )
-def test_internal_urls_are_refused_by_default_without_a_request(server, guarded, url, reason):
-    port = server.base.rsplit(":", 1)[1]
+def test_internal_urls_are_refused_by_default_without_a_request(news, guarded, url, reason):
+    port = news.base.rsplit(":", 1)[1]
     with pytest.raises(FetchError) as refused:
-        guarded.get(url.format(base=server.base, port=port))
+        guarded.get(url.format(base=news.base, port=port))
     assert reason in str(refused.value)
     assert "FACTDESK_FETCH_ALLOW_PRIVATE=true allows it" in str(refused.value)
-    assert server.requests == []
+    assert news.requests == []
 
 
-def test_a_public_page_is_fetched(server, guarded, internet):
+def test_a_public_page_is_fetched(news, guarded, internet):
     _, public = internet
     page = guarded.get(public + "/news/harbour-ferry")
     assert b"Harbour ferry" in page.content
 
 
-def test_a_public_url_redirecting_to_loopback_is_refused(server, guarded, internet):
+def test_a_public_url_redirecting_to_loopback_is_refused(news, guarded, internet):
     _, public = internet
-    server.routes["/moved"] = redirect(server.url("/news/harbour-ferry"))
+    news.routes["/moved"] = redirect(news.url("/news/harbour-ferry"))
     with pytest.raises(FetchError) as refused:
         guarded.get(public + "/moved")
     assert str(refused.value).startswith("redirected to 127.0.0.1, a loopback address: refused")
-    assert server.hits("/moved") == 1
-    assert server.hits("/news/harbour-ferry") == 0
+    assert news.hits("/moved") == 1
+    assert news.hits("/news/harbour-ferry") == 0
 
 
 def test_a_name_that_turns_internal_after_the_check_is_refused_at_connection(
-    server, guarded, internet
+    news, guarded, internet
 ):
     answers, public = internet
     answers += [PUBLIC, "127.0.0.1"]  # the request's check, then the connection's
     with pytest.raises(FetchError, match=r"news.example \(127.0.0.1\) is a loopback address"):
         guarded.get(public + "/news/harbour-ferry")
-    assert server.requests == []
+    assert news.requests == []
 
 
-def test_the_opt_in_fetches_loopback(server, tmp_path):
+def test_the_opt_in_fetches_loopback(news, tmp_path):
     with Fetcher(make_settings(tmp_path / "index", fetch_allow_private=True)) as fetcher:
-        assert b"Harbour ferry" in fetcher.get(server.url("/news/harbour-ferry")).content
+        assert b"Harbour ferry" in fetcher.get(news.url("/news/harbour-ferry")).content
 
 
-def test_a_redirect_away_from_http_is_refused(server, tmp_path):
-    server.routes["/to-file"] = redirect("file:///etc/passwd")
+def test_a_redirect_away_from_http_is_refused(news, tmp_path):
+    news.routes["/to-file"] = redirect("file:///etc/passwd")
     with Fetcher(make_settings(tmp_path / "index")) as fetcher, pytest.raises(FetchError) as error:
-        fetcher.get(server.url("/to-file"))
+        fetcher.get(news.url("/to-file"))
     assert "not an http(s) address" in str(error.value)

@@ -16,7 +16,7 @@ import time
 import pytest
 
 from .conftest import REPO, SEEDS, Ran, free_port, invoke_factdesk, run_factdesk
-from .newsserver import BOILERPLATE, HARBOUR_TITLE, NewsServer, Response, fixed, news_site, rss
+from .newsserver import BOILERPLATE, HARBOUR_TITLE, Response, fixed, rss
 
 
 def run(*args: str, env: dict, stdin: str | None = None) -> Ran:
@@ -230,13 +230,6 @@ def test_llm_answers_stream_in_the_terminal_then_the_checked_answer(env, caplog)
     assert withheld["mode"] == "extractive" and withheld["llm_withheld"] == "error"
     # A warning on stderr (Python's last-resort handler) from a process; pytest's log here.
     assert "LLM answer withheld (error)" in caplog.text
-
-
-@pytest.fixture(scope="module")
-def news():
-    with NewsServer() as server:
-        news_site(server)
-        yield server
 
 
 @pytest.fixture

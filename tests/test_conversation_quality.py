@@ -23,8 +23,8 @@ def test_the_conversations_file_is_big_enough():
 
 
 @pytest.fixture(scope="module")
-def baseline_report(baseline_service):
-    return evaluate_conversations(baseline_service, CONVERSATIONS, top_k=3)
+def baseline_report(baseline_pipeline):
+    return evaluate_conversations(baseline_pipeline, CONVERSATIONS, top_k=3)
 
 
 def test_history_helps_even_without_a_reader(baseline_report):
@@ -46,12 +46,12 @@ def test_with_history_most_follow_ups_are_answered_correctly(baseline_report):
     assert figures["follow_ups_correct"] >= alone["follow_ups_correct"] + 0.3
 
 
-def test_the_ambassador_follow_up_quotes_his_denial(seed_service):
-    """ "What did he say?" after asking who the ambassador is, with the service as shipped."""
+def test_the_ambassador_follow_up_quotes_his_denial(seed_pipeline):
+    """ "What did he say?" after asking who the ambassador is, with the pipeline as shipped."""
     from factdesk.answer.conversation import Turn
 
-    service = seed_service
-    first = service.ask("Who is Russia's ambassador in Venezuela?")
-    answer = service.ask("What did he say?", [Turn(first.question, first.answer)])
+    pipeline = seed_pipeline
+    first = pipeline.ask("Who is Russia's ambassador in Venezuela?")
+    answer = pipeline.ask("What did he say?", [Turn(first.question, first.answer)])
     assert answer.answered, answer.answer
     assert "absolutely false" in answer.answer or "no question of any reductions" in answer.answer

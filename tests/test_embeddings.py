@@ -122,7 +122,7 @@ FOLLOW_UP = {
     ids=["question", "follow-up"],
 )
 def test_the_question_path_never_imports_torch_nltk_or_scipy(
-    seed_settings, seed_service, question, stdin
+    seed_settings, seed_pipeline, question, stdin
 ):
     """Neither torch (seconds) nor NLTK (over a second), even for a follow-up whose history is
     compared with the passages, nor SciPy (a quarter of a second: only building the keyword

@@ -222,7 +222,7 @@ def test_gates_name_each_figure_that_misses_its_limit():
 
 
 @pytest.mark.slow
-def test_evaluate_asks_every_question_through_the_real_answerer(seed_service):
+def test_evaluate_asks_every_question_through_the_real_answerer(seed_pipeline):
     questions = [
         Question(1, "How many advisers remain?", ("“just a few dozen”",)),
         Question(2, "How many advisers remain?", ("words the article never uses",)),
@@ -230,7 +230,7 @@ def test_evaluate_asks_every_question_through_the_real_answerer(seed_service):
     ]
     progress = []
     report = evaluate(
-        seed_service, questions, 5, "inline", lambda done, total: progress.append(done)
+        seed_pipeline, questions, 5, "inline", lambda done, total: progress.append(done)
     )
     assert progress[-1] == 3
     figures = report.figures()

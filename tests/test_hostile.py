@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import SEEDS, Ran, bounded, invoke_factdesk
-from .newsserver import BRIDGE_TITLE, NewsServer, Response, fixed, news_site, redirect, rss
+from .newsserver import BRIDGE_TITLE, Response, fixed, redirect, rss
 
 SEED_QUESTION = "How many advisers remain?"
 SEED_ANSWER = "just a few dozen"
@@ -70,13 +70,7 @@ def assert_seed_answered(env: dict) -> None:
 # -- questions -------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def reader():
-    from factdesk.answer.reader import Reader
-
-    return Reader()
-
-
+@pytest.mark.slow
 @pytest.mark.parametrize("length", [1_300, 1_350, 1_500, 1_700, 2_000])
 def test_every_question_the_cap_accepts_is_read(reader, length):
     """Up to 2,000 characters are accepted; from about 1,300 the question alone left the
@@ -276,13 +270,6 @@ def test_identical_passages_do_not_crowd_out_other_articles(real_model, env, fol
 
 
 # -- the web ---------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def news():
-    with NewsServer() as server:
-        news_site(server)
-        yield server
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import os
 import pytest
 
 from .conftest import invoke_factdesk
-from .newsserver import HARBOUR_TITLE, NewsServer, news_site, page
+from .newsserver import HARBOUR_TITLE, page
 
 
 class Interrupting:
@@ -163,13 +163,6 @@ def test_ctrl_c_during_a_rebuild_leaves_the_index_as_it_was(model, env, tmp_path
     assert interrupted.returncode == 130
     assert "the rebuild was abandoned and the index is as it was" in interrupted.stderr
     assert "Documents   40 (40 chunks)" in invoke_factdesk("status", env=env).stdout
-
-
-@pytest.fixture
-def news():
-    with NewsServer() as server:
-        news_site(server)
-        yield server
 
 
 def test_a_saved_page_and_the_same_page_from_the_web_are_one_article(model, env, tmp_path, news):

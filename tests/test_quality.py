@@ -17,6 +17,7 @@ import json
 import pytest
 
 from factdesk.answer.answers import NOT_FOUND
+from factdesk.answer.schema import answer_json
 from factdesk.evaluation.questions import evaluate, load_questions
 
 from .conftest import REPO, SEED_QUESTIONS, SEEDS, assert_no_sentence_cited_twice, make_settings
@@ -43,24 +44,24 @@ def test_question_files_are_big_enough():
 
 
 @pytest.fixture(scope="module")
-def report(seed_service):
-    return evaluate(seed_service, QUESTIONS, top_k=3)
+def report(seed_pipeline):
+    return evaluate(seed_pipeline, QUESTIONS, top_k=3)
 
 
 @pytest.fixture(scope="module")
-def baseline_report(baseline_service):
-    return evaluate(baseline_service, QUESTIONS, top_k=3)
+def baseline_report(baseline_pipeline):
+    return evaluate(baseline_pipeline, QUESTIONS, top_k=3)
 
 
 @pytest.fixture(scope="module")
 def two_articles(tmp_path_factory, embedder):
-    """The service as shipped over the seed article and the second news article."""
+    """The pipeline as shipped over the seed article and the second news article."""
     from factdesk.ingest.indexer import Indexer
-    from factdesk.service import load_service
+    from factdesk.service import load_pipeline
 
     settings = make_settings(tmp_path_factory.mktemp("two-articles"))
     Indexer(settings, embedder).index_paths([SEEDS, NEWS])
-    return load_service(settings, embedder=embedder)
+    return load_pipeline(settings, embedder=embedder)
 
 
 @pytest.fixture(scope="module")
@@ -136,27 +137,27 @@ def test_the_confidence_separates_right_from_wrong(report):
     assert right and wrong and sum(right) / len(right) > sum(wrong) / len(wrong)
 
 
-def test_off_topic_questions_are_declined_without_related_passages(seed_service):
+def test_off_topic_questions_are_declined_without_related_passages(seed_pipeline):
     for question in ("What is the capital of France?", "How do I bake sourdough bread at home?"):
-        answer = seed_service.ask(question)
+        answer = seed_pipeline.ask(question)
         assert answer.answer == NOT_FOUND and not answer.citations
 
 
-def test_on_topic_unanswerable_questions_list_related_passages(seed_service):
-    answer = seed_service.ask("Who is the chief executive of Rostec?")
+def test_on_topic_unanswerable_questions_list_related_passages(seed_pipeline):
+    answer = seed_pipeline.ask("Who is the chief executive of Rostec?")
     assert not answer.answered and answer.answer.startswith(NOT_FOUND)
     assert answer.citations and all("Rostec" in c.passage for c in answer.citations)
-    assert answer.confidence < seed_service.answerer.min_confidence
+    assert answer.confidence < seed_pipeline.min_confidence
 
 
-def test_the_analyst_question_gives_the_short_answer_and_its_sentence(seed_service):
-    answer = seed_service.ask("Which analyst estimated the number of Russian officers?")
+def test_the_analyst_question_gives_the_short_answer_and_its_sentence(seed_pipeline):
+    answer = seed_pipeline.ask("Which analyst estimated the number of Russian officers?")
     assert answer.short_answer and answer.short_answer.text == "Mark Galeotti"
     first = answer.citations[0]
     assert first.n == 1 and "300" in first.quote and answer.answer.endswith("[1]")
     assert first.source.endswith(".txt") and first.title
-    assert answer.confidence >= seed_service.answerer.min_confidence
-    assert answer.to_dict()["short_answer"]["text"] == "Mark Galeotti"
+    assert answer.confidence >= seed_pipeline.min_confidence
+    assert answer_json(answer)["short_answer"]["text"] == "Mark Galeotti"
 
 
 # A little under what was measured (benchmarks/README.md, "Answers on the seed questions"):

@@ -9,7 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from factdesk.answer.reader import CONFIG_FILE, MODEL_DIR, MODEL_FILE, TOKENIZER_FILE, Reader
+from factdesk.answer.calibration import Calibration
+from factdesk.answer.reader import CONFIG_FILE, MODEL_DIR, MODEL_FILE, TOKENIZER_FILE
 
 QUESTION = "Which analyst estimates the number of Russian officers in Venezuela?"
 ANSWER = (
@@ -18,11 +19,6 @@ ANSWER = (
 )
 OFF_TOPIC = "Tesla moved to Paris in 1882 to work for the Continental Edison Company."
 FILLER = "The committee met again on Tuesday and discussed the agenda for the coming year. " * 30
-
-
-@pytest.fixture(scope="module")
-def reader() -> Reader:
-    return Reader()
 
 
 def test_the_model_ships_small_inside_the_package_with_its_card():
@@ -36,6 +32,7 @@ def test_the_model_ships_small_inside_the_package_with_its_card():
     assert "CC BY-SA 4.0" in card and "Apache-2.0" in card
 
 
+@pytest.mark.slow
 def test_the_int8_weights_cannot_saturate_so_every_cpu_computes_the_same_scores():
     """On CPUs without AVX-512 VNNI, onnxruntime adds pairs of u8 x s8 products in 16 bits:
     full-range signed weights saturate there, and the scores moved with the machine. Unsigned
@@ -66,6 +63,7 @@ def test_the_card_reports_the_figures_the_training_run_wrote():
             assert f"{part[system]['span']:g}" in card
 
 
+@pytest.mark.slow
 def test_the_short_answer_is_the_span_that_answers(reader):
     (span,) = reader.read(QUESTION, [ANSWER])
     assert span is not None and span.text == "Mark Galeotti"
@@ -73,11 +71,13 @@ def test_the_short_answer_is_the_span_that_answers(reader):
     assert reader.confidence(span.margin, 0.6) >= reader.threshold
 
 
+@pytest.mark.slow
 def test_a_passage_without_the_answer_scores_below_the_threshold(reader):
     found = reader.best_span(QUESTION, [OFF_TOPIC])
     assert found is None or reader.confidence(found.margin, 0.1) < reader.threshold
 
 
+@pytest.mark.slow
 def test_a_long_passage_is_read_in_windows_and_offsets_stay_exact(reader):
     passage = FILLER + ANSWER
     (span,) = reader.read(QUESTION, [passage])
@@ -85,11 +85,16 @@ def test_a_long_passage_is_read_in_windows_and_offsets_stay_exact(reader):
     assert passage[span.start : span.end] == span.text and span.start > len(FILLER)
 
 
-def test_the_confidence_rises_with_the_margin(reader):
-    assert reader.confidence(-5.0) < reader.confidence(0.0) < reader.confidence(5.0)
-    assert reader.confidence(-1e6) >= 0.0 and reader.confidence(1e6) <= 1.0
+def test_the_confidence_rises_with_the_margin():
+    calibration = Calibration.of(json.loads((MODEL_DIR / CONFIG_FILE).read_text())["calibration"])
+    confidences = [
+        calibration.confidence({"margin": margin, "passage_cosine": 0.5})
+        for margin in (-5.0, 0.0, 5.0)
+    ]
+    assert confidences == sorted(set(confidences))
 
 
+@pytest.mark.slow
 def test_threads_can_share_one_reader(reader):
     expected = reader.read(QUESTION, [ANSWER, OFF_TOPIC])
     with ThreadPoolExecutor(4) as pool:
@@ -97,6 +102,7 @@ def test_threads_can_share_one_reader(reader):
     assert all(result == expected for result in results)
 
 
+@pytest.mark.slow
 def test_reading_loads_neither_torch_nor_transformers():
     code = (
         "import sys\n"

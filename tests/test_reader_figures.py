@@ -34,9 +34,10 @@ def test_the_calibrator_learns_which_feature_tells_right_from_wrong(figures):
             {"margin": margin, "missing": missing, "passage": passage, "right": rng.random() < p}
         )
     fitted = figures.fit_calibration(rows, ("margin", "passage", "missing"))
-    assert fitted["margin"] == pytest.approx(2, abs=0.3)
-    assert fitted["missing"] == pytest.approx(-3, abs=0.6)
-    assert abs(fitted["passage"]) < 0.4
+    weights = fitted["weights"]
+    assert weights["margin"] == pytest.approx(2, abs=0.3)
+    assert weights["missing"] == pytest.approx(-3, abs=0.6)
+    assert abs(weights["passage"]) < 0.4
     assert abs(fitted["intercept"]) < 0.4
 
 

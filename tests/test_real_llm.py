@@ -23,9 +23,8 @@ from factdesk.answer.conversation import Turn
 from factdesk.answer.grounding import check
 from factdesk.answer.llm import LLM
 from factdesk.config import Settings
-from factdesk.service import Service
 
-from .conftest import free_port
+from .conftest import free_port, with_llm
 
 pytest.importorskip("llama_cpp.server", reason="make test-llm installs llama-cpp-python[server]")
 # Only the package's weights are used: importing it would import simonw/llm, not installed here.
@@ -72,9 +71,9 @@ def _wait_until_up(url: str, server: subprocess.Popen, seconds: float = 120.0) -
 
 
 @pytest.fixture(scope="module")
-def service(baseline_service, llm_url):
+def llm_pipeline(baseline_pipeline, llm_url):
     settings = Settings(_env_file=None, llm_url=llm_url, llm_model="smollm2", llm_timeout=TIMEOUT)
-    return Service(baseline_service.answerer, LLM(settings))
+    return with_llm(baseline_pipeline, LLM(settings))
 
 
 def _shown_answer_is_trustworthy(answer, embedder) -> None:
@@ -93,15 +92,15 @@ def _shown_answer_is_trustworthy(answer, embedder) -> None:
     "question",
     ["How many advisers remain?", "Who denied the reports?", "What is the capital of France?"],
 )
-def test_a_real_model_s_answer_is_checked_before_anyone_sees_it(service, embedder, question):
+def test_a_real_model_s_answer_is_checked_before_anyone_sees_it(llm_pipeline, embedder, question):
     started = time.monotonic()
-    answer = service.ask(question)
+    answer = llm_pipeline.ask(question)
     assert time.monotonic() - started < TIMEOUT + 10  # one budget for all the model's calls
     _shown_answer_is_trustworthy(answer, embedder)
 
 
-def test_a_real_model_condenses_a_follow_up_or_the_rules_take_over(service, embedder):
+def test_a_real_model_condenses_a_follow_up_or_the_rules_take_over(llm_pipeline, embedder):
     history = [Turn("Who is Russia's ambassador in Venezuela?", "Vladimir Zayemsky. [1]")]
-    answer = service.ask("What did he say?", history)
+    answer = llm_pipeline.ask("What did he say?", history)
     assert answer.standalone  # condensed by the model, or resolved without it
     _shown_answer_is_trustworthy(answer, embedder)

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from factdesk.answer.schema import answer_json
 from factdesk.ingest.indexer import Indexer, fingerprint, index_lock
 from factdesk.search.store import Store
-from factdesk.service import load_service
+from factdesk.service import load_pipeline
 
 from .conftest import REPO, SEEDS, make_settings
 
@@ -63,9 +64,9 @@ def test_mixed_folder_indexes_the_good_files(tmp_path, embedder):
     assert reasons.keys() == {"image.txt", "legacy.txt", "empty.txt", "huge.txt", "vanished.txt"}
     assert reasons["vanished.txt"] == "disappeared while indexing"
     assert reasons["huge.txt"].startswith("too large")
-    service = load_service(settings, embedder=embedder)
-    assert "few dozen" in service.ask("How many advisers remain?").answer
-    assert "May" in service.ask("When does the tram line open?").answer
+    pipeline = load_pipeline(settings, embedder=embedder)
+    assert "few dozen" in pipeline.ask("How many advisers remain?").answer
+    assert "May" in pipeline.ask("When does the tram line open?").answer
 
 
 def test_killed_index_run_leaves_previous_index_answerable(tmp_path, embedder):
@@ -84,8 +85,8 @@ def test_killed_index_run_leaves_previous_index_answerable(tmp_path, embedder):
     os.kill(run.pid, signal.SIGKILL)
     run.wait()
 
-    service = load_service(settings, embedder=embedder)
-    assert "just a few dozen" in service.ask("How many advisers remain?").answer
+    pipeline = load_pipeline(settings, embedder=embedder)
+    assert "just a few dozen" in pipeline.ask("How many advisers remain?").answer
 
     finished = Indexer(settings, embedder).index_paths([SEEDS, articles])  # the next run
     assert finished.added > 0 and finished.unchanged >= 1  # it carries on; the seed is kept
@@ -113,7 +114,7 @@ def test_an_index_run_is_refused_while_another_holds_the_index(tmp_path):
     assert Store(settings, fingerprint(settings)).count() == 0  # it wrote nothing
 
 
-def test_concurrent_questions_get_the_same_answers(seed_service):
+def test_concurrent_questions_get_the_same_answers(seed_pipeline):
     questions = [
         "How many advisers remain?",
         "Who is Mark Galeotti?",
@@ -124,7 +125,7 @@ def test_concurrent_questions_get_the_same_answers(seed_service):
         "What did Moscow supply to Caracas?",
         "Is Venezuela paying?",
     ]
-    alone = {q: seed_service.ask(q).to_dict() for q in questions}
+    alone = {q: answer_json(seed_pipeline.ask(q)) for q in questions}
     with ThreadPoolExecutor(max_workers=8) as pool:
-        concurrent = list(pool.map(lambda q: seed_service.ask(q).to_dict(), questions * 4))
+        concurrent = list(pool.map(lambda q: answer_json(seed_pipeline.ask(q)), questions * 4))
     assert concurrent == [alone[q] for q in questions * 4]

@@ -6,7 +6,7 @@ import pytest
 
 from factdesk.errors import StoreUnavailableError
 from factdesk.ingest.indexer import Indexer
-from factdesk.service import load_service
+from factdesk.service import load_pipeline
 
 from .conftest import make_settings
 
@@ -21,17 +21,17 @@ def server_settings(tmp_path, server, **overrides):
 
 def test_answers_from_a_chroma_server(tmp_path, chroma_server, embedder):
     settings = server_settings(tmp_path, chroma_server)
-    service = load_service(settings, embedder=embedder)  # indexes seeds/ into the server
-    answer = service.ask("How many advisers remain?")
+    pipeline = load_pipeline(settings, embedder=embedder)  # indexes seeds/ into the server
+    answer = pipeline.ask("How many advisers remain?")
     assert "just a few dozen" in answer.answer
     assert not (tmp_path / "local" / "chroma.sqlite3").exists(), "nothing stored locally"
-    retriever = service.answerer.retriever
+    retriever = pipeline.retriever
     assert retriever.size == retriever.store.count() > 0
 
 
 def test_keyword_side_follows_new_articles(tmp_path, chroma_server, embedder):
     settings = server_settings(tmp_path, chroma_server)
-    service = load_service(settings, embedder=embedder)
+    pipeline = load_pipeline(settings, embedder=embedder)
     extra = tmp_path / "extra"
     extra.mkdir()
     (extra / "zoo.txt").write_text(
@@ -39,18 +39,18 @@ def test_keyword_side_follows_new_articles(tmp_path, chroma_server, embedder):
         encoding="utf-8",
     )
     Indexer(settings, embedder).index_paths([extra])
-    answer = service.ask("What was the baby okapi at Quokkaville called?")
+    answer = pipeline.ask("What was the baby okapi at Quokkaville called?")
     assert answer.answered and "Zuri" in answer.answer
 
 
 def test_server_down_then_back(tmp_path, chroma_server, embedder):
     settings = server_settings(tmp_path, chroma_server)
-    service = load_service(settings, embedder=embedder)
+    pipeline = load_pipeline(settings, embedder=embedder)
     chroma_server.stop()
     with pytest.raises(StoreUnavailableError, match=f"127.0.0.1:{chroma_server.port}"):
-        service.ask("How many advisers remain?")
+        pipeline.ask("How many advisers remain?")
     chroma_server.start()
-    assert "just a few dozen" in service.ask("How many advisers remain?").answer
+    assert "just a few dozen" in pipeline.ask("How many advisers remain?").answer
 
 
 def test_server_down_at_start_up_names_host_and_port(tmp_path, embedder):
@@ -59,4 +59,4 @@ def test_server_down_at_start_up_names_host_and_port(tmp_path, embedder):
     port = free_port()
     settings = make_settings(tmp_path / "local", chroma_host="127.0.0.1", chroma_port=port)
     with pytest.raises(StoreUnavailableError, match=f"Chroma server at 127.0.0.1:{port}"):
-        load_service(settings, embedder=embedder)
+        load_pipeline(settings, embedder=embedder)

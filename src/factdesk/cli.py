@@ -16,9 +16,9 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import click
 from rich.console import Console, ConsoleOptions, RenderableType, RenderHook
@@ -28,6 +28,9 @@ from factdesk import __version__
 from factdesk.config import Settings, load_settings
 from factdesk.errors import ExitCode, FactdeskError, IndexInterrupted
 from factdesk.printable import escape_json_controls, printable
+
+if TYPE_CHECKING:
+    from factdesk.answer.answers import Answer, Answerer
 
 
 class _Output(Console):
@@ -196,21 +199,22 @@ def _indexer_loader(settings: Settings):
 
 
 def _index_once(settings: Settings, targets: list[str], indexer, rebuild: bool) -> int:
-    from factdesk.ingest.sources import gather, is_url
+    from factdesk.ingest.indexer import index_sources
+    from factdesk.ingest.sources import is_url
 
     _announce([Path(target) for target in targets if not is_url(target)])
     # One bar at a time (older rich draws one live display only): the files', unless feeds too.
     web = any(map(is_url, targets))
-    fetching = _progress("Fetching", "feed items") if web else nullcontext()
-    reading = nullcontext() if web else _progress("Reading", "files", lines=False)
-    try:
-        with fetching as progress, reading as read:
-            scan = gather(targets, settings, progress, reading=read)
-        loaded = indexer()  # the model loads before the bar starts, which then moves steadily
-    except KeyboardInterrupt:
-        raise IndexInterrupted.before_indexing() from None
-    with _progress("Indexing", "articles") as progress:
-        report = loaded.index_scan(scan, rebuild=rebuild, progress=progress)
+    report = index_sources(
+        targets,
+        settings,
+        indexer,  # the model loads before the bar starts, which then moves steadily
+        rebuild=rebuild,
+        fetching=(lambda: _progress("Fetching", "feed items")) if web else None,
+        reading=None if web else (lambda: _progress("Reading", "files", lines=False)),
+        indexing=lambda: _progress("Indexing", "articles"),
+    )
+    assert report is not None  # nothing stops this run before it indexes
     for line in report.note_lines():
         _notify(f"Note: {line}")
     for line in [*report.notes, *report.skipped_lines()]:
@@ -345,25 +349,25 @@ def ask(question: str, top_k: int | None, as_json: bool, desk: str | None) -> in
     With `--json -`, a line may also be {"question": ..., "history": [{"question": ...,
     "answer": ...}]}: the question is then read as a follow-up to that conversation.
     """
-    from factdesk.answer.answers import CleanQuestion
+    from factdesk.answer.question import CleanQuestion
 
     settings = _settings(desk)
     # Cleaned once, here, so that an empty question fails before the model loads.
     cleaned = None if question == "-" else CleanQuestion.of(question, settings.max_question_chars)
-    service = _load_service(settings)
+    answerer = _load_answerer(settings)
     if cleaned is None:
-        return _ask_batch(service, top_k, as_json)
-    _answer_and_print(service, cleaned, [], top_k, as_json)
+        return _ask_batch(answerer, top_k, as_json)
+    _answer_and_print(answerer, cleaned, [], top_k, as_json)
     return ExitCode.OK
 
 
-def _load_service(settings: Settings):
-    from factdesk.service import load_service
+def _load_answerer(settings: Settings) -> Answerer:
+    from factdesk.service import load_pipeline
 
-    return load_service(settings, notify=_notify)
+    return load_pipeline(settings, notify=_notify)
 
 
-def _ask_batch(service, top_k: int | None, as_json: bool) -> int:
+def _ask_batch(answerer: Answerer, top_k: int | None, as_json: bool) -> int:
     """Answer each stdin line with the already loaded model; errors are reported per line, and
     the first one's exit status is the run's."""
     from factdesk.answer.conversation import parse_request
@@ -379,7 +383,7 @@ def _ask_batch(service, top_k: int | None, as_json: bool) -> int:
             if not as_json:  # each answer under its question, apart from the one before
                 _heading(question, first=asked == 0)
             asked += 1
-            _answer_and_print(service, question, history, top_k, as_json)
+            _answer_and_print(answerer, question, history, top_k, as_json)
         except FactdeskError as exc:
             status = status or exc.exit_code
             if as_json:
@@ -399,17 +403,21 @@ def _heading(question: str, first: bool) -> None:
     stdout.print(Rule(Text(shown, style="bold"), align="left"))
 
 
-def _answer_and_print(service, question, history, top_k: int | None, as_json: bool):
+def _answer_and_print(
+    answerer: Answerer, question, history, top_k: int | None, as_json: bool
+) -> Answer:
     """Ask, print the answer (as JSON, or rendered) and return it. In the terminal an LLM's text
     appears on stderr as it streams; the checked answer follows on stdout."""
-    stream = None if as_json or not service.streams else _stream_to_stderr
-    answer = service.ask(question, history, top_k, on_text=stream)
+    stream = None if as_json or not answerer.streams else _stream_to_stderr
+    answer = answerer.ask(question, history, top_k, on_text=stream)
     if stream:
         stderr.print()
     _print_warnings(answer.warnings)
     try:
         if as_json:
-            _echo_json(answer.to_dict())
+            from factdesk.answer.schema import answer_json
+
+            _echo_json(answer_json(answer))
         else:
             _render(answer)
         sys.stdout.flush()
@@ -454,7 +462,7 @@ def chat(top_k: int | None, desk: str | None) -> int:
     from factdesk.answer.conversation import Session
 
     settings = _settings(desk)
-    service = _load_service(settings)
+    answerer = _load_answerer(settings)
     session = Session()
     stderr.print(
         f"Ask about the indexed articles. {NEW_CONVERSATION} starts over, Ctrl-D leaves.",
@@ -473,7 +481,7 @@ def chat(top_k: int | None, desk: str | None) -> int:
         if not question.strip():
             continue
         try:
-            answer = _answer_and_print(service, question, session.turns, top_k, False)
+            answer = _answer_and_print(answerer, question, session.turns, top_k, False)
         except FactdeskError as exc:
             _notify(f"Error: {exc}")
             continue
@@ -628,12 +636,12 @@ class _Measured:
         self.where = ""
 
     @contextmanager
-    def service(self) -> Iterator:
+    def answerer(self) -> Iterator[Answerer]:
         from factdesk.ingest.documents import display_path, scan_paths
-        from factdesk.service import index_status, load_service, scratch_service
+        from factdesk.service import index_status, load_pipeline, scratch_pipeline
 
         if self.use_index:
-            service = load_service(self.settings, notify=_notify, reader=self.reader)
+            pipeline = load_pipeline(self.settings, notify=_notify, reader=self.reader)
             count = _count(len(index_status(self.settings).documents), "article")
             self.where = f"the open index ({count})"
             _notify(
@@ -641,7 +649,7 @@ class _Measured:
                 f"({count}): every other article in it moves the figures; without "
                 "--use-index, eval measures in a scratch index of the question set's articles."
             )
-            yield service
+            yield pipeline
             return
         paths = self.paths or [self.settings.seeds_dir]
         scan = scan_paths(
@@ -653,10 +661,10 @@ class _Measured:
             _notify(f"Warning: Skipped {item.source} ({item.reason})")
         names = ", ".join(display_path(path) for path in paths)
         self.where = f"a scratch index of {names} ({_count(len(scan.articles), 'article')})"
-        with scratch_service(
+        with scratch_pipeline(
             self.settings, scan.articles, notify=_notify, reader=self.reader
-        ) as service:
-            yield service
+        ) as pipeline:
+            yield pipeline
 
 
 def _count(count: int, noun: str) -> str:
@@ -674,8 +682,8 @@ def _evaluate_questions(index: _Measured, path: Path | None, top_k: int | None):
     path = path or DEFAULT_QUESTIONS
     questions = load_questions(path)  # fails before the model loads
     depth = top_k or max(index.settings.top_k, max(HIT_DEPTHS))
-    with index.service() as service, _progress("Asking", "questions") as progress:
-        return evaluate(service, questions, depth, str(path), progress)
+    with index.answerer() as answerer, _progress("Asking", "questions") as progress:
+        return evaluate(answerer, questions, depth, str(path), progress)
 
 
 def _evaluate_conversations(
@@ -690,9 +698,9 @@ def _evaluate_conversations(
     from factdesk.evaluation.reports import render_conversations
 
     conversations = load_conversations(path)  # fails before the model loads
-    with index.service() as service, _progress("Asking", "conversations") as progress:
+    with index.answerer() as answerer, _progress("Asking", "conversations") as progress:
         report = evaluate_conversations(
-            service, conversations, top_k or index.settings.top_k, str(path), progress
+            answerer, conversations, top_k or index.settings.top_k, str(path), progress
         )
     if as_json:
         _echo_json(report.to_dict())
@@ -706,15 +714,15 @@ def _evaluate_conversations(
 
 def _evaluate_squad(settings: Settings, path: Path, top_k: int | None, reader):
     from factdesk.evaluation.squad import evaluate_squad, load_squad
-    from factdesk.service import scratch_service
+    from factdesk.service import scratch_pipeline
 
     squad = load_squad(path)  # fails before the model loads
     articles = [paragraph.as_article() for paragraph in squad.paragraphs]
     with (
-        scratch_service(settings, articles, notify=_notify, reader=reader) as service,
+        scratch_pipeline(settings, articles, notify=_notify, reader=reader) as pipeline,
         _progress("Asking", "questions") as progress,
     ):
-        return evaluate_squad(service, squad, top_k or settings.top_k, progress)
+        return evaluate_squad(pipeline, squad, top_k or settings.top_k, progress)
 
 
 _MINIMUMS = {
@@ -787,7 +795,7 @@ def mcp_stdio(desk: str | None) -> int:
     Every desk is loaded once; --desk is the one asked when a call names none. Logs go to
     stderr.
     """
-    from factdesk.api.mcp_server import serve_stdio
+    from factdesk.api.server import serve_stdio
 
     serve_stdio(_settings(desk))
     return ExitCode.OK

@@ -1,4 +1,4 @@
-"""Fixtures for the doors (`factdesk serve`, `factdesk mcp`): the real service over a copy of
+"""Fixtures for the doors (`factdesk serve`, `factdesk mcp`): the real pipeline over a copy of
 the seed index, with a second desk that holds nothing, served by `factdesk serve`'s own app under
 uvicorn on a free loopback port, in a thread of the test process.
 
@@ -25,7 +25,7 @@ from factdesk.api.gateway import Gateway
 from factdesk.api.server import config
 from factdesk.config import Settings
 from factdesk.desks import Desk, Desks
-from factdesk.service import DeskServices
+from factdesk.service import DeskPipelines
 from tests.conftest import SEEDS, invoke_factdesk
 
 # Four answerable seed questions and one the article does not answer.
@@ -75,21 +75,21 @@ def copy_index(settings: Settings, folder: Path) -> Settings:
 
 
 @pytest.fixture(scope="module")
-def desk_services(seed_settings, seed_service, embedder, tmp_path_factory) -> DeskServices:
+def desk_pipelines(seed_settings, seed_pipeline, embedder, tmp_path_factory) -> DeskPipelines:
     """The default desk over a copy of the seed index, and an `empty` desk with nothing indexed,
-    sharing the session's model and reader, as `load_desk_services` would load them."""
+    sharing the session's model and reader, as `load_desk_pipelines` would load them."""
     settings = copy_index(seed_settings, tmp_path_factory.mktemp("doors"))
     desks = Desks({name: Desk(name) for name in DESKS})
-    services = DeskServices(settings, desks, embedder, seed_service.answerer.reader, None)
+    pipelines = DeskPipelines(settings, desks, embedder, seed_pipeline.reader, None)
     for name in DESKS:
-        services.service(name)
-    return services
+        pipelines.pipeline(name)
+    return pipelines
 
 
 def start(
-    services, tokens: Tokens | None = None, concurrency: int = 4, queue: int = 32, **options
+    pipelines, tokens: Tokens | None = None, concurrency: int = 4, queue: int = 32, **options
 ) -> Served:
-    gateway = Gateway(services, "default", concurrency, queue)
+    gateway = Gateway(pipelines, "default", concurrency, queue)
     return Served(create_app(gateway, tokens or Tokens(), "127.0.0.1", **options))
 
 
@@ -110,26 +110,26 @@ def serve_app() -> Iterator[Callable[..., Served]]:
 
 
 @pytest.fixture(scope="module")
-def server(serve_app, desk_services) -> Served:
+def server(serve_app, desk_pipelines) -> Served:
     """The doors without tokens, on loopback, as `factdesk serve` runs by default."""
-    return serve_app(desk_services)
+    return serve_app(desk_pipelines)
 
 
 @pytest.fixture(scope="module")
-def guarded(serve_app, desk_services) -> Served:
+def guarded(serve_app, desk_pipelines) -> Served:
     """The doors asking for a token: FULL_TOKEN for every desk, DEFAULT_ONLY for `default`."""
-    return serve_app(desk_services, parse_tokens(SecretStr(TOKENS), DESKS))
+    return serve_app(desk_pipelines, parse_tokens(SecretStr(TOKENS), DESKS))
 
 
 @pytest.fixture(scope="session")
-def ask_json(seed_settings, seed_service, embedder, tmp_path_factory) -> dict[str, dict]:
+def ask_json(seed_settings, seed_pipeline, embedder, tmp_path_factory) -> dict[str, dict]:
     """What `factdesk ask --json -` prints for QUESTIONS and for FOLLOW_UP after FIRST, by
     question: the real command in this process, with the session's model (loading it again
     would change nothing but the time), on its own copy of the seed index."""
     from factdesk.search.embeddings import Embedder
 
     settings = copy_index(seed_settings, tmp_path_factory.mktemp("ask-json"))
-    first = seed_service.ask(FIRST).answer
+    first = seed_pipeline.ask(FIRST).answer
     lines = [*QUESTIONS, FIRST]
     lines.append(
         json.dumps({"question": FOLLOW_UP, "history": [{"question": FIRST, "answer": first}]})

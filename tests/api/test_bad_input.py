@@ -156,28 +156,28 @@ def test_tokens_are_asked_for_checked_and_never_logged(guarded, caplog):
 
 
 class Held:
-    """Desk services whose answers wait until `release` is set: a question in flight for as
+    """Desk pipelines whose answers wait until `release` is set: a question in flight for as
     long as a test wants."""
 
-    def __init__(self, services) -> None:
-        self.inner, self.settings, self.desks = services, services.settings, services.desks
+    def __init__(self, pipelines) -> None:
+        self.inner, self.settings, self.desks = pipelines, pipelines.settings, pipelines.desks
         self.asked = threading.Event()
         self.release = threading.Event()
 
-    def service(self, desk: str):
-        held, service = self, self.inner.service(desk)
+    def pipeline(self, desk: str):
+        held, pipeline = self, self.inner.pipeline(desk)
 
         class Waiting:
-            answerer, llm = service.answerer, service.llm
+            reader, llm = pipeline.reader, pipeline.llm
 
             @property
             def passage_count(self) -> int:
-                return service.passage_count
+                return pipeline.passage_count
 
             def ask(self, *args, **kwargs):
                 held.asked.set()
                 assert held.release.wait(30)
-                return service.ask(*args, **kwargs)
+                return pipeline.ask(*args, **kwargs)
 
         return Waiting()
 
@@ -199,8 +199,8 @@ def ask_in_background(url: str) -> tuple[threading.Thread, list[httpx.Response]]
     return thread, replies
 
 
-def test_past_the_bound_a_request_is_refused_at_once(desk_services):
-    held = Held(desk_services)
+def test_past_the_bound_a_request_is_refused_at_once(desk_pipelines):
+    held = Held(desk_pipelines)
     served = start(held, concurrency=1, queue=0)
     try:
         thread, replies = ask_in_background(served.url)
@@ -220,8 +220,8 @@ def test_past_the_bound_a_request_is_refused_at_once(desk_services):
         served.join()
 
 
-def test_a_slow_client_holds_no_thread_and_is_cut_off(desk_services):
-    served = start(desk_services, concurrency=1, queue=0, body_pause_seconds=1.0)
+def test_a_slow_client_holds_no_thread_and_is_cut_off(desk_pipelines):
+    served = start(desk_pipelines, concurrency=1, queue=0, body_pause_seconds=1.0)
     try:
         with socket.create_connection(("127.0.0.1", served.port), timeout=30) as slow:
             slow.sendall(
@@ -238,8 +238,8 @@ def test_a_slow_client_holds_no_thread_and_is_cut_off(desk_services):
         served.join()
 
 
-def test_stopping_lets_the_answer_in_flight_finish(desk_services):
-    held = Held(desk_services)
+def test_stopping_lets_the_answer_in_flight_finish(desk_pipelines):
+    held = Held(desk_pipelines)
     served = start(held)
     thread, replies = ask_in_background(served.url)
     assert held.asked.wait(30)
@@ -277,8 +277,8 @@ def _read_response(sock: socket.socket) -> bytes:
     return data
 
 
-def test_the_body_timeout_never_cuts_an_answer_being_streamed(desk_services):
-    held = Held(desk_services)
+def test_the_body_timeout_never_cuts_an_answer_being_streamed(desk_pipelines):
+    held = Held(desk_pipelines)
     served = start(held, body_pause_seconds=0.2)
     try:
         events: list[str] = []

@@ -10,7 +10,7 @@ import pytest
 from mcp import Client
 
 from factdesk.desks import Desks
-from factdesk.service import DeskServices
+from factdesk.service import DeskPipelines
 from tests.api.conftest import QUESTIONS, start
 from tests.conftest import make_settings
 
@@ -18,14 +18,14 @@ pytestmark = [pytest.mark.slow, pytest.mark.server]
 
 
 def test_every_door_reports_the_outage_and_recovers(
-    tmp_path, chroma_server, embedder, seed_service
+    tmp_path, chroma_server, embedder, seed_pipeline
 ):
     settings = make_settings(
         tmp_path / "local", chroma_host="127.0.0.1", chroma_port=chroma_server.port
     )
-    services = DeskServices(settings, Desks.single(), embedder, seed_service.answerer.reader, None)
-    services.service("default")  # indexes the seed article into the server
-    served = start(services)
+    pipelines = DeskPipelines(settings, Desks.single(), embedder, seed_pipeline.reader, None)
+    pipelines.pipeline("default")  # indexes the seed article into the server
+    served = start(pipelines)
     chat = openai.OpenAI(base_url=f"{served.url}/v1", api_key="unused", max_retries=0)
     question = {"question": QUESTIONS[0]}
     try:

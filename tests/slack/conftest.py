@@ -1,7 +1,7 @@
 """Fixtures for the Slack bot: a fake Slack, settings pointing at it, and running apps.
 
-Unit tests use `FakeService` (instant, scriptable); end-to-end tests use the real answerer over
-the seed article (`seed_service`, loaded once per session by tests/conftest.py).
+Unit tests use `FakeAnswerer` (instant, scriptable); end-to-end tests use the real answerer over
+the seed article (`seed_pipeline`, loaded once per session by tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from fakes.slack import APP_TOKEN, BOT_TOKEN, BOT_USER_ID, SIGNING_SECRET, FakeSlackAPI
+from fakes.slack_payloads import SlackSender
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
@@ -27,15 +29,14 @@ from factdesk.errors import QuestionError
 from factdesk.slack import create_app
 from factdesk.slack.database import BotDatabase, database_path
 from factdesk.slack.health import Health, Probe
+from factdesk.slack.replies import Replier
 from factdesk.slack.server import EVENTS_PATH, HEALTH_PATH, SlackServer, config
 from tests.conftest import free_port
-from tests.slack.fake_slack import APP_TOKEN, BOT_TOKEN, BOT_USER_ID, SIGNING_SECRET, FakeSlackAPI
-from tests.slack.payloads import SlackSender
 
 SEED_URL = "https://www.themoscowtimes.com/2019/06/02/russia-withdraws-advisers-venezuela"
 
 
-class FakeService:
+class FakeAnswerer:
     """Answers like the real one about the seed article, at once; can be told to fail."""
 
     streams = False
@@ -73,7 +74,7 @@ class FakeService:
         return Answer(question, True, f"{quote} [1]", [citation])
 
 
-class SlowService:
+class SlowAnswerer:
     """An answerer that takes as long as the test wants: until `release` is set."""
 
     def __init__(self, answerer) -> None:
@@ -88,29 +89,29 @@ class SlowService:
 
 
 class OneDesk:
-    """What `load_desk_services` gives the bot, around a single (fake) service: the default
+    """What `load_desk_pipelines` gives the bot, around a single (fake) answerer: the default
     desk alone, as without a desks file."""
 
-    def __init__(self, service, settings: Settings) -> None:
-        self.service = service
+    def __init__(self, answerer, settings: Settings) -> None:
+        self.answerer = answerer
         self.settings = settings
         self.desks = Desks.single()
 
     def for_channel(self, channel: str):
-        return self.service
+        return self.answerer
 
     def check_store(self) -> None:
         """Always reachable."""
 
 
-def one_desk(service) -> Callable[..., OneDesk]:
-    """A stand-in for `app.load_desk_services` that answers with `service`."""
-    return lambda settings, *args, **kwargs: OneDesk(service, settings)
+def one_desk(answerer) -> Callable[..., OneDesk]:
+    """A stand-in for `app.load_desk_pipelines` that answers with `answerer`."""
+    return lambda settings, *args, **kwargs: OneDesk(answerer, settings)
 
 
 @pytest.fixture
-def fake_service() -> FakeService:
-    return FakeService()
+def fake_answerer() -> FakeAnswerer:
+    return FakeAnswerer()
 
 
 @pytest.fixture
@@ -138,6 +139,12 @@ def store(slack_settings: Settings) -> BotDatabase:
 
 
 @pytest.fixture
+def replier(fake_answerer: FakeAnswerer, store: BotDatabase) -> Replier:
+    """The bot's replier around the fake answerer, as the app's handlers get it."""
+    return Replier(answerer=fake_answerer, database=store)
+
+
+@pytest.fixture
 def client(fake_api: FakeSlackAPI) -> WebClient:
     """A real WebClient, talking to the fake API: what handlers get from Bolt."""
     return WebClient(token=BOT_TOKEN, base_url=fake_api.api_url)
@@ -150,8 +157,8 @@ def context() -> BoltContext:
 
 @pytest.fixture
 def answerer(request: pytest.FixtureRequest):
-    """The real service over the seed article (loaded once per session), no LLM."""
-    return request.getfixturevalue("seed_service")
+    """The real pipeline over the seed article (loaded once per session), no LLM."""
+    return request.getfixturevalue("seed_pipeline")
 
 
 class ServerThread:

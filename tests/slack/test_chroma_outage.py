@@ -1,11 +1,11 @@
 """The bot over a real `chroma run` server that goes down and comes back while the app runs."""
 
 import pytest
+from fakes.slack_payloads import ACK_SECONDS, app_mention, event_callback
 
-from factdesk.service import load_service
+from factdesk.service import load_pipeline
 from factdesk.slack.blocks import APOLOGY
 from tests.conftest import SEEDS
-from tests.slack.payloads import ACK_SECONDS, app_mention, event_callback
 
 pytestmark = [pytest.mark.slow, pytest.mark.server]
 
@@ -28,7 +28,7 @@ def test_the_bot_apologises_while_chroma_is_down_and_answers_once_it_is_back(
     settings = slack_settings.model_copy(
         update={"chroma_host": "127.0.0.1", "chroma_port": chroma_server.port, "seeds_dir": SEEDS}
     )
-    running = serve_app(load_service(settings, embedder=embedder), settings)
+    running = serve_app(load_pipeline(settings, embedder=embedder), settings)
     assert "few dozen" in ask(running, fake_api, "C1")
     chroma_server.stop()
     assert ask(running, fake_api, "C2") == APOLOGY

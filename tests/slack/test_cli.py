@@ -11,10 +11,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from fakes.slack import BOT_TOKEN, SIGNING_SECRET
+from fakes.slack_payloads import ACK_SECONDS, SlackSender, app_mention, event_callback
 
 from tests.conftest import SEEDS, free_port
-from tests.slack.fake_slack import BOT_TOKEN, SIGNING_SECRET
-from tests.slack.payloads import ACK_SECONDS, SlackSender, app_mention, event_callback
 
 pytestmark = pytest.mark.slow
 

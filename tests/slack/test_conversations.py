@@ -7,6 +7,7 @@ import json
 from datetime import timedelta
 
 import pytest
+from fakes.slack_payloads import app_mention, event_callback, message
 
 from factdesk.answer.answers import Answer, Citation
 from factdesk.answer.conversation import Turn
@@ -16,18 +17,8 @@ from factdesk.slack.events import handle_app_mention, handle_message
 from factdesk.slack.replies import Replier
 from factdesk.slack.streaming import DraftUpdater
 from factdesk.terminal import render_summary
-from tests.slack.payloads import app_mention, event_callback, message
 
 AMBASSADOR = "Who is Russia's ambassador in Venezuela?"
-
-
-@pytest.fixture
-def replier(fake_service, store) -> Replier:
-    return Replier(service=fake_service, database=store)
-
-
-def posted(fake_api) -> list[dict]:
-    return [call.body for call in fake_api.calls_to("chat.postMessage")]
 
 
 def test_a_thread_follow_up_is_asked_with_the_thread_so_far(replier, client, context, fake_api):
@@ -35,11 +26,11 @@ def test_a_thread_follow_up_is_asked_with_the_thread_so_far(replier, client, con
     handle_app_mention(event=mention, client=client, context=context, replier=replier)
     follow_up = message("Who said so?", channel="C7", thread_ts=mention["ts"])
     handle_message(event=follow_up, client=client, context=context, replier=replier)
-    first, second = replier.service.histories
+    first, second = replier.answerer.histories
     assert first == []
     (turn,) = second
     assert turn.question == "how many advisers remain?" and "few dozen" in turn.answer
-    assert [p["thread_ts"] for p in posted(fake_api)] == [mention["ts"], mention["ts"]]
+    assert [p["thread_ts"] for p in fake_api.posted()] == [mention["ts"], mention["ts"]]
 
 
 def history_at_each(call: str, client, store, event: dict) -> list[list[Turn]]:
@@ -73,21 +64,21 @@ def test_threads_do_not_share_history(replier, client, context):
         context=context,
         replier=replier,
     )
-    assert [t.question for t in replier.service.histories[-1]] == ["advisers today?"]
+    assert [t.question for t in replier.answerer.histories[-1]] == ["advisers today?"]
 
 
-def test_direct_messages_remember_recent_turns_only(fake_service, store, client, context):
+def test_direct_messages_remember_recent_turns_only(fake_answerer, store, client, context):
     def dm(text: str, replier: Replier) -> None:
         event = message(text, channel="D1", channel_type="im")
         handle_message(event=event, client=client, context=context, replier=replier)
 
-    recent = Replier(service=fake_service, database=store, dm_window=timedelta(minutes=30))
+    recent = Replier(answerer=fake_answerer, database=store, dm_window=timedelta(minutes=30))
     dm("how many advisers remain?", recent)
     dm("and before?", recent)
-    assert [t.question for t in fake_service.histories[-1]] == ["how many advisers remain?"]
-    expired = Replier(service=fake_service, database=store, dm_window=timedelta(microseconds=1))
+    assert [t.question for t in fake_answerer.histories[-1]] == ["how many advisers remain?"]
+    expired = Replier(answerer=fake_answerer, database=store, dm_window=timedelta(microseconds=1))
     dm("and before?", expired)
-    assert fake_service.histories[-1] == []
+    assert fake_answerer.histories[-1] == []
 
 
 def test_a_history_keeps_the_last_turns_in_order(store):
@@ -97,7 +88,7 @@ def test_a_history_keeps_the_last_turns_in_order(store):
     assert store.history("C1", "1.0", 3) == [Turn("q2", "a2"), Turn("q3", "a3"), Turn("q4", "a4")]
 
 
-class StreamingService:
+class StreamingAnswerer:
     """Streams five sentences as an LLM would (through `on_text`), then answers."""
 
     streams = True
@@ -121,10 +112,10 @@ def llm_answer(question: str = "How many advisers remain?", **changes) -> Answer
 def test_an_llm_answer_streams_into_a_placeholder_then_is_replaced(
     store, client, context, fake_api
 ):
-    replier = Replier(service=StreamingService(llm_answer()), database=store, update_seconds=60)
+    replier = Replier(answerer=StreamingAnswerer(llm_answer()), database=store, update_seconds=60)
     event = app_mention("how many advisers remain?")
     handle_app_mention(event=event, client=client, context=context, replier=replier)
-    (placeholder,) = posted(fake_api)
+    (placeholder,) = fake_api.posted()
     assert placeholder["text"] == WRITING and placeholder["thread_ts"] == event["ts"]
     draft, final = (c.body for c in fake_api.calls_to("chat.update"))
     # Five pieces within a minute: one draft update (the first), then the final answer.
@@ -139,7 +130,7 @@ def test_an_llm_answer_streams_into_a_placeholder_then_is_replaced(
 def test_a_streamed_turn_is_saved_before_the_final_answer_replaces_the_placeholder(
     store, client, context
 ):
-    replier = Replier(service=StreamingService(llm_answer()), database=store, update_seconds=60)
+    replier = Replier(answerer=StreamingAnswerer(llm_answer()), database=store, update_seconds=60)
     event = app_mention("how many advisers remain?")
     saved_when_final = history_at_each("chat_update", client, store, event)
     handle_app_mention(event=event, client=client, context=context, replier=replier)
@@ -216,7 +207,7 @@ def test_a_thread_follow_up_end_to_end(serve_app, answerer, fake_api):
 
 @pytest.mark.slow
 def test_what_did_he_say_is_answered_with_the_ambassadors_denial(serve_app, answerer, fake_api):
-    """A thread follow-up is read with its thread, with the service as shipped."""
+    """A thread follow-up is read with its thread, with the pipeline as shipped."""
     running = serve_app(answerer)
     mention = app_mention(AMBASSADOR, channel="C6")
     running.slack.event(event_callback(mention))
@@ -229,12 +220,12 @@ def test_what_did_he_say_is_answered_with_the_ambassadors_denial(serve_app, answ
 
 
 @pytest.mark.slow
-def test_a_thread_follow_up_with_an_llm_end_to_end(serve_app, baseline_service, fake_api):
+def test_a_thread_follow_up_with_an_llm_end_to_end(serve_app, baseline_pipeline, fake_api):
     """Real Bolt app, real answerer, fake OpenAI-compatible LLM: the follow-up is condensed, the
     answer streams into a placeholder and ends as the checked answer with its citations."""
     from factdesk.answer.llm import LLM
     from factdesk.config import Settings
-    from factdesk.service import Service
+    from tests.conftest import with_llm
     from tests.fake_llm import FakeLLM, Reply
     from tests.test_llm import passage_holding
 
@@ -249,7 +240,7 @@ def test_a_thread_follow_up_with_an_llm_end_to_end(serve_app, baseline_service, 
         llm.condense = Reply("What did Russia's ambassador in Venezuela say about the reports?")
         llm.reply_with(Reply("NOT IN PASSAGES"), Reply(denial))
         settings = Settings(_env_file=None, llm_url=llm.url, llm_model="m", llm_timeout=60)
-        running = serve_app(Service(baseline_service.answerer, LLM(settings)))
+        running = serve_app(with_llm(baseline_pipeline, LLM(settings)))
         mention = app_mention(AMBASSADOR, channel="C8")
         running.slack.event(event_callback(mention))
         fake_api.wait_for("chat.update", 1)  # the first question: placeholder, then its answer
@@ -257,7 +248,7 @@ def test_a_thread_follow_up_with_an_llm_end_to_end(serve_app, baseline_service, 
             event_callback(message("What did he say?", channel="C8", thread_ts=mention["ts"]))
         )
         final = fake_api.wait_for("chat.update", 3)[-1].body
-    placeholders = [p for p in posted(fake_api) if p["text"] == WRITING]
+    placeholders = [p for p in fake_api.posted() if p["text"] == WRITING]
     assert len(placeholders) == 2 and all(p["thread_ts"] == mention["ts"] for p in placeholders)
     assert "absolutely false" in final["text"] and "no question of any reductions" in final["text"]
     blocks = json.dumps(final["blocks"])

@@ -8,12 +8,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import pytest
+from fakes.slack_payloads import ACK_SECONDS, app_mention, event_callback, message
 from slack_bolt import BoltResponse
 
-from factdesk.slack.database import AddedSource, BotDatabase
+from factdesk.desk_manager import AddedSource
+from factdesk.slack.database import BotDatabase
 from factdesk.slack.dedupe import message_key, skip_seen_events
 from factdesk.slack.redis_memory import RedisMemory
-from tests.slack.payloads import ACK_SECONDS, app_mention, event_callback, message
 
 LOGGER = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ class Clock:
         return self.now
 
 
-@pytest.fixture(params=["sqlite", "redis"])
+@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.slow)])
 def memories(request, tmp_path):
     """A factory of memories sharing one place, as the bot processes of a deployment do."""
     if request.param == "sqlite":
@@ -54,6 +55,7 @@ def test_keys_expire(tmp_path):
     assert seen.first_time("k")
 
 
+@pytest.mark.slow
 def test_redis_keys_expire(redis_url):
     memory = RedisMemory.connect(redis_url, f"test-{uuid.uuid4().hex}:", seen_seconds=1)
     assert memory.first_time("k")
@@ -101,9 +103,9 @@ def test_an_unreachable_redis_is_one_clear_error_without_the_password():
     assert "hunter2" not in str(error.value)
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("redis", marks=pytest.mark.slow)])
 def test_a_retry_after_a_restart_is_not_answered_again(
-    backend, request, serve_app, fake_service, fake_api
+    backend, request, serve_app, fake_answerer, fake_api
 ):
     """End to end through the real app and server: the bot answers an event, is stopped (as
     SIGTERM does) and started again; Slack's retry of the event, and the same message arriving
@@ -117,13 +119,13 @@ def test_a_retry_after_a_restart_is_not_answered_again(
 
     mention = app_mention("How many advisers remain?", channel="C5")
     callback = event_callback(mention)
-    first = serve_app(fake_service, **memory())
+    first = serve_app(fake_answerer, **memory())
     assert first.slack.event(callback).status == 200
     fake_api.wait_for("chat.postMessage")
     first.server.stop()
     first.server.join()
 
-    again = serve_app(fake_service, **memory())
+    again = serve_app(fake_answerer, **memory())
     retry = again.slack.event(callback, X_Slack_Retry_Num="1", X_Slack_Retry_Reason="http_timeout")
     same = again.slack.event(
         event_callback(message(mention["text"], channel="C5", ts=mention["ts"]))
@@ -136,14 +138,14 @@ def test_a_retry_after_a_restart_is_not_answered_again(
     assert [c.body["channel"] for c in fake_api.calls_to("chat.postMessage")] == ["C5", "C6"]
 
 
-def test_an_event_is_refused_while_redis_is_unreachable(serve_app, fake_service, fake_api):
+def test_an_event_is_refused_while_redis_is_unreachable(serve_app, fake_answerer, fake_api):
     """Slack gets a 500 and re-sends the event later, rather than the bot answering without
     knowing whether another host already has."""
     from factdesk.slack.redis_memory import open_client
     from tests.conftest import free_port
 
     down = open_client(f"redis://127.0.0.1:{free_port()}/0")
-    running = serve_app(fake_service, memory=RedisMemory(down, "test-down:"))
+    running = serve_app(fake_answerer, memory=RedisMemory(down, "test-down:"))
     reply = running.slack.event(event_callback(app_mention("How many advisers?")))
     assert reply.status == 500 and reply.seconds < ACK_SECONDS
     running.drain()

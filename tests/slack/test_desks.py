@@ -14,27 +14,27 @@ import uuid
 from pathlib import Path
 
 import pytest
+from fakes.slack import FakeSlackAPI
+from fakes.slack_payloads import app_mention, block_actions, event_callback, slash_command
 
 from factdesk.answer.answers import NOT_FOUND
+from factdesk.desk_manager import DeskManager
 from factdesk.desks import load_desks
-from factdesk.service import DeskServices
+from factdesk.refresher import Refresher
+from factdesk.service import DeskPipelines
 from factdesk.slack.blocks import VOTE_UP
 from factdesk.slack.database import BotDatabase, database_path
-from factdesk.slack.desks import NOT_ADMIN, DeskManager, Refresher
+from factdesk.slack.desks import NOT_ADMIN
 from factdesk.slack.redis_memory import RedisMemory
 from tests.conftest import SEEDS, bounded
 from tests.newsserver import (
     HARBOUR_TITLE,
     NEWS,
-    NewsServer,
     Response,
     fixed,
-    news_site,
     redirect,
     rss,
 )
-from tests.slack.fake_slack import FakeSlackAPI
-from tests.slack.payloads import app_mention, block_actions, event_callback, slash_command
 
 ENERGY, COAST, ELSEWHERE = "CENERGY", "CCOAST", "CGENERAL"
 ADMIN, REPORTER = "UADMIN", "UREPORTER"
@@ -43,11 +43,8 @@ FERRY_QUESTION = "When will the harbour ferry resume?"
 ADVISERS_QUESTION = "How many advisers remain in Venezuela?"
 
 
-@pytest.fixture
-def news():
-    with NewsServer() as server:
-        news_site(server)
-        yield server
+# The real model and reader, the bot served over HTTP, news sites on loopback.
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
@@ -125,20 +122,20 @@ def shared_memory(request, tmp_path):
 
 
 @pytest.fixture
-def start_bot(serve_app, embedder, seed_service, fake_api):
+def start_bot(serve_app, embedder, seed_pipeline, fake_api):
     """Start a bot with desks over `settings` (every start loads the desks anew, as a restart
     does), keeping its memory in `memory` (None: SQLite); the model and reader are the
     session's."""
 
     def start(settings, memory=None) -> Bot:
-        services = DeskServices(
-            settings, load_desks(settings), embedder, seed_service.answerer.reader, None
+        pipelines = DeskPipelines(
+            settings, load_desks(settings), embedder, seed_pipeline.reader, None
         )
         kept = memory or BotDatabase(database_path(settings))
-        manager = DeskManager(services, kept, settings.admins)
+        manager = DeskManager(pipelines, kept, settings.admins)
         manager.fill_empty()
         manager.settle()
-        running = serve_app(services, settings, desks=manager, memory=memory)
+        running = serve_app(pipelines, settings, desks=manager, memory=memory)
         return Bot(running, manager, fake_api)
 
     return start
@@ -179,6 +176,7 @@ def test_anyone_lists_the_sources_of_their_channels_desk(start_bot, desk_setting
 def test_an_admin_adds_a_feed_which_is_answered_then_removes_it(
     start_bot, desk_settings, news, caplog
 ):
+    caplog.set_level(logging.INFO, logger="factdesk")
     caplog.set_level(logging.INFO, logger="factdesk.slack")
     bot = start_bot(desk_settings)
     feed = news.url("/feed.xml")
@@ -359,9 +357,9 @@ def test_a_refresh_on_two_replicas_fetches_and_indexes_once(
     desk_settings.desks_file.write_text(f'[desks.coast]\nsources = ["{feed}"]\n')
 
     def replica() -> Refresher:
-        services = DeskServices(desk_settings, load_desks(desk_settings), embedder, None, None)
+        pipelines = DeskPipelines(desk_settings, load_desks(desk_settings), embedder, None, None)
         memory = shared_memory() or BotDatabase(database_path(desk_settings))
-        manager = DeskManager(services, memory, frozenset())
+        manager = DeskManager(pipelines, memory, frozenset())
         return Refresher(manager, minutes=60)
 
     replicas = [replica(), replica()]
@@ -452,13 +450,13 @@ def test_a_refresh_goes_on_past_bad_sources_and_a_pipe_in_a_folder(
         f'[desks.coast]\nsources = ["{hostile_feed(news)}", "{feed}"]\n'
     )
     settings = desk_settings.model_copy(update={"fetch_timeout": 1.0})
-    services = DeskServices(settings, load_desks(settings), embedder, None, None)
-    manager = DeskManager(services, BotDatabase(database_path(settings)), frozenset())
+    pipelines = DeskPipelines(settings, load_desks(settings), embedder, None, None)
+    manager = DeskManager(pipelines, BotDatabase(database_path(settings)), frozenset())
     assert bounded(60, Refresher(manager, minutes=60).run_slot, 1000) == ["energy", "coast"]
-    assert [r.title for r in services.status("energy").documents] == [
+    assert [r.title for r in pipelines.status("energy").documents] == [
         "Venezuela's PDVSA Ships More Crude to China as Russian Debt Talks Stall"
     ]
-    assert len(services.status("coast").documents) == 2  # the harbour and the bridge
+    assert len(pipelines.status("coast").documents) == 2  # the harbour and the bridge
     assert news.hits("/feed.xml") == 1
     assert any("Cannot fetch http://[::1/: not a valid web address" in m for m in caplog.messages)
     bounded(10, manager.settle)

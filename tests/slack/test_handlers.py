@@ -3,6 +3,8 @@
 import logging
 
 import pytest
+from fakes.slack import BOT_ID, BOT_USER_ID
+from fakes.slack_payloads import app_mention, block_actions, message, slash_command
 from slack_bolt import Ack, Respond
 
 from factdesk.answer.answers import NOT_FOUND
@@ -11,48 +13,37 @@ from factdesk.slack.blocks import APOLOGY, SHARE, VOTE_DOWN, VOTE_UP
 from factdesk.slack.commands import CANNOT_POST, USAGE, handle_command, handle_share
 from factdesk.slack.events import handle_app_mention, handle_message
 from factdesk.slack.feedback import handle_vote
-from factdesk.slack.replies import HOW_TO_ASK, Replier
-from tests.slack.fake_slack import BOT_ID, BOT_USER_ID
-from tests.slack.payloads import app_mention, block_actions, message, slash_command
-
-
-@pytest.fixture
-def replier(fake_service, store) -> Replier:
-    return Replier(service=fake_service, database=store)
-
-
-def posted(fake_api) -> list[dict]:
-    return [call.body for call in fake_api.calls_to("chat.postMessage")]
+from factdesk.slack.replies import HOW_TO_ASK
 
 
 def test_a_mention_is_answered_in_a_thread_under_it(replier, client, context, fake_api):
     event = app_mention("how many advisers remain?", channel="C9")
     handle_app_mention(event=event, client=client, context=context, replier=replier)
-    (reply,) = posted(fake_api)
+    (reply,) = fake_api.posted()
     assert (reply["channel"], reply["thread_ts"]) == ("C9", event["ts"])
     assert "few dozen" in reply["text"]
-    assert replier.service.questions == ["how many advisers remain?"]
+    assert replier.answerer.questions == ["how many advisers remain?"]
     assert replier.database.is_bot_thread("C9", event["ts"])
 
 
 def test_a_mention_inside_a_thread_is_answered_in_that_thread(replier, client, context, fake_api):
     event = app_mention("how many advisers?", thread_ts="1600000000.000100")
     handle_app_mention(event=event, client=client, context=context, replier=replier)
-    assert posted(fake_api)[0]["thread_ts"] == "1600000000.000100"
+    assert fake_api.posted()[0]["thread_ts"] == "1600000000.000100"
 
 
 def test_a_bare_mention_gets_a_hint(replier, client, context, fake_api):
     event = app_mention("")
     handle_app_mention(event=event, client=client, context=context, replier=replier)
-    assert posted(fake_api)[0]["text"] == HOW_TO_ASK
-    assert replier.service.questions == []
+    assert fake_api.posted()[0]["text"] == HOW_TO_ASK
+    assert replier.answerer.questions == []
 
 
 def test_nothing_relevant_is_said_plainly(replier, client, context, fake_api):
     handle_app_mention(
         event=app_mention("who won the cup?"), client=client, context=context, replier=replier
     )
-    assert posted(fake_api)[0]["text"] == NOT_FOUND
+    assert fake_api.posted()[0]["text"] == NOT_FOUND
 
 
 @pytest.mark.parametrize(
@@ -62,11 +53,11 @@ def test_nothing_relevant_is_said_plainly(replier, client, context, fake_api):
 def test_failures_become_an_apology_in_the_thread_and_a_log_entry(
     replier, client, context, fake_api, caplog, failure
 ):
-    replier.service.failure = failure
+    replier.answerer.failure = failure
     event = app_mention("how many advisers?")
     with caplog.at_level(logging.ERROR, logger="factdesk.slack"):
         handle_app_mention(event=event, client=client, context=context, replier=replier)
-    (reply,) = posted(fake_api)
+    (reply,) = fake_api.posted()
     assert reply["text"] == APOLOGY and reply["thread_ts"] == event["ts"]
     assert "db:8000" not in reply["text"]
     (record,) = caplog.records
@@ -74,29 +65,29 @@ def test_failures_become_an_apology_in_the_thread_and_a_log_entry(
 
 
 def test_the_app_answers_again_once_the_fault_is_gone(replier, client, context, fake_api):
-    replier.service.failure = StoreUnavailableError("down")
+    replier.answerer.failure = StoreUnavailableError("down")
     handle_app_mention(
         event=app_mention("advisers?"), client=client, context=context, replier=replier
     )
-    replier.service.failure = None
+    replier.answerer.failure = None
     handle_app_mention(
         event=app_mention("advisers?"), client=client, context=context, replier=replier
     )
-    assert [reply["text"] == APOLOGY for reply in posted(fake_api)] == [True, False]
+    assert [reply["text"] == APOLOGY for reply in fake_api.posted()] == [True, False]
 
 
 def test_a_question_error_is_shown_to_the_asker(replier, client, context, fake_api):
-    replier.service.failure = QuestionError("The question is too long.")
+    replier.answerer.failure = QuestionError("The question is too long.")
     handle_app_mention(
         event=app_mention("advisers"), client=client, context=context, replier=replier
     )
-    assert posted(fake_api)[0]["text"] == "The question is too long."
+    assert fake_api.posted()[0]["text"] == "The question is too long."
 
 
 def test_a_direct_message_is_answered_in_the_dm(replier, client, context, fake_api):
     event = message("how many advisers remain?", channel="D1", channel_type="im")
     handle_message(event=event, client=client, context=context, replier=replier)
-    (reply,) = posted(fake_api)
+    (reply,) = fake_api.posted()
     assert reply["channel"] == "D1" and "thread_ts" not in reply
 
 
@@ -107,7 +98,7 @@ def test_a_follow_up_in_a_thread_the_bot_answered_needs_no_mention(
     handle_app_mention(event=question, client=client, context=context, replier=replier)
     follow_up = message("and how many advisers were there before?", thread_ts=question["ts"])
     handle_message(event=follow_up, client=client, context=context, replier=replier)
-    replies = posted(fake_api)
+    replies = fake_api.posted()
     assert len(replies) == 2 and replies[1]["thread_ts"] == question["ts"]
 
 
@@ -117,7 +108,7 @@ def test_a_thank_you_in_the_bots_thread_gets_no_reply(replier, client, context, 
     for text in ("thanks!", "great, that helps", "ok"):
         thanks = message(text, thread_ts=question["ts"])
         handle_message(event=thanks, client=client, context=context, replier=replier)
-    assert len(posted(fake_api)) == 1
+    assert len(fake_api.posted()) == 1
 
 
 def test_channel_messages_outside_the_bots_threads_are_ignored(replier, client, context, fake_api):
@@ -126,7 +117,7 @@ def test_channel_messages_outside_the_bots_threads_are_ignored(replier, client, 
         message("how many advisers?", thread_ts="1600000000.000200"),
     ):
         handle_message(event=event, client=client, context=context, replier=replier)
-    assert posted(fake_api) == []
+    assert fake_api.posted() == []
 
 
 @pytest.mark.parametrize(
@@ -144,13 +135,13 @@ def test_bots_edits_deletions_and_other_subtypes_are_ignored(
     replier, client, context, fake_api, event
 ):
     handle_message(event=event, client=client, context=context, replier=replier)
-    assert posted(fake_api) == []
+    assert fake_api.posted() == []
 
 
 def test_mentions_by_bots_are_ignored(replier, client, context, fake_api):
     event = app_mention("advisers?", bot_id="B2")
     handle_app_mention(event=event, client=client, context=context, replier=replier)
-    assert posted(fake_api) == []
+    assert fake_api.posted() == []
 
 
 def test_a_mention_that_also_arrives_as_a_message_is_answered_once(
@@ -162,7 +153,7 @@ def test_a_mention_that_also_arrives_as_a_message_is_answered_once(
     same = message(mention["text"], ts=mention["ts"], thread_ts=first["ts"])
     handle_message(event=same, client=client, context=context, replier=replier)
     handle_app_mention(event=mention, client=client, context=context, replier=replier)
-    assert len(posted(fake_api)) == 2
+    assert len(fake_api.posted()) == 2
 
 
 def test_the_slash_command_answers_privately_with_a_share_button(replier, fake_api):
@@ -206,11 +197,11 @@ def share(replier, client, fake_api, answer_id: str, channel: str = "C1") -> Ack
 
 
 def test_sharing_posts_the_answer_publicly_and_deletes_the_private_copy(replier, client, fake_api):
-    answer = replier.service.answer("how many advisers remain?")
+    answer = replier.answerer.answer("how many advisers remain?")
     answer_id = replier.database.save_answer(answer, channel="C1", user="U1")
     ack = share(replier, client, fake_api, answer_id)
     assert ack.response.status == 200
-    (public,) = posted(fake_api)
+    (public,) = fake_api.posted()
     assert public["channel"] == "C1" and "few dozen" in public["text"]
     assert "Shared by <@U1> with /factdesk" in str(public["blocks"])
     assert SHARE not in str(public["blocks"])
@@ -222,7 +213,7 @@ def test_sharing_posts_the_answer_publicly_and_deletes_the_private_copy(replier,
 
 
 def test_sharing_where_the_bot_cannot_post_says_how_to_fix_it(replier, client, fake_api):
-    answer = replier.service.answer("how many advisers remain?")
+    answer = replier.answerer.answer("how many advisers remain?")
     answer_id = replier.database.save_answer(answer, channel="G1", user="U1")
     fake_api.refuse_once("chat.postMessage", "not_in_channel")
     share(replier, client, fake_api, answer_id, channel="G1")
@@ -235,7 +226,7 @@ def test_sharing_an_unknown_answer_says_so(replier, client, fake_api):
     share(replier, client, fake_api, "gone")
     (response,) = [call.body for call in fake_api.calls_to("response_url")]
     assert "no longer available" in response["text"]
-    assert posted(fake_api) == []
+    assert fake_api.posted() == []
 
 
 def vote(replier, client, fake_api, action_id, answer_id, *, user="U1", ephemeral=False) -> Ack:
@@ -255,7 +246,7 @@ def vote(replier, client, fake_api, action_id, answer_id, *, user="U1", ephemera
 
 
 def test_a_vote_is_recorded_and_the_message_updated(replier, client, fake_api):
-    answer = replier.service.answer("how many advisers remain?")
+    answer = replier.answerer.answer("how many advisers remain?")
     answer_id = replier.database.save_answer(answer, channel="C1", user="U1")
     vote(replier, client, fake_api, VOTE_DOWN, answer_id, user="U1")
     vote(replier, client, fake_api, VOTE_UP, answer_id, user="U2")
@@ -266,7 +257,7 @@ def test_a_vote_is_recorded_and_the_message_updated(replier, client, fake_api):
 
 
 def test_a_vote_on_a_private_answer_updates_it_through_the_response_url(replier, client, fake_api):
-    answer = replier.service.answer("how many advisers remain?")
+    answer = replier.answerer.answer("how many advisers remain?")
     answer_id = replier.database.save_answer(answer, channel="C1", user="U1")
     vote(replier, client, fake_api, VOTE_UP, answer_id, ephemeral=True)
     (response,) = [call.body for call in fake_api.calls_to("response_url")]

@@ -4,10 +4,7 @@ import json
 import sqlite3
 
 import pytest
-
-from factdesk.slack.blocks import APOLOGY, SHARE, VOTE_DOWN
-from factdesk.slack.database import database_path
-from tests.slack.payloads import (
+from fakes.slack_payloads import (
     ACK_SECONDS,
     app_mention,
     block_actions,
@@ -15,6 +12,9 @@ from tests.slack.payloads import (
     message,
     slash_command,
 )
+
+from factdesk.slack.blocks import APOLOGY, SHARE, VOTE_DOWN
+from factdesk.slack.database import database_path
 
 pytestmark = pytest.mark.slow
 

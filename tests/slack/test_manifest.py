@@ -28,7 +28,7 @@ METHOD_SCOPES = {"chat:write", "chat:write.public", "channels:read", "groups:rea
 
 
 @pytest.fixture
-def registered(monkeypatch, slack_settings, fake_service) -> dict[str, set[str]]:
+def registered(monkeypatch, slack_settings, fake_answerer) -> dict[str, set[str]]:
     """What `create_app` registers, by kind ("event", "command", "action" ...)."""
     listeners: dict[str, set[str]] = defaultdict(set)
     for kind in KINDS:
@@ -39,7 +39,7 @@ def registered(monkeypatch, slack_settings, fake_service) -> dict[str, set[str]]
             return _original(self, constraints, *args, **kwargs)
 
         monkeypatch.setattr(App, kind, record)
-    create_app(slack_settings, fake_service)
+    create_app(slack_settings, fake_answerer)
     return listeners
 
 

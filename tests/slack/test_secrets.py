@@ -14,13 +14,13 @@ import sys
 from collections.abc import Iterator
 
 import pytest
+from fakes.slack import FakeSlackAPI
+from fakes.slack_payloads import SlackSender, app_mention, event_callback, slash_command
 from pydantic import SecretStr
 
 from factdesk.errors import ConfigError
 from factdesk.slack import create_app, tokens
 from tests.conftest import SEEDS
-from tests.slack.fake_slack import FakeSlackAPI
-from tests.slack.payloads import SlackSender, app_mention, event_callback, slash_command
 
 pytestmark = pytest.mark.slow
 

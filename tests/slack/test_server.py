@@ -12,13 +12,8 @@ from urllib.error import HTTPError
 from urllib.parse import urlsplit
 
 import pytest
-
-from factdesk.errors import StoreUnavailableError
-from factdesk.slack import create_app, server
-from factdesk.slack.health import LOADING
-from tests.slack.conftest import ServerThread, SlowService
-from tests.slack.fake_slack import SIGNING_SECRET
-from tests.slack.payloads import (
+from fakes.slack import SIGNING_SECRET
+from fakes.slack_payloads import (
     ACK_SECONDS,
     SlackSender,
     app_mention,
@@ -29,12 +24,17 @@ from tests.slack.payloads import (
     slash_command,
 )
 
+from factdesk.errors import StoreUnavailableError
+from factdesk.slack import create_app, server
+from factdesk.slack.health import LOADING
+from tests.slack.conftest import ServerThread, SlowAnswerer
+
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def running(serve_app, fake_service):
-    return serve_app(fake_service)
+def running(serve_app, fake_answerer):
+    return serve_app(fake_answerer)
 
 
 @pytest.fixture
@@ -65,7 +65,7 @@ def unsigned(running, body: str, **headers: str):
     return send(running.url, body.encode(), {"Content-Type": "application/json", **headers})
 
 
-def test_requests_not_signed_with_the_secret_are_refused(running, handled, fake_api, fake_service):
+def test_requests_not_signed_with_the_secret_are_refused(running, handled, fake_api, fake_answerer):
     body = json.dumps(event_callback(app_mention("how many advisers?")))
     now = str(int(time.time()))
     stale = str(int(time.time()) - 301)
@@ -100,7 +100,7 @@ def test_requests_not_signed_with_the_secret_are_refused(running, handled, fake_
     assert running.slack.event(event_callback(message("hello"))).status == 200
     assert len(handled) == 1  # a signed request does get through
     running.drain()
-    assert fake_service.questions == [] and only_auth_test(fake_api)
+    assert fake_answerer.questions == [] and only_auth_test(fake_api)
 
 
 def test_a_tampered_body_is_refused(running, handled, fake_api):
@@ -115,7 +115,7 @@ def test_a_tampered_body_is_refused(running, handled, fake_api):
     assert handled == [] and only_auth_test(fake_api)
 
 
-def test_bodies_over_a_megabyte_are_refused_unread(running, handled, fake_api, fake_service):
+def test_bodies_over_a_megabyte_are_refused_unread(running, handled, fake_api, fake_answerer):
     """The server answers 413 from the headers alone: not a byte of the body is sent here."""
     host, port = urlsplit(running.url).netloc.split(":")
     connection = HTTPConnection(host, int(port), timeout=5)
@@ -126,7 +126,7 @@ def test_bodies_over_a_megabyte_are_refused_unread(running, handled, fake_api, f
     assert connection.getresponse().status == 413
     connection.close()
     running.drain()
-    assert handled == [] and fake_service.questions == []
+    assert handled == [] and fake_answerer.questions == []
     assert only_auth_test(fake_api)
 
 
@@ -137,7 +137,7 @@ def test_a_body_of_exactly_a_megabyte_is_read(running):
     assert running.slack.post(body, "application/json", {}).status == 200
 
 
-def test_a_burst_of_requests_is_all_acknowledged_in_time(running, fake_service):
+def test_a_burst_of_requests_is_all_acknowledged_in_time(running, fake_answerer):
     """Slack delivers events in bursts: 50 at once, every one acknowledged at once (Slack wants
     3 s; the bound here is the suite's, which a loaded machine cannot break)."""
     events = [event_callback(message(f"hello {n}")) for n in range(50)]
@@ -157,7 +157,7 @@ def test_a_body_that_is_not_utf8_is_refused(running, handled):
     assert handled == []
 
 
-def test_ignored_events_are_still_acknowledged(running, fake_service, fake_api):
+def test_ignored_events_are_still_acknowledged(running, fake_answerer, fake_api):
     """An unacknowledged event would be re-sent by Slack; ignoring one must still answer 200."""
     for event in (
         message("edited", subtype="message_changed"),
@@ -166,11 +166,13 @@ def test_ignored_events_are_still_acknowledged(running, fake_service, fake_api):
     ):
         assert running.slack.event(event_callback(event)).status == 200
     running.drain()
-    assert fake_service.questions == []
+    assert fake_answerer.questions == []
 
 
-def test_requests_are_acknowledged_before_the_answer_is_computed(serve_app, fake_service, fake_api):
-    slow = SlowService(fake_service)
+def test_requests_are_acknowledged_before_the_answer_is_computed(
+    serve_app, fake_answerer, fake_api
+):
+    slow = SlowAnswerer(fake_answerer)
     running = serve_app(slow)
     mention = running.slack.event(event_callback(app_mention("how many advisers?")))
     command = running.slack.form(slash_command("how many advisers?", fake_api.response_url()))
@@ -194,14 +196,14 @@ def get(url: str) -> tuple[int, dict | str]:
         return status, body
 
 
-def test_health_is_503_while_loading_then_200(slack_settings, fake_service):
+def test_health_is_503_while_loading_then_200(slack_settings, fake_answerer):
     """The server listens at once; Slack's requests get a 503 (Slack re-sends them) until the
     model and index are loaded."""
     release = threading.Event()
 
     def load(health):
         assert release.wait(10)
-        app = create_app(slack_settings, fake_service, on_refused=health.refuse)
+        app = create_app(slack_settings, fake_answerer, on_refused=health.refuse)
         health.loaded()
         return app
 
@@ -219,14 +221,14 @@ def test_health_is_503_while_loading_then_200(slack_settings, fake_service):
         running.join()
 
 
-def test_health_is_503_while_the_store_is_unreachable(serve_app, fake_service):
+def test_health_is_503_while_the_store_is_unreachable(serve_app, fake_answerer):
     down = threading.Event()
 
     def probe() -> None:
         if down.is_set():
             raise StoreUnavailableError("Cannot reach the Chroma server at 127.0.0.1:9: refused")
 
-    running = serve_app(fake_service, probes=[("the Chroma server", probe)])
+    running = serve_app(fake_answerer, probes=[("the Chroma server", probe)])
     health = running.server.health_url
     assert get(health) == (200, {"ok": True})
     down.set()
@@ -237,9 +239,9 @@ def test_health_is_503_while_the_store_is_unreachable(serve_app, fake_service):
 
 
 def test_a_refused_token_is_an_error_and_turns_health_503(
-    serve_app, fake_service, fake_api, caplog
+    serve_app, fake_answerer, fake_api, caplog
 ):
-    running = serve_app(fake_service)
+    running = serve_app(fake_answerer)
     fake_api.refuse_once("chat.postMessage", "invalid_auth")
     with caplog.at_level(logging.ERROR, logger="factdesk.slack"):
         running.slack.event(event_callback(app_mention("how many advisers?")))
@@ -273,10 +275,10 @@ def _no_signals():
     return nullcontext()
 
 
-def test_stopping_lets_the_answers_in_flight_finish(serve_app, fake_service, fake_api):
+def test_stopping_lets_the_answers_in_flight_finish(serve_app, fake_answerer, fake_api):
     """What SIGTERM does: stop listening, then wait for the answers acknowledged but not yet
     posted (here one held for a second, and two queued behind it) before exiting."""
-    slow = SlowService(fake_service)
+    slow = SlowAnswerer(fake_answerer)
     running = serve_app(slow)
     for channel in ("C1", "C2", "C3"):
         assert (
@@ -295,9 +297,9 @@ def test_stopping_lets_the_answers_in_flight_finish(serve_app, fake_service, fak
     ]
 
 
-def test_stopping_waits_no_longer_than_the_limit(serve_app, fake_service, monkeypatch, caplog):
+def test_stopping_waits_no_longer_than_the_limit(serve_app, fake_answerer, monkeypatch, caplog):
     monkeypatch.setattr(server, "SHUTDOWN_SECONDS", 0.5)
-    slow = SlowService(fake_service)
+    slow = SlowAnswerer(fake_answerer)
     running = serve_app(slow)
     running.slack.event(event_callback(app_mention("how many advisers?")))
     started = time.monotonic()
@@ -310,18 +312,18 @@ def test_stopping_waits_no_longer_than_the_limit(serve_app, fake_service, monkey
     running.drain()  # the answer is posted after all, while the fake Slack still listens
 
 
-def test_response_url_goes_through_the_configured_api_host(serve_app, fake_service, fake_api):
+def test_response_url_goes_through_the_configured_api_host(serve_app, fake_answerer, fake_api):
     """Slack gives a hooks.slack.com URL; with SLACK_API_URL pointing elsewhere (a proxy, here
     the fake Slack), the private answer goes there, path kept."""
-    running = serve_app(fake_service)
+    running = serve_app(fake_answerer)
     hook = "https://hooks.slack.com/commands/T0001/1234/secretpart"
     assert running.slack.form(slash_command("how many advisers?", hook)).status == 200
     (private,) = fake_api.wait_for("response_url")
     assert private.body["response_type"] == "ephemeral" and "few dozen" in private.body["text"]
 
 
-def test_a_response_url_failing_with_a_server_error_is_retried(serve_app, fake_service, fake_api):
-    running = serve_app(fake_service)
+def test_a_response_url_failing_with_a_server_error_is_retried(serve_app, fake_answerer, fake_api):
+    running = serve_app(fake_answerer)
     fake_api.refuse_once("response_url", "internal_error", status=503)
     running.slack.form(slash_command("how many advisers?", fake_api.response_url()))
     fake_api.wait_for("response_url")

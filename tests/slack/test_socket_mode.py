@@ -7,14 +7,14 @@ import threading
 import time
 
 import pytest
+from fakes.slack import APP_TOKEN, FakeSocketMode
+from fakes.slack_payloads import app_mention, event_callback
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 from factdesk.errors import ConfigError
 from factdesk.slack import app as slack_app
 from factdesk.slack import create_app
-from tests.slack.conftest import SlowService, one_desk
-from tests.slack.fake_slack import APP_TOKEN, FakeSocketMode
-from tests.slack.payloads import app_mention, event_callback
+from tests.slack.conftest import SlowAnswerer, one_desk
 
 pytestmark = pytest.mark.slow
 
@@ -63,11 +63,11 @@ def test_an_event_is_acknowledged_by_envelope_and_answered_once(
 
 
 def test_a_refused_token_ends_socket_mode_with_an_error(
-    socket_mode, fake_api, slack_settings, fake_service, monkeypatch, caplog
+    socket_mode, fake_api, slack_settings, fake_answerer, monkeypatch, caplog
 ):
     """`invalid_auth` on a post: logged as an error, and `factdesk slack` ends with a one-line
     error (exit status 2) instead of failing one message at a time unseen."""
-    monkeypatch.setattr(slack_app, "load_desk_services", one_desk(fake_service))
+    monkeypatch.setattr(slack_app, "load_desk_pipelines", one_desk(fake_answerer))
     fake_api.refuse_once("chat.postMessage", "invalid_auth")
     payload = event_callback(app_mention("How many advisers remain?"), event_id="Ev0REFUSED")
     sender = threading.Thread(target=socket_mode.send, args=(envelope("env-9", payload),))
@@ -84,12 +84,12 @@ def test_a_refused_token_ends_socket_mode_with_an_error(
 
 
 def test_sigterm_lets_the_answers_in_flight_finish(
-    socket_mode, fake_api, slack_settings, fake_service, monkeypatch
+    socket_mode, fake_api, slack_settings, fake_answerer, monkeypatch
 ):
     """SIGTERM while an answer is being computed: the bot stops taking events, posts the answer,
     and returns normally (exit status 0)."""
-    slow = SlowService(fake_service)
-    monkeypatch.setattr(slack_app, "load_desk_services", one_desk(slow))
+    slow = SlowAnswerer(fake_answerer)
+    monkeypatch.setattr(slack_app, "load_desk_pipelines", one_desk(slow))
     payload = event_callback(app_mention("How many advisers remain?", channel="C4"))
 
     def deliver_then_stop() -> None:

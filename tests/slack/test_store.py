@@ -19,8 +19,8 @@ def test_store_lives_beside_the_index(slack_settings, store):
     assert store.path.exists()
 
 
-def test_answers_round_trip(store, fake_service):
-    answer = fake_service.answer("How many advisers remain?")
+def test_answers_round_trip(store, fake_answerer):
+    answer = fake_answerer.answer("How many advisers remain?")
     answer_id = store.save_answer(answer, channel="C1", user="U1")
     stored = store.load_answer(answer_id)
     assert stored.answer == answer
@@ -36,8 +36,8 @@ def test_threads_are_remembered_across_store_instances(store):
     assert not again.is_bot_thread("C2", "1.0")
 
 
-def test_one_vote_per_person_and_answer_with_everything_recorded(store, fake_service):
-    answer = fake_service.answer("How many advisers remain?")
+def test_one_vote_per_person_and_answer_with_everything_recorded(store, fake_answerer):
+    answer = fake_answerer.answer("How many advisers remain?")
     answer_id = store.save_answer(answer, channel="C1", user="U1")
     assert store.record_vote(answer_id, answer, user="U1", channel="C1", vote="up") == Votes(1, 0)
     assert store.record_vote(answer_id, answer, user="U2", channel="C1", vote="up") == Votes(2, 0)
@@ -53,8 +53,8 @@ def test_one_vote_per_person_and_answer_with_everything_recorded(store, fake_ser
     assert json.loads(sources) == ["seeds/000_d17e3c436e124a59.txt"]
 
 
-def test_summary_counts_and_lists_the_least_helpful_questions(store, fake_service):
-    fake = fake_service
+def test_summary_counts_and_lists_the_least_helpful_questions(store, fake_answerer):
+    fake = fake_answerer
 
     def vote(question: str, *votes: str) -> None:
         answer = fake.answer(question)

@@ -1,11 +1,11 @@
 import logging
 
 import pytest
+from fakes.slack import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET
 from pydantic import SecretStr
 
 from factdesk.errors import ConfigError
 from factdesk.slack.tokens import REDACTED, RedactTokens, app_token, bot_token, signing_secret
-from tests.slack.fake_slack import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET
 
 
 def test_tokens_are_returned_when_set(slack_settings):

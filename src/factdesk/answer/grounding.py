@@ -30,10 +30,8 @@ if TYPE_CHECKING:
     from factdesk.answer.answers import Citation
     from factdesk.search.embeddings import Embedder
 
-# Measured on tests/seed_claims.jsonl (claims about the seed article, each citing one passage):
-# the 10 faithful paraphrases score 0.53-0.96 against their best passage sentence (or pair) and
-# have 57-100% of their content words in the passage; each of the 8 claims citing a passage about
-# something else scores below 0.5 or has at most 40% of its words there. Both bars must be met.
+# Both bars must be met: they part faithful paraphrases from claims citing another passage
+# (tests/seed_claims.jsonl; benchmarks/README.md).
 SUPPORT_COSINE = 0.5
 SUPPORT_COVERAGE = 0.5
 # A claim that negates what its support does not ("Rostec has not cut...") is not supported:

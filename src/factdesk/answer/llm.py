@@ -29,7 +29,8 @@ logger = logging.getLogger("factdesk.answer.llm")
 
 # What the model is asked to say when the passages do not hold the answer.
 NOT_IN_PASSAGES = "NOT IN PASSAGES"
-MAX_ANSWER_TOKENS = 300
+# What the model may write in one reply, in its own tokens.
+MAX_REPLY_TOKENS = 300
 MAX_STANDALONE_CHARS = 400
 # A passage is shown to the model whole, but never longer than this.
 MAX_PASSAGE_CHARS = 2500
@@ -100,7 +101,7 @@ class LLM:
             timeout=settings.llm_timeout,
             max_retries=0,  # a retry would spend the budget the fallback needs
             temperature=0.0,
-            max_tokens=MAX_ANSWER_TOKENS,
+            max_tokens=MAX_REPLY_TOKENS,
             reuse_client=True,
         )
 

@@ -11,7 +11,6 @@ loads torch.
 from __future__ import annotations
 
 import json
-import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,12 +18,14 @@ from pathlib import Path
 
 import numpy as np
 
+from factdesk.answer.calibration import Calibration
+
 MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "reader"
 MODEL_FILE = "reader.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 CONFIG_FILE = "reader.json"
 # A short answer is at most this many word pieces (SQuAD's answers: 99% are under 30).
-MAX_ANSWER_TOKENS = 30
+MAX_ANSWER_PIECES = 30
 # Only the best few starts and ends are paired: the best span is among them.
 _TOP = 20
 # [CLS] question [SEP] passage [SEP]
@@ -61,12 +62,9 @@ class Reader:
         config_path = folder / CONFIG_FILE
         self.config = json.loads(config_path.read_text()) if config_path.exists() else {}
         self.version = str(self.config.get("version", "unversioned"))
-        # The confidence is a logistic curve over the span's margin and its passage's cosine to
-        # the question, fitted on held-out articles (see the model card).
-        calibration = self.config.get("calibration", {})
-        self._slope = float(calibration.get("slope", 1.0))
-        self._passage = float(calibration.get("passage", 0.0))
-        self._intercept = float(calibration.get("intercept", 0.0))
+        # The confidence: a logistic curve over the span's features, fitted on held-out articles
+        # (see the model card).
+        self.calibration = Calibration.of(self.config.get("calibration", {}))
         self.threshold = float(self.config.get("threshold", 0.5))
         max_length = int(self.config.get("max_length", 256))
         stride = int(self.config.get("stride", 64))
@@ -88,8 +86,7 @@ class Reader:
         """The calibrated probability that a span with this margin, found in a passage with
         this cosine to the question, is the right answer. (The cosine is absolute, unlike the
         fused retrieval score, which depends on how many passages compete.)"""
-        z = self._slope * margin + self._passage * passage_cosine + self._intercept
-        return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
+        return self.calibration.confidence({"margin": margin, "passage_cosine": passage_cosine})
 
     def read(self, question: str, passages: Sequence[str]) -> list[Span | None]:
         """Each passage's best span (None where no span fits), read in windows if long.
@@ -156,7 +153,7 @@ class Reader:
             if not context[i]:
                 continue
             for j in top_ends:
-                if not context[j] or j < i or j - i >= MAX_ANSWER_TOKENS:
+                if not context[j] or j < i or j - i >= MAX_ANSWER_PIECES:
                     continue
                 score = float(masked_starts[i] + masked_ends[j])
                 if score > best_score:

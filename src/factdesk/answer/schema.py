@@ -5,12 +5,11 @@ OpenAPI schema are generated from these descriptions.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
-if TYPE_CHECKING:
-    from factdesk.answer.answers import Answer, Citation, ShortAnswer
+from factdesk.answer.answers import Answer, Citation, ShortAnswer
 
 
 class CitationJSON(BaseModel):
@@ -117,3 +116,8 @@ class AnswerJSON(BaseModel):
             reader=answer.reader,
             citations=[CitationJSON.of(citation) for citation in answer.citations],
         )
+
+
+def answer_json(answer: Answer) -> dict:
+    """The answer as `factdesk ask --json` prints it (warnings go to stderr, not here)."""
+    return AnswerJSON.of(answer).model_dump(mode="json")

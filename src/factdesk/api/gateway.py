@@ -1,8 +1,8 @@
 """The one way in for every door (the JSON API, MCP, chat completions): which desk a request may
-ask, how many questions are answered at once and how many may wait, and the service's errors
+ask, how many questions are answered at once and how many may wait, and the pipelines' errors
 turned into refusals with an HTTP status and a message.
 
-The service is synchronous (onnxruntime, Chroma): every call runs on a worker thread, at most
+Answering is synchronous (onnxruntime, Chroma): every call runs on a worker thread, at most
 `concurrency` at once, so that the event loop goes on reading requests, answering /healthz and
 refusing what is past the bounds while questions are answered. A request is admitted before its
 body is handed to a thread and only once it has been read whole, so a slow client holds no
@@ -20,8 +20,9 @@ import anyio
 import anyio.to_thread
 
 from factdesk import __version__
-from factdesk.answer.answers import Answer, CleanQuestion
+from factdesk.answer.answers import Answer
 from factdesk.answer.conversation import Turn
+from factdesk.answer.question import CleanQuestion
 from factdesk.api.access import Grant
 from factdesk.api.models import ArticleJSON, DeskStatus, Sources, Status
 from factdesk.errors import (
@@ -33,9 +34,10 @@ from factdesk.errors import (
 
 if TYPE_CHECKING:
     from factdesk.answer.llm import OnText
+    from factdesk.answer.pipeline import Pipeline
     from factdesk.config import Settings
     from factdesk.search.retrieval import Hit
-    from factdesk.service import DeskServices, Service
+    from factdesk.service import DeskPipelines
 
 logger = logging.getLogger("factdesk.api")
 
@@ -55,12 +57,13 @@ class Refusal(Exception):
 
 
 class Gateway:
-    """The desks' services behind the doors; one per server process, used from its event loop."""
+    """The desks' pipelines behind the doors; one per server process, used from its event
+    loop."""
 
     def __init__(
-        self, services: DeskServices, default_desk: str, concurrency: int, queue: int
+        self, pipelines: DeskPipelines, default_desk: str, concurrency: int, queue: int
     ) -> None:
-        self.services = services
+        self.pipelines = pipelines
         self.default_desk = default_desk
         self._limiter = anyio.CapacityLimiter(concurrency)
         self._capacity = concurrency + queue
@@ -68,11 +71,11 @@ class Gateway:
 
     @property
     def settings(self) -> Settings:
-        return self.services.settings
+        return self.pipelines.settings
 
     @property
     def names(self) -> list[str]:
-        return self.services.desks.names
+        return self.pipelines.desks.names
 
     def allowed(self, grant: Grant) -> list[str]:
         return [name for name in self.names if grant.allows(name)]
@@ -99,7 +102,7 @@ class Gateway:
         return name
 
     def question(self, text: str) -> CleanQuestion:
-        """The question as the service reads it; one past FACTDESK_MAX_QUESTION_CHARS is refused
+        """The question as the pipeline reads it; one past FACTDESK_MAX_QUESTION_CHARS is refused
         here (the terminal cuts it with a warning, which a program would not see)."""
         limit = self.settings.max_question_chars
         length = len(" ".join(text.split()))
@@ -123,13 +126,13 @@ class Gateway:
         top_k: int | None = None,
         on_text: OnText | None = None,
     ) -> Answer:
-        """The service's answer, as `factdesk ask --desk DESK` gives it."""
+        """The desk's answer, as `factdesk ask --desk DESK` gives it."""
         clean = self.question(question)
-        service = self.services.service(desk)
+        pipeline = self.pipelines.pipeline(desk)
 
         def answer() -> Answer:
-            found = service.ask(clean, history, top_k, on_text)
-            _check_filled(service, desk)
+            found = pipeline.ask(clean, history, top_k, on_text)
+            _check_filled(pipeline, desk)
             return found
 
         return await self.run(answer)
@@ -137,27 +140,27 @@ class Gateway:
     async def search(self, desk: str, query: str, limit: int) -> tuple[str, list[Hit]]:
         """The query as read and the passages found for it, best first."""
         clean = self.question(query)
-        service = self.services.service(desk)
+        pipeline = self.pipelines.pipeline(desk)
 
         def search() -> list[Hit]:
-            hits = service.search(clean, limit=limit)
-            _check_filled(service, desk)
+            hits = pipeline.search(clean, limit=limit)
+            _check_filled(pipeline, desk)
             return hits
 
         return clean.text, await self.run(search)
 
     async def sources(self, desk: str) -> Sources:
-        status = await self.run(lambda: self.services.status(desk))
+        status = await self.run(lambda: self.pipelines.status(desk))
         return Sources(desk=desk, articles=[ArticleJSON.of(d) for d in status.documents])
 
     async def status(self, grant: Grant) -> Status:
-        service = self.services.service(self.default_desk)
-        reader = service.answerer.reader
+        pipeline = self.pipelines.pipeline(self.default_desk)
+        reader = pipeline.reader
 
         def desks() -> list[DeskStatus]:
             found = []
             for name in self.allowed(grant):
-                status = self.services.status(name)
+                status = self.pipelines.status(name)
                 found.append(
                     DeskStatus(
                         name=name,
@@ -172,7 +175,7 @@ class Gateway:
             version=__version__,
             default_desk=self.default_desk,
             reader=reader.version if reader else None,
-            llm=service.llm is not None,
+            llm=pipeline.llm is not None,
             desks=await self.run(desks),
         )
 
@@ -181,7 +184,7 @@ class Gateway:
         the questions' threads: a busy server is still healthy. Where the index is stays in the
         log: /healthz needs no token."""
         try:
-            await anyio.to_thread.run_sync(self.services.check_store)
+            await anyio.to_thread.run_sync(self.pipelines.check_store)
         except Exception as exc:
             logger.warning("Health check: %s", exc)
             return "cannot reach the index"
@@ -189,7 +192,7 @@ class Gateway:
 
     async def run(self, work: Callable[[], T]) -> T:
         """`work` on a worker thread once one is free; refused at once when `concurrency +
-        queue` requests are already in; the service's errors as refusals."""
+        queue` requests are already in; the pipeline's errors as refusals."""
         if self._admitted >= self._capacity:
             raise Refusal(
                 429,
@@ -208,9 +211,9 @@ class Gateway:
             self._admitted -= 1
 
 
-def _check_filled(service: Service, desk: str) -> None:
+def _check_filled(pipeline: Pipeline, desk: str) -> None:
     """An index with nothing in it cannot answer anything: say so, rather than decline."""
-    if service.passage_count == 0:
+    if pipeline.passage_count == 0:
         raise Refusal(
             409,
             "empty_index",
@@ -220,7 +223,7 @@ def _check_filled(service: Service, desk: str) -> None:
 
 
 def _refusal(exc: FactdeskError) -> Refusal:
-    """The service's errors as the API reports them; where the store is stays in the log."""
+    """The pipeline's errors as the API reports them; where the store is stays in the log."""
     if isinstance(exc, QuestionError):
         return Refusal(422, "invalid_request", str(exc))
     if isinstance(exc, StoreUnavailableError):
@@ -240,5 +243,5 @@ def _refusal(exc: FactdeskError) -> Refusal:
 
 
 def turns(history: Sequence[Any]) -> list[Turn]:
-    """History turns (anything with `question` and `answer`) as the service takes them."""
+    """History turns (anything with `question` and `answer`) as the pipeline takes them."""
     return [Turn(turn.question, turn.answer) for turn in history]

@@ -1,7 +1,7 @@
 """The MCP door, with the official SDK: tools `ask` and `search`, and a resource per desk
 listing its articles. `factdesk mcp` serves it over stdio (a desktop client starts the process);
 `factdesk serve` over Streamable HTTP at /mcp, stateless, so that any replica can take any
-request.
+request (server.py runs both).
 
 A tool result carries the answer as text (what a model reads) and as structured content, the
 same object as `factdesk ask --json`, so an agent can quote the citations exactly.
@@ -13,7 +13,6 @@ import logging
 from contextvars import ContextVar
 from typing import Annotated, Any
 
-import anyio
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp.server.mcpserver.resources import FunctionResource
@@ -27,7 +26,6 @@ from factdesk.api.access import EVERY_DESK, Grant
 from factdesk.api.gateway import Gateway, Refusal, turns
 from factdesk.api.models import MAX_SEARCH_PASSAGES, HistoryTurn, PassageJSON, SearchResults
 from factdesk.api.text import answer_text, passages_text
-from factdesk.config import Settings
 
 logger = logging.getLogger("factdesk.mcp")
 
@@ -164,13 +162,3 @@ def _current_grant() -> Grant:
     if grant is None:  # an HTTP request that did not come through the token check: refuse
         raise ToolError("This request carries no grant.")
     return grant
-
-
-def serve_stdio(settings: Settings) -> None:
-    """`factdesk mcp`: load every desk once, then speak MCP on stdin and stdout until the client
-    closes them. Progress and logs go to stderr: stdout is the protocol's."""
-    from factdesk.api.server import load_gateway, quiet_libraries
-
-    quiet_libraries(settings)
-    server = create_mcp(load_gateway(settings))
-    anyio.run(server.run_stdio_async)

@@ -1,5 +1,6 @@
 """Running `factdesk serve`: every check before the model loads, the model and every desk loaded
-once, then uvicorn until SIGTERM or Ctrl-C, which lets the answers in flight finish.
+once, then uvicorn until SIGTERM or Ctrl-C, which lets the answers in flight finish; and running
+`factdesk mcp`, the MCP tools over stdio.
 
 The process model is the Slack bot's (bot/README.md): one process holds the model and answers
 on threads; more processes or hosts, each a `factdesk serve`, share the index through a Chroma
@@ -11,10 +12,12 @@ from __future__ import annotations
 
 import logging
 
+import anyio
 import uvicorn
 
 from factdesk.api.access import Tokens, check_exposure, parse_tokens
 from factdesk.api.gateway import Gateway
+from factdesk.api.mcp_server import create_mcp
 from factdesk.config import Settings
 from factdesk.desks import load_desks
 from factdesk.errors import ConfigError
@@ -37,7 +40,7 @@ def serve(settings: Settings, host: str | None, port: int) -> None:
     tokens = parse_tokens(settings.api_tokens, load_desks(settings).names)
     check_exposure(host, tokens)
     quiet_libraries(settings, tokens)
-    from factdesk.api.app import create_app
+    from factdesk.api.app import create_app  # FastAPI: only the HTTP server imports it
 
     app = create_app(load_gateway(settings), tokens, host)
     server = uvicorn.Server(config(app, host, port, shutdown_seconds(settings)))
@@ -50,8 +53,8 @@ def serve(settings: Settings, host: str | None, port: int) -> None:
 
 
 def load_gateway(settings: Settings) -> Gateway:
-    """Every desk's service (one model, one reader), behind the bounds of FACTDESK_API_*."""
-    from factdesk.service import load_desk_services
+    """Every desk's pipeline (one model, one reader), behind the bounds of FACTDESK_API_*."""
+    from factdesk.service import load_desk_pipelines
 
     desks = load_desks(settings)
     if settings.desk not in desks.names:
@@ -59,8 +62,8 @@ def load_gateway(settings: Settings) -> Gateway:
             f"There is no {settings.desk!r} desk in {settings.desks_file} "
             f"(desks: {', '.join(desks.names)})."
         )
-    services = load_desk_services(settings, desks, notify=logger.info)
-    return Gateway(services, settings.desk, settings.api_concurrency, settings.api_queue)
+    pipelines = load_desk_pipelines(settings, desks, notify=logger.info)
+    return Gateway(pipelines, settings.desk, settings.api_concurrency, settings.api_queue)
 
 
 def config(app, host: str, port: int, shutdown: float = SHUTDOWN_SECONDS) -> uvicorn.Config:
@@ -92,3 +95,11 @@ def quiet_libraries(settings: Settings, tokens: Tokens | None = None) -> None:
     keep_out_of_logs(settings.log_level, RedactSecrets(secrets))
     if settings.log_level != "DEBUG":
         logging.getLogger("mcp").setLevel(logging.WARNING)
+
+
+def serve_stdio(settings: Settings) -> None:
+    """`factdesk mcp`: load every desk once, then speak MCP on stdin and stdout until the client
+    closes them. Progress and logs go to stderr: stdout is the protocol's."""
+    quiet_libraries(settings)
+    server = create_mcp(load_gateway(settings))
+    anyio.run(server.run_stdio_async)

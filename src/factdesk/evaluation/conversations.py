@@ -8,11 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from factdesk.answer.answers import Answer
+from factdesk.answer.answers import Answer, Answerer
 from factdesk.answer.conversation import Turn
 from factdesk.evaluation.metrics import mean
 from factdesk.evaluation.questions import (
-    Asking,
     Progress,
     Question,
     holds_evidence,
@@ -163,7 +162,7 @@ def _turn_miss(outcome: TurnOutcome) -> dict:
 
 
 def evaluate_conversations(
-    service: Asking,
+    answerer: Answerer,
     conversations: Sequence[Conversation],
     top_k: int,
     source: str = "",
@@ -177,8 +176,8 @@ def evaluate_conversations(
             progress(done, len(conversations))
         history: list[Turn] = []
         for position, question in enumerate(conversation.turns):
-            in_context = service.ask(question.text, history, top_k)
-            alone = service.ask(question.text, (), top_k) if position else in_context
+            in_context = answerer.ask(question.text, history, top_k)
+            alone = answerer.ask(question.text, (), top_k) if position else in_context
             outcomes.append(TurnOutcome(conversation, position, alone, in_context))
             history.append(Turn(question.text, in_context.answer))
     if progress:

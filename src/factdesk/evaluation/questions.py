@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-from factdesk.answer.answers import Answer
-from factdesk.answer.conversation import Turn
+from factdesk.answer.answers import Answer, Answerer
 from factdesk.errors import QuestionFileError
 from factdesk.evaluation.metrics import hit_at_k, latency_figures, mean, mrr_at_k
 
@@ -56,14 +55,6 @@ _QUOTES = str.maketrans(
 
 Progress = Callable[[int, int], None]
 Record = TypeVar("Record")
-
-
-class Asking(Protocol):
-    """What an evaluation asks: `factdesk.service.Service`."""
-
-    def ask(
-        self, question: str, history: Sequence[Turn] = (), top_k: int | None = None
-    ) -> Answer: ...
 
 
 class Measured(Protocol):
@@ -258,21 +249,21 @@ def _miss(outcome: Outcome) -> dict:
 
 
 def evaluate(
-    service: Asking,
+    answerer: Answerer,
     questions: Sequence[Question],
     top_k: int,
     source: str = "",
     progress: Progress | None = None,
 ) -> Report:
     """Ask every question once, timing each; one untimed warm-up keeps start-up costs out."""
-    service.ask(questions[0].text, top_k=top_k)
-    timed = ask_timed(service, [q.text for q in questions], top_k, progress)
+    answerer.ask(questions[0].text, top_k=top_k)
+    timed = ask_timed(answerer, [q.text for q in questions], top_k, progress)
     outcomes = [Outcome(q, a, seconds) for q, (a, seconds) in zip(questions, timed, strict=True)]
     return Report(source, top_k, outcomes)
 
 
 def ask_timed(
-    service: Asking, questions: Sequence[str], top_k: int, progress: Progress | None = None
+    answerer: Answerer, questions: Sequence[str], top_k: int, progress: Progress | None = None
 ) -> list[tuple[Answer, float]]:
     """Each question's answer and the seconds it took, in order, reporting progress."""
     answers = []
@@ -280,7 +271,7 @@ def ask_timed(
         if progress:
             progress(done, len(questions))
         started = time.perf_counter()
-        answers.append((service.ask(question, top_k=top_k), time.perf_counter() - started))
+        answers.append((answerer.ask(question, top_k=top_k), time.perf_counter() - started))
     if progress:
         progress(len(questions), len(questions))
     return answers

@@ -16,10 +16,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from factdesk.answer.answers import Answer
+from factdesk.answer.answers import Answer, Answerer
 from factdesk.errors import QuestionFileError
 from factdesk.evaluation.metrics import latency_figures, mean
-from factdesk.evaluation.questions import Asking, Progress, ask_timed
+from factdesk.evaluation.questions import Progress, ask_timed
 from factdesk.ingest.documents import Article
 
 _PUNCTUATION = re.compile(r"[^\w\s]")
@@ -303,10 +303,10 @@ def _squad_miss(outcome: SquadOutcome) -> dict:
 
 
 def evaluate_squad(
-    service: Asking, squad: SquadSet, top_k: int, progress: Progress | None = None
+    answerer: Answerer, squad: SquadSet, top_k: int, progress: Progress | None = None
 ) -> SquadReport:
     """Ask every question of a SQuAD set whose paragraphs the answerer's index holds."""
-    timed = ask_timed(service, [q.text for q in squad.questions], top_k, progress)
+    timed = ask_timed(answerer, [q.text for q in squad.questions], top_k, progress)
     outcomes = [
         SquadOutcome(question, answer, seconds)
         for question, (answer, seconds) in zip(squad.questions, timed, strict=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,7 +22,7 @@ from factdesk.config import Settings
 from factdesk.errors import IndexBusyError, IndexInterrupted
 from factdesk.ingest.chunks import chunk_article
 from factdesk.ingest.documents import Article, Scan, Skipped, scan_paths
-from factdesk.ingest.sources import is_url, same_article_key
+from factdesk.ingest.sources import gather, is_url, same_article_key
 from factdesk.search.embeddings import Embedder, model_name
 from factdesk.search.passages import Chunk
 from factdesk.search.retrieval import keyword_index
@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 
 # Articles written so far, of how many.
 Progress = Callable[[int, int], None]
+# Opens a progress reporter for one phase of a run (None: the phase reports nothing).
+Phase = Callable[[], AbstractContextManager[Progress | None]]
 # Passages embedded and stored at a time: about a second's work, so progress moves steadily and
 # Ctrl-C loses little.
 _EMBED_BATCH_CHUNKS = 16
@@ -54,6 +56,8 @@ class IndexReport:
     notes: list[str] = field(default_factory=list)
     # (source, source kept instead): articles left out as the same canonical URL was taken.
     duplicates: list[tuple[str, str]] = field(default_factory=list)
+    # The articles the sources held (by `index_sources`), indexed or unchanged.
+    doc_ids: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -298,6 +302,44 @@ class Indexer:
             else:
                 old.rename(self.settings.collection_name)
         rebuilding.drop()
+
+
+def index_sources(
+    sources: Sequence[str | Path],
+    settings: Settings,
+    indexer: Indexer | Callable[[], Indexer],
+    *,
+    rebuild: bool = False,
+    fetching: Phase | None = None,
+    reading: Phase | None = None,
+    indexing: Phase | None = None,
+    found: Callable[[Scan], bool] | None = None,
+) -> IndexReport | None:
+    """Read `sources` (files, folders, article and feed URLs) and index what they hold: the one
+    way a desk's sources are indexed (`factdesk index`, a source added from Slack, a refresh).
+
+    `fetching`, `reading` and `indexing` open progress reporters for their phase (feed items
+    fetched, files read, articles written), one at a time. `indexer` may be a loader, called
+    once the sources are read (a bad URL fails before the model loads); `found` sees what they
+    held first, and stops the run by returning False (the result is then None). Ctrl-C before
+    indexing starts is IndexInterrupted: nothing was written.
+    """
+    try:
+        with _phase(fetching) as fetched, _phase(reading) as read:
+            scan = gather(sources, settings, fetched, reading=read)
+        if found is not None and not found(scan):
+            return None
+        loaded = indexer if isinstance(indexer, Indexer) else indexer()
+    except KeyboardInterrupt:
+        raise IndexInterrupted.before_indexing() from None
+    with _phase(indexing) as progress:
+        report = loaded.index_scan(scan, rebuild=rebuild, progress=progress)
+    report.doc_ids = [article.doc_id for article in scan.articles]
+    return report
+
+
+def _phase(opens: Phase | None) -> AbstractContextManager[Progress | None]:
+    return opens() if opens is not None else nullcontext()
 
 
 def _sentence_spans(chunk: Chunk) -> list[tuple[int, int]]:

@@ -162,6 +162,10 @@ class KeywordIndex:
             np.add.at(scores, found.indices[start:end], found.data[start:end])
         return scores
 
+    def max_idf(self) -> float:
+        """The inverse document frequency of a term no passage holds (Lucene's, for 0)."""
+        return math.log(1 + (self.size + 0.5) / 0.5)
+
     def idf(self, term: str) -> float:
         """Lucene's inverse document frequency of a (stemmed) term; 0 for unseen terms."""
         if self._scores is None or term not in self._scores.vocab:

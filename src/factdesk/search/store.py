@@ -249,8 +249,11 @@ class Store:
             yield page
             offset += len(page["ids"])
 
-    def query(self, vector: np.ndarray, n: int) -> list[tuple[Chunk, float]]:
-        """The `n` passages nearest to `vector`, with their cosine similarity.
+    def query(
+        self, vector: np.ndarray, n: int, where: dict[str, Any] | None = None
+    ) -> list[tuple[Chunk, float]]:
+        """The `n` passages nearest to `vector`, with their cosine similarity; `where` keeps
+        only passages whose metadata match it (Chroma's filter).
 
         Read straight from Chroma, in the records llama-index wrote: the question path never
         imports llama-index, which costs seconds to load.
@@ -260,6 +263,7 @@ class Store:
                 query_embeddings=[vector.tolist()],
                 n_results=n,
                 include=["documents", "metadatas", "distances"],
+                **({"where": where} if where else {}),
             )
         )
         rows = zip(

@@ -1,6 +1,6 @@
 """The Bolt app: its Web API client, its middleware, which handler answers what, and running it.
 
-`create_app` builds everything from settings and an service and reads nothing else (no
+`create_app` builds everything from settings and what answers, and reads nothing else (no
 environment, no globals), so tests build as many apps as they like, pointed at a fake Slack.
 """
 
@@ -21,29 +21,25 @@ from slack_bolt.error import BoltError
 from slack_bolt.middleware.request_verification import RequestVerification
 from slack_sdk.errors import SlackApiError
 
+from factdesk.answer.answers import Answerer
 from factdesk.config import Settings
+from factdesk.desk_manager import DeskManager
 from factdesk.desks import load_desks
 from factdesk.errors import ConfigError, SlackUnreachableError
-from factdesk.service import DeskServices, load_desk_services
+from factdesk.refresher import start_refresher
+from factdesk.service import DeskPipelines, load_desk_pipelines
 from factdesk.slack import server, tokens
 from factdesk.slack.blocks import SHARE, VOTE_DOWN, VOTE_UP
 from factdesk.slack.commands import COMMAND, handle_command, handle_share
 from factdesk.slack.database import BotDatabase, Memory, database_path
 from factdesk.slack.dedupe import skip_seen_events
-from factdesk.slack.desks import (
-    DeskManager,
-    handle_add,
-    handle_remove,
-    handle_sources,
-    start_refresher,
-    subcommand,
-)
+from factdesk.slack.desks import handle_add, handle_remove, handle_sources, subcommand
 from factdesk.slack.events import handle_app_mention, handle_message
 from factdesk.slack.feedback import handle_vote
 from factdesk.slack.health import Health, Probe
 from factdesk.slack.home import handle_app_home_opened
 from factdesk.slack.pool import AnswerPool
-from factdesk.slack.replies import Answering, Desks, Replier
+from factdesk.slack.replies import ChannelAnswerers, Replier
 from factdesk.slack.webapi import Responder, create_client
 
 if TYPE_CHECKING:
@@ -82,10 +78,10 @@ def run(settings: Settings, *, http: bool, port: int, host: str | None = None) -
 def load_app(settings: Settings, health: Health) -> App:
     """Load the desks and build the app; `health` learns what to probe, and when Slack
     refuses the token."""
-    services, memory, desks = load_desks_and_memory(settings)
-    app = create_app(settings, services, memory=memory, desks=desks, on_refused=health.refuse)
+    pipelines, memory, desks = load_desks_and_memory(settings)
+    app = create_app(settings, pipelines, memory=memory, desks=desks, on_refused=health.refuse)
     start_desk_work(settings, desks)
-    probes: list[Probe] = [(settings.store_description, services.check_store)]
+    probes: list[Probe] = [(settings.store_description, pipelines.check_store)]
     if memory is not None:
         probes.append(("Redis", memory.ping))
     health.loaded(probes)
@@ -94,13 +90,13 @@ def load_app(settings: Settings, health: Health) -> App:
 
 def load_desks_and_memory(
     settings: Settings,
-) -> tuple[DeskServices, RedisMemory | None, DeskManager]:
-    """Every desk's service (one model), the shared memory if any, and the desk manager,
+) -> tuple[DeskPipelines, RedisMemory | None, DeskManager]:
+    """Every desk's pipeline (one model), the shared memory if any, and the desk manager,
     which keeps added sources in that memory (else in the SQLite database)."""
-    services = load_desk_services(settings, load_desks(settings), notify=logger.info)
+    pipelines = load_desk_pipelines(settings, load_desks(settings), notify=logger.info)
     memory = open_memory(settings)
     kept = memory or BotDatabase(database_path(settings))
-    return services, memory, DeskManager(services, kept, settings.admins)
+    return pipelines, memory, DeskManager(pipelines, kept, settings.admins)
 
 
 def start_desk_work(settings: Settings, desks: DeskManager) -> None:
@@ -113,9 +109,9 @@ def start_desk_work(settings: Settings, desks: DeskManager) -> None:
 def run_socket_mode(settings: Settings, app_token: str) -> None:
     """Connect to Slack over a websocket until SIGTERM, Ctrl-C or a refused token; then let the
     answers in flight finish. A refused token ends in an error (a non-zero exit)."""
-    services, memory, desks = load_desks_and_memory(settings)
+    pipelines, memory, desks = load_desks_and_memory(settings)
     stop = _Stop()
-    app = create_app(settings, services, memory=memory, desks=desks, on_refused=stop.refused)
+    app = create_app(settings, pipelines, memory=memory, desks=desks, on_refused=stop.refused)
     start_desk_work(settings, desks)
     handler = SocketModeHandler(app, app_token)
     with stop.on_signals():
@@ -170,13 +166,13 @@ def open_memory(settings: Settings) -> RedisMemory | None:
 
 def create_app(
     settings: Settings,
-    service: Answering | Desks,
+    answerer: Answerer | ChannelAnswerers,
     *,
     memory: Memory | None = None,
     desks: DeskManager | None = None,
     on_refused: OnRefused | None = None,
 ) -> App:
-    """A Bolt app answering with `service` (a `Service`, or `DeskServices`: each channel from
+    """A Bolt app answering with `answerer` (a pipeline, or `DeskPipelines`: each channel from
     its desk), talking to the Web API at `settings.slack_api_url`, remembering events and
     threads in `memory` (by default the SQLite database beside the index); `desks` lists, adds
     and removes sources (without it, `/factdesk add` and the rest say the bot has no desks).
@@ -208,7 +204,7 @@ def create_app(
         ) from None
 
     replier = Replier(
-        service=service,
+        answerer=answerer,
         database=BotDatabase(database_path(settings)),
         shared_memory=memory,
         dm_window=timedelta(minutes=settings.conversation_minutes),

@@ -1,5 +1,5 @@
 """`/factdesk QUESTION`: an answer only the asker sees, and a button to share it with the channel
-(`/factdesk sources`, `add` and `remove` are desks.py's).
+(`/factdesk sources`, `add` and `remove` are slack/desks.py's).
 
 The private answer goes through the command's `response_url`, which works in every conversation
 the command can be used in; sharing posts a regular message (so it gets feedback buttons and a

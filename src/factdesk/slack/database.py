@@ -32,6 +32,7 @@ from typing import Literal, NamedTuple, Protocol
 from factdesk.answer.answers import Answer, Citation, ShortAnswer
 from factdesk.answer.conversation import Turn
 from factdesk.config import Settings
+from factdesk.desk_manager import AddedSource, SourceMemory
 
 FILENAME = "feedback.sqlite3"
 
@@ -141,37 +142,15 @@ class FeedbackSummary:
     by_mode: list[ModeVotes] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class AddedSource:
-    """A source someone added to a desk from Slack, the articles it brought, and when it was
-    last fetched (times are ISO 8601, UTC)."""
-
-    desk: str
-    source: str
-    added_by: str
-    added_at: str
-    doc_ids: tuple[str, ...] = ()
-    refreshed_at: str = ""
-
-    def to_json(self) -> str:
-        return json.dumps({**asdict(self), "doc_ids": list(self.doc_ids)})
-
-    @classmethod
-    def from_json(cls, text: str | bytes) -> AddedSource:
-        data = json.loads(text)
-        return cls(**{**data, "doc_ids": tuple(data["doc_ids"])})
-
-
 def database_path(settings: Settings) -> Path:
     """Where the bot's database lives: beside the index it answers from."""
     return settings.index_dir / FILENAME
 
 
-class Memory(Protocol):
+class Memory(SourceMemory, Protocol):
     """What the bot must remember between events, wherever it is kept: the deliveries already
-    taken up, the threads it answers in, and each conversation's exchanges."""
-
-    def first_time(self, key: str) -> bool: ...
+    taken up, the threads it answers in, each conversation's exchanges, and the sources added
+    to desks (SourceMemory, whose `first_time` also tells a delivery seen from a new one)."""
 
     def remember_thread(self, channel: str, thread_ts: str) -> None: ...
 
@@ -184,12 +163,6 @@ class Memory(Protocol):
     def history(
         self, channel: str, thread_ts: str | None, limit: int, within: timedelta | None = None
     ) -> list[Turn]: ...
-
-    def save_source(self, source: AddedSource) -> None: ...
-
-    def remove_source(self, desk: str, source: str) -> AddedSource | None: ...
-
-    def added_sources(self, desk: str) -> list[AddedSource]: ...
 
 
 class BotDatabase:

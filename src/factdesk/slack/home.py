@@ -10,10 +10,11 @@ from collections.abc import Sequence
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from factdesk.desk_manager import DeskManager, DeskOverview
 from factdesk.desks import DEFAULT
 from factdesk.slack.blocks import MAX_TEXT
 from factdesk.slack.database import FeedbackSummary
-from factdesk.slack.desks import DeskManager, DeskOverview, describe_added, when
+from factdesk.slack.desks import describe_added, when
 from factdesk.slack.markup import escape
 from factdesk.slack.replies import Replier
 
@@ -39,7 +40,7 @@ def handle_app_home_opened(
     others: list[DeskOverview] = []
     if desks is not None:
         mine = user_desks(client, user, desks)
-        for name in desks.services.desks.names:
+        for name in desks.names:
             overview = desks.overview(name)
             if mine is None or name in mine:
                 shown.append((overview, desks.declared(overview)))

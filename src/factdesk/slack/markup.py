@@ -2,7 +2,7 @@
 
 Slack sends text with `&`, `<` and `>` escaped and with mentions and links written as
 `<@U123>`, `<!channel>` or `<https://example.com|label>`. Questions are turned into plain text
-before they reach the service; everything the bot writes is escaped again, so that no article and
+before they are asked; everything the bot writes is escaped again, so that no article and
 no question can make the bot ping `@channel`, mention a user or show a link Slack did not write.
 """
 

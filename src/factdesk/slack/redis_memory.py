@@ -20,8 +20,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from factdesk.answer.conversation import Turn
+from factdesk.desk_manager import AddedSource
 from factdesk.errors import FactdeskError
-from factdesk.slack.database import SEEN_SECONDS, THREAD_SECONDS, AddedSource
+from factdesk.slack.database import SEEN_SECONDS, THREAD_SECONDS
 
 PREFIX = "factdesk:"
 KEPT_TURNS = 50  # per conversation: far more than follow-ups are ever read with

@@ -20,7 +20,7 @@ from typing import Protocol, runtime_checkable
 
 from slack_sdk import WebClient
 
-from factdesk.answer.answers import Answer
+from factdesk.answer.answers import Answer, Answerer
 from factdesk.answer.conversation import MAX_TURNS, Turn
 from factdesk.errors import QuestionError
 from factdesk.slack.blocks import APOLOGY, WRITING, Message, notice, render_answer
@@ -37,26 +37,11 @@ HOW_TO_ASK = (
 )
 
 
-class Answering(Protocol):
-    """What the bot needs from `factdesk.service.Service`."""
-
-    @property
-    def streams(self) -> bool: ...
-
-    def ask(
-        self,
-        question: str,
-        history: Sequence[Turn] = (),
-        top_k: int | None = None,
-        on_text: Callable[[str], None] | None = None,
-    ) -> Answer: ...
-
-
 @runtime_checkable
-class Desks(Protocol):
-    """What the bot needs from `factdesk.service.DeskServices`: each channel's desk."""
+class ChannelAnswerers(Protocol):
+    """What answers in each channel: its desk's pipeline (`service.DeskPipelines`)."""
 
-    def for_channel(self, channel: str) -> Answering: ...
+    def for_channel(self, channel: str) -> Answerer: ...
 
 
 @dataclass
@@ -65,11 +50,11 @@ class Replier:
 
     `database` keeps the answers (for their buttons) and the votes; `memory` the deliveries seen,
     the bot's threads and the conversations: the same SQLite database, unless the bots share a
-    Redis server (`shared_memory`). `service` answers everywhere, or, given desks, each
+    Redis server (`shared_memory`). `answerer` answers everywhere, or, given desks, each
     channel from its desk.
     """
 
-    service: Answering | Desks
+    answerer: Answerer | ChannelAnswerers
     database: BotDatabase
     shared_memory: Memory | None = None
     dm_window: timedelta = timedelta(minutes=30)
@@ -79,11 +64,11 @@ class Replier:
     def memory(self) -> Memory:
         return self.shared_memory or self.database
 
-    def answering(self, channel: str) -> Answering:
-        """What answers in `channel`: its desk's service (direct messages: the default desk)."""
-        if isinstance(self.service, Desks):
-            return self.service.for_channel(channel)
-        return self.service
+    def answerer_for(self, channel: str) -> Answerer:
+        """What answers in `channel`: its desk's pipeline (direct messages: the default desk)."""
+        if isinstance(self.answerer, ChannelAnswerers):
+            return self.answerer.for_channel(channel)
+        return self.answerer
 
     def first_time(self, channel: str, ts: str) -> bool:
         """False when this message has already been taken up, by this or another event (or
@@ -115,7 +100,7 @@ class Replier:
             self.memory.remember_thread(channel, thread_ts)
         within = None if thread_ts else self.dm_window
         history = self.memory.history(channel, thread_ts, MAX_TURNS, within)
-        if self.answering(channel).streams and question:
+        if self.answerer_for(channel).streams and question:
             self._reply_streaming(client, channel, thread_ts, user, question, history)
             return
         answer, message = self._answer(question, channel=channel, user=user, history=history)
@@ -167,7 +152,7 @@ class Replier:
         if not question:
             return None, notice(HOW_TO_ASK)
         try:
-            answer = self.answering(channel).ask(question, history, on_text=on_text)
+            answer = self.answerer_for(channel).ask(question, history, on_text=on_text)
             answer_id = self.database.save_answer(answer, channel=channel, user=user)
         except QuestionError as exc:
             return None, notice(str(exc))

@@ -16,7 +16,7 @@ import urllib.request
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from tests.slack.fake_slack import BOT_USER_ID, TEAM_ID
+from fakes.slack import BOT_USER_ID, TEAM_ID
 
 _ids = itertools.count(1)
 

@@ -92,6 +92,10 @@ class FakeSlackAPI:
         with self._changed:
             return [c for c in self.calls if c.method == method and status in (None, c.status)]
 
+    def posted(self) -> list[dict]:
+        """What the app posted with `chat.postMessage`, in order: each message's body."""
+        return [call.body for call in self.calls_to("chat.postMessage")]
+
     def wait_for(self, method: str, count: int = 1, timeout: float = WAIT_SECONDS) -> list[Call]:
         """The successful calls to `method`, once there are at least `count` of them."""
         with self._changed:
