@@ -79,7 +79,7 @@ class Reader:
         self._tokenizer = Tokenizer.from_file(path)
         self._tokenizer.enable_truncation(max_length, stride=stride, strategy="only_second")
         self._tokenizer.no_padding()
-        self._session = cpu_session(model_file or folder / MODEL_FILE, threads)
+        self._session = cpu_session(model_file or folder / MODEL_FILE, threads, spin=True)
         self._lock = threading.Lock()
 
     def confidence(self, margin: float, passage_cosine: float = 0.5) -> float:

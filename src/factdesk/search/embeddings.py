@@ -185,18 +185,18 @@ class Embedder:
         return hidden, mask
 
 
-def cpu_session(model_file: Path, threads: int | None):
+def cpu_session(model_file: Path, threads: int | None, spin: bool = False):
     """An onnxruntime session on the CPU, quiet, with `threads` (None: one per core) inside each
-    run. Its threads sleep between runs rather than spin: spinning kept the embedder's threads
-    busy while the reader ran after it, a fifth more CPU a question for no speed (measured in
-    benchmarks/README.md)."""
+    run. Its threads sleep between runs unless `spin`: the embedder's spinning threads stole the
+    cores from the reader that runs after it, while the reader's own several runs a question
+    start sooner when its threads spin between them (benchmarks/README.md)."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads or 0
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
     return onnxruntime.InferenceSession(
         str(model_file), options, providers=["CPUExecutionProvider"]
     )
