@@ -56,3 +56,24 @@ def on_stop_signals(handler: Callable[..., None]) -> Iterator[None]:
     finally:
         for sig, found in previous.items():
             signal.signal(sig, found)
+
+
+def uvicorn_config(
+    app: object, host: str, port: int, shutdown: float, connections: int | None = None
+):
+    """uvicorn's settings for a factdesk server: our logging (secrets redacted), no access log
+    (it would name every question's client), a graceful stop that waits `shutdown` seconds for
+    the answers in flight, and at most `connections` at once."""
+    import uvicorn
+
+    return uvicorn.Config(
+        app,  # type: ignore[arg-type]
+        host=host,
+        port=port,
+        lifespan="on",
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=round(shutdown),
+        timeout_keep_alive=5,
+        limit_concurrency=connections,
+    )

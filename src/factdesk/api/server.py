@@ -21,7 +21,7 @@ from factdesk.api.mcp_server import create_mcp
 from factdesk.config import Settings
 from factdesk.desks import load_desks
 from factdesk.errors import ConfigError
-from factdesk.serving import RedactSecrets, keep_out_of_logs, on_stop_signals
+from factdesk.serving import RedactSecrets, keep_out_of_logs, on_stop_signals, uvicorn_config
 
 logger = logging.getLogger("factdesk.api")
 
@@ -67,19 +67,8 @@ def load_gateway(settings: Settings) -> Gateway:
 
 
 def config(app, host: str, port: int, shutdown: float = SHUTDOWN_SECONDS) -> uvicorn.Config:
-    """uvicorn's settings: our logging (tokens redacted), no access log (it would name every
-    question's client), a graceful stop that waits for the answers in flight."""
-    return uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        lifespan="on",
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=round(shutdown),
-        timeout_keep_alive=5,
-        limit_concurrency=MAX_CONNECTIONS,
-    )
+    """uvicorn's settings for `factdesk serve`, at most MAX_CONNECTIONS at once."""
+    return uvicorn_config(app, host, port, shutdown, MAX_CONNECTIONS)
 
 
 def shutdown_seconds(settings: Settings) -> float:

@@ -24,7 +24,7 @@ from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.adapter.asgi import SlackRequestHandler
 from slack_bolt.adapter.asgi.http_request import AsgiHttpRequest
 
-from factdesk.serving import on_stop_signals
+from factdesk.serving import on_stop_signals, uvicorn_config
 from factdesk.slack.health import Health
 from factdesk.slack.pool import SHUTDOWN_SECONDS, AnswerPool
 
@@ -57,17 +57,8 @@ def serve(load: Load, host: str, port: int) -> None:
 
 
 def config(app: SlackServer, host: str, port: int) -> uvicorn.Config:
-    """uvicorn's settings: our logging (tokens redacted), no access log, a graceful stop."""
-    return uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        lifespan="on",
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=REQUESTS_SECONDS,
-        timeout_keep_alive=5,
-    )
+    """uvicorn's settings for the bot's HTTP mode."""
+    return uvicorn_config(app, host, port, REQUESTS_SECONDS)
 
 
 def _signals_end_the_server() -> AbstractContextManager[None]:
