@@ -160,9 +160,14 @@ def test_speed_benchmark_on_a_slice(tmp_path, data, run_main):
         assert 0 <= results["ndcg@10"][precision] <= 1
     assert results["raw_model"]["chunks_per_second"] > 0
     assert set(results["warm"]) == {"reader", "pre-rank only"}
-    for warm in results["warm"].values():
-        assert warm["questions"] == 2
-        assert 0 < warm["median_ms"] <= warm["p95_ms"]
+    for key in ("warm", "warm_seed"):
+        assert set(results[key]) == {"reader", "pre-rank only"}
+        for warm in results[key].values():
+            assert warm["questions"] == 2
+            assert 0 < warm["median_ms"] <= warm["p95_ms"]
+    busy = results["concurrent"]
+    assert busy["questions"] == 2 and busy["concurrent"] == 8
+    assert 0 < busy["median_ms"] <= busy["p95_ms"] and busy["questions_per_second"] > 0
     assert results["cold_seed"]["now"]["peak_rss_mb"] > 0
     assert results["bot"]["now"]["events"] == 2
     assert results["bot"]["now"]["ack_median_seconds"] > 0
