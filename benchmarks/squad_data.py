@@ -150,3 +150,24 @@ def own_wording(article: dict) -> dict:
         return [q for q in paragraph["qas"] if "backtranslation" not in q.get("text_source", "")]
 
     return article | {"paragraphs": [p | {"qas": kept(p)} for p in article["paragraphs"]]}
+
+
+def withheld(squad, share: float, seed: int = 13):
+    """The set with `share` of its paragraphs left out of the index (chosen in a seeded draw):
+    their questions stay, every one unanswerable. What "the articles don't say" looks like
+    when a user asks about something no article covers, beside SQuAD 2.0's questions written
+    to look answerable from a paragraph that does not answer them."""
+    import random
+    from dataclasses import replace
+
+    from factdesk.evaluation.squad import SquadSet
+
+    paragraphs = list(squad.paragraphs)
+    gone = set(random.Random(seed).sample(range(len(paragraphs)), round(share * len(paragraphs))))
+    left_out = {paragraphs[i].doc_id for i in gone}
+    questions = [
+        replace(q, answers=(), answer_starts=()) if q.paragraph.doc_id in left_out else q
+        for q in squad.questions
+    ]
+    kept = [p for i, p in enumerate(paragraphs) if i not in gone]
+    return SquadSet(f"{squad.name}, {share:.0%} of paragraphs withheld", kept, questions)
