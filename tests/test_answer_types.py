@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from factdesk.answer.answer_types import holds_new_answer
+from factdesk.answer.answer_types import asks_yes_or_no, holds_new_answer
 
 
 @pytest.mark.parametrize(
@@ -30,3 +30,22 @@ def test_a_name_the_question_already_holds_is_not_an_answer():
     question = "Who did Mark Galeotti meet?"
     assert not holds_new_answer(question, "Mark Galeotti met no one.")
     assert holds_new_answer(question, "Mark Galeotti met Vladimir Zayemsky.")
+
+
+@pytest.mark.parametrize(
+    ("question", "yes_or_no"),
+    [
+        ("Did the ambassador admit to any cutbacks?", True),
+        ("Is Venezuela short of money?", True),
+        ("Haven't the payments stopped?", True),
+        ("According to the envoy, are the numbers falling?", True),
+        ("Is the boarding house for male or female students?", False),
+        ("Who is the ambassador?", False),
+        ("For which song, did the band win a Grammy?", False),
+        ("Does the balloon change it to what?", False),
+        ("Canada borders which country?", False),
+        ("How many advisers remain?", False),
+    ],
+)
+def test_a_question_that_asks_for_yes_or_no(question, yes_or_no):
+    assert asks_yes_or_no(question) is yes_or_no

@@ -16,6 +16,7 @@ import json
 
 import pytest
 
+from factdesk.answer.answer_types import asks_yes_or_no
 from factdesk.answer.answers import NOT_FOUND
 from factdesk.answer.schema import answer_json
 from factdesk.evaluation.questions import evaluate, load_questions
@@ -124,7 +125,10 @@ def test_the_short_answer_is_short_and_sits_in_the_first_citation(report):
     answered = [o.answer for o in report.outcomes if o.answer.answered]
     for answer in answered:
         short, first = answer.short_answer, answer.citations[0]
-        assert short is not None and first.start <= short.start < short.end <= first.end
+        if short is None:  # no span says yes or no: the sentence is the answer
+            assert asks_yes_or_no(answer.question), answer.question
+            continue
+        assert first.start <= short.start < short.end <= first.end
         assert first.quote[short.start - first.start : short.end - first.start] == short.text
     words = sorted(len(a.short_answer.text.split()) for a in answered if a.short_answer)
     assert words[len(words) // 2] <= 6  # the median short answer is a few words
@@ -160,14 +164,22 @@ def test_the_analyst_question_gives_the_short_answer_and_its_sentence(seed_pipel
     assert answer_json(answer)["short_answer"]["text"] == "Mark Galeotti"
 
 
+def test_a_yes_or_no_question_is_answered_with_the_sentence_that_bears_on_it(seed_pipeline):
+    # No span says "yes": the reader is not asked, the best sentence read alone decides.
+    answer = seed_pipeline.ask("Has the ambassador in Caracas denied the reports?")
+    assert answer.answered and answer.short_answer is None
+    assert "absolutely false" in answer.citations[0].quote
+    assert not seed_pipeline.ask("Did France win the 2018 World Cup?").answered
+
+
 # A little under what was measured (benchmarks/README.md, "Answers on the seed questions"):
-# seed 0.775 / 0.394 / 21 of 24 / 41 of 71; two articles 0.930 / 0.791 / 8 of 14 / 8 of 43;
+# seed 0.803 / 0.465 / 21 of 24 / 33 of 71; two articles 0.930 / 0.791 / 8 of 14 / 8 of 43;
 # every answered question cited its own article. They guard against getting worse.
 GATES = {
-    "seed_hit1": 0.75,
-    "seed_evidence": 0.37,
+    "seed_hit1": 0.78,
+    "seed_evidence": 0.44,
     "seed_declined": 0.83,
-    "seed_wrongly_declined": 0.60,
+    "seed_wrongly_declined": 0.48,
     "paraphrased_hit1": 0.90,
     "paraphrased_evidence": 0.76,
     "paraphrased_declined": 0.50,

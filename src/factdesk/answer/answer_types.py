@@ -1,4 +1,5 @@
-"""What kind of thing a question asks for, and whether a sentence holds a new one of it.
+"""What kind of thing a question asks for, and whether a sentence holds a new one of it; and
+whether it asks for yes or no, which no span of an article says.
 
 The classic answer-type cue of extractive QA: "how many" wants a number, "when" a date, "who" or
 "which company" a name. A sentence counts only when it holds one the question does not already
@@ -35,6 +36,15 @@ _NAME_QUESTION = re.compile(
     r"|\bname\b|\bnamed\b|\bcalled\b",
     re.I,
 )
+# "Did the ambassador admit to any cutbacks?", also after a lead-in ("According to the envoy,
+# is ...").
+_YES_OR_NO = re.compile(
+    r"^(?:[^,?]{0,80},\s*)?(?:is|are|was|were|am|do|does|did|has|have|had|can|could|will"
+    r"|would|shall|should|may|might|must)(?:n't)?\b",
+    re.I,
+)
+# "Is it A or B?" and "Does it change to what?" ask for a span.
+_NOT_YES_OR_NO = re.compile(r"\b(or|what|which|who|whom|whose|when|where|why|how)\b", re.I)
 _CAPITALISED = re.compile(r"\b[A-Z][a-zA-Z]+\b")
 _WORD = re.compile(r"\w+")
 
@@ -48,6 +58,11 @@ def holds_new_answer(question: str, sentence: str) -> bool:
         or _new_date(question, sentence)
         or _new_name(question, sentence)
     )
+
+
+def asks_yes_or_no(question: str) -> bool:
+    """Whether the question asks for yes or no rather than for a thing the article names."""
+    return bool(_YES_OR_NO.match(question.strip())) and not _NOT_YES_OR_NO.search(question)
 
 
 def _new_number(question: str, sentence: str) -> bool:

@@ -2,8 +2,9 @@
 
 With the reader, each span's confidence is its calibration (calibration.py) over the span's
 named features (FEATURES); the question is answered when the most confident span reaches the
-threshold (the reader's, on its model card, or FACTDESK_MIN_CONFIDENCE). Without a reader, the
-best sentence's cosine read alone decides, against BASELINE_COSINE.
+threshold (the reader's, on its model card, or FACTDESK_MIN_CONFIDENCE). Without a reader, and
+for a question read as sentences (one that asks for yes or no), the best sentence's cosine read
+alone decides, against BASELINE_COSINE.
 """
 
 from __future__ import annotations
@@ -61,9 +62,11 @@ def check_calibration(calibration: Calibration) -> None:
 
 def decide(inquiry: Inquiry, calibration: Calibration | None, threshold: float) -> Inquiry:
     """The inquiry with its decision: by the reader's spans when it has a calibration, else by
-    its sentences."""
+    its sentences (with a reader, against BASELINE_COSINE: `threshold` is the spans')."""
     if calibration is None:
         decision = _by_sentences(inquiry.query, inquiry.sentences, threshold)
+    elif inquiry.read_as_sentences:
+        decision = _by_sentences(inquiry.query, inquiry.sentences, BASELINE_COSINE)
     else:
         decision = _by_spans(inquiry, calibration, threshold)
     return replace(inquiry, decision=decision)

@@ -115,9 +115,10 @@ class Inquiry:
     # (stemmed), each weighted by its rarity in the index.
     ranked: tuple[Sentence, ...] = ()
     terms: tuple[tuple[str, float], ...] = ()
-    # Reading: the reader's version and the spans it found; the candidate sentences (without a
-    # reader, the best ones confirmed).
+    # Reading: the reader's version and the spans it found; the candidate sentences (read as
+    # sentences, the best ones confirmed).
     reader_version: str | None = None
+    read_as_sentences: bool = False
     spans: tuple[Found, ...] = ()
     sentences: tuple[Sentence, ...] = ()
     decision: Decision | None = None

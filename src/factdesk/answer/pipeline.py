@@ -53,6 +53,12 @@ class Pipeline:
         )
 
     @property
+    def sentence_threshold(self) -> float:
+        """The least cosine of a sentence that answers, when sentences decide (all questions
+        without a reader; those asking for yes or no with one)."""
+        return decision.BASELINE_COSINE if self.reader else self.min_confidence
+
+    @property
     def streams(self) -> bool:
         """Whether answers can arrive piece by piece (only an LLM's do)."""
         return self.llm is not None
@@ -87,7 +93,9 @@ class Pipeline:
         inquiry = Inquiry(query, top_k or self.settings.top_k, clean.warnings)
         inquiry = lookup.retrieve(inquiry, self.embedder, self.retriever)
         inquiry = ranking.rank(inquiry, self.retriever.keyword_index)
-        inquiry = reading.read(inquiry, self.reader, self.embedder, self.min_confidence)
+        inquiry = reading.read(
+            inquiry, self.reader, self.embedder, self.min_confidence, self.sentence_threshold
+        )
         inquiry = decision.decide(inquiry, self.calibration, self.min_confidence)
         return composition.compose(inquiry, attempt, self.embedder, on_text)
 

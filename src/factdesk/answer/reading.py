@@ -1,10 +1,10 @@
 """Stage 3 of the road, read: what the best candidates say, read closely.
 
 With the reader (reader.py), its spans: it reads the best few retrieved passages whole and finds
-in each the short answer, if any. Without it (`FACTDESK_READER=none`), the pre-rank's best
-sentences and the best of every passage that may be cited, the first few embedded alone: read
-alone, a sentence tells better whether it answers at all. Only close calls, within
-CONFIRM_MARGIN of the threshold, pay for that.
+in each the short answer, if any. Without it (`FACTDESK_READER=none`), and for a question that
+asks for yes or no (no span says "yes"), the pre-rank's best sentences and the best of every
+passage that may be cited, the first few embedded alone: read alone, a sentence tells better
+whether it answers at all. Only close calls, within CONFIRM_MARGIN of the threshold, pay for that.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from factdesk.answer.answer_types import asks_yes_or_no
 from factdesk.answer.inquiry import Found
 
 if TYPE_CHECKING:
@@ -31,14 +32,26 @@ CONFIRM = 5
 CONFIRM_MARGIN = 0.18
 
 
-def read(inquiry: Inquiry, reader: Reader | None, embedder: Embedder, threshold: float) -> Inquiry:
-    """The inquiry with the reader's spans and the candidate sentences (pre-ranked; without a
-    reader, the first few confirmed)."""
-    if reader is None:
-        assert inquiry.vector is not None, "retrieve first"
-        sentences = confirm(inquiry.vector, inquiry.ranked, inquiry.cited, embedder, threshold)
-        return replace(inquiry, sentences=tuple(sentences))
+def read(
+    inquiry: Inquiry,
+    reader: Reader | None,
+    embedder: Embedder,
+    threshold: float,
+    sentence_threshold: float | None = None,
+) -> Inquiry:
+    """The inquiry with the reader's spans and the candidate sentences (pre-ranked; read as
+    sentences, the first few confirmed against `sentence_threshold`, by default `threshold`)."""
     standalone = inquiry.query.standalone
+    if reader is None or asks_yes_or_no(standalone):
+        assert inquiry.vector is not None, "retrieve first"
+        cosine = threshold if sentence_threshold is None else sentence_threshold
+        sentences = confirm(inquiry.vector, inquiry.ranked, inquiry.cited, embedder, cosine)
+        return replace(
+            inquiry,
+            reader_version=reader.version if reader else None,
+            read_as_sentences=True,
+            sentences=tuple(sentences),
+        )
     found = tuple(Found(hit, span) for hit, span in read_spans(standalone, inquiry.hits, reader))
     unread = tuple(replace(s, confirmed=False) for s in inquiry.ranked[:PRE_RANK])
     warnings = inquiry.warnings

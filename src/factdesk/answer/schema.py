@@ -89,7 +89,8 @@ class AnswerJSON(BaseModel):
     )
     short_answer: ShortAnswerJSON | None = Field(
         description="The reader's short answer (`text`, `start`, `end`: offsets in the article); "
-        "null for a decline, an LLM's answer, or without the reader."
+        "null for a decline, an LLM's answer, a question asking for yes or no, or without the "
+        "reader."
     )
     confidence: float = Field(
         description="Calibrated confidence in the answer, 0 to 1; below FACTDESK_MIN_CONFIDENCE "
