@@ -37,7 +37,9 @@ CONVERSATIONS = REPO / "benchmarks" / "conversations" / "test.jsonl"
 # SQuAD 2.0 train: 43,498 of its 130,319 questions are unanswerable.
 UNANSWERABLE_SHARE = 0.334
 # What the calibrator weighs, in the order reader.json lists them (answer/decision.py reads them).
-FEATURES = ("margin", "passage_cosine", "missing")
+# Not "missing" (the question's rare words the sentence lacks): it helps on SQuAD, whose questions
+# reuse the paragraph's words, and declines paraphrased news (benchmarks/README.md).
+FEATURES = ("margin", "passage_cosine")
 TOP_K = 3  # passages cited, as `factdesk eval` and the quality tests ask
 
 
