@@ -3,8 +3,8 @@
     python benchmarks/calibration.py --figures build/reader/figures.json \
         --out benchmarks/charts/calibration.png
 
-`figures.json` is what `train_reader.py` writes; its "calibration_points" part holds, for the held-out
-tune and test articles, every question's confidence and whether its short answer was right
+`figures.json` is what `train_reader.py` writes; its "calibration_points" part holds, for the
+held-out tune and test articles, every question's confidence and whether its short answer was right
 (F1 of at least 0.5 against a gold answer; an unanswerable question is never answered right).
 Needs the `train` extra (matplotlib).
 """

@@ -482,13 +482,13 @@ reader finds for the tune questions, with a quarter of the tune paragraphs left 
 index so that their questions are what the articles don't say: `{calibration}`, where `margin`
 is the span's score over "no answer" (logits) and `passage_cosine` its passage's cosine to the
 question (the share of the question's rare words the span's sentence lacks is left out: it
-declines paraphrased news, see benchmarks/README.md). It is the probability that the short answer is right (F1 of at least
-0.5 with a gold answer). Expected calibration error over every question's answer: {ece[tune]}
-on tune, **{ece[test]} on test** (chart: `benchmarks/charts/calibration.png`).
+declines paraphrased news, see benchmarks/README.md). It is the probability that the short
+answer is right (F1 of at least 0.5 with a gold answer). Expected calibration error over every
+question's answer: {ece[tune]} on tune, **{ece[test]} on test** (chart: `benchmarks/charts/calibration.png`).
 
 **Threshold:** the confidence that makes the most correct decisions on the tune articles end to
-end (the same quarter of their paragraphs left out), with unanswerable questions counted at SQuAD 2.0's own share ({report[unanswerable_share]};
-correct {report[tune_correct]}).
+end (the same quarter of their paragraphs left out), with unanswerable questions counted at
+SQuAD 2.0's own share ({report[unanswerable_share]}; correct {report[tune_correct]}).
 
 ## Figures
 
