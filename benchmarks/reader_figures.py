@@ -484,7 +484,8 @@ is the span's score over "no answer" (logits) and `passage_cosine` its passage's
 question (the share of the question's rare words the span's sentence lacks is left out: it
 declines paraphrased news, see benchmarks/README.md). It is the probability that the short
 answer is right (F1 of at least 0.5 with a gold answer). Expected calibration error over every
-question's answer: {ece[tune]} on tune, **{ece[test]} on test** (chart: `benchmarks/charts/calibration.png`).
+question's answer: {ece[tune]} on tune, **{ece[test]} on test** (chart:
+`benchmarks/charts/calibration.png`).
 
 **Threshold:** the confidence that makes the most correct decisions on the tune articles end to
 end (the same quarter of their paragraphs left out), with unanswerable questions counted at
