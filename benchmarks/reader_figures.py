@@ -391,7 +391,7 @@ def write_model_card(package: Path, report: dict) -> None:
             if report["recipe"].get("wording", "all") == "all"
             else "so does training: the 26,074 unanswerable questions that reached the rebuilt "
             "file only as a machine round trip through Finnish are left out, since a reader "
-            "trained on them learns their wording as \"no answer\" (benchmarks/README.md)."
+            'trained on them learns their wording as "no answer" (benchmarks/README.md).'
         ),
         training_minutes=round(report["training_seconds"] / 60),
         total_minutes=round(report["total_seconds"] / 60),
