@@ -5,15 +5,14 @@ Reproduces the model shipped in src/factdesk/models/reader/ from the SQuAD files
 
     python benchmarks/train_reader.py --data ../shared/data/squad --out build/reader
 
-1. Split SQuAD by article: TUNE and TEST below are held out (with every article of
-   benchmarks/conversations/); all the other articles of the three files can train.
+1. Split SQuAD by article (squad_data.py): TUNE and TEST are held out (with every article of
+   benchmarks/conversations/); all the other articles of SQuAD 2.0 train can train.
 2. Make windows of at most MAX_LENGTH word pieces (question + part of a paragraph). A positive
-   holds the answer and is labelled with its first and last word piece. A negative is labelled
-   with [CLS] ("no answer") and comes from one of three sources: an on-topic paragraph of the
-   same article that lacks the answer, a question made unanswerable the way SQuAD 2.0's writers
-   did (a name, number or date swapped for another of the article's, a negation, an antonym),
-   or SQuAD 2.0's adversarial questions where their article trains (none does by default: both
-   articles that have them are held out, one to tune and one to test).
+   holds the answer and is labelled with its first and last word piece; an unanswerable question
+   of SQuAD 2.0 (written to look answerable from its paragraph) is labelled with [CLS] ("no
+   answer") on a window of its paragraph. Every question of the training articles, once a pass;
+   the unanswerable ones in SQuAD's own wording only, unless `--wording all`. On-topic and made
+   negatives (`--on-topic-rate`, `--made-rate`) are off: they did not help (negatives.py).
 3. Fine-tune the bundled all-MiniLM-L6-v2 with a fresh span head (start and end logits per word
    piece), word embeddings frozen, AdamW with warm-up then linear decay. Checkpoints every
    CHECKPOINT_STEPS; `--resume` carries an interrupted run on from its last one.
@@ -623,7 +622,7 @@ def main() -> None:
         help="the unanswerable questions to train on: SQuAD's own wording only, or the machine "
         "round trips too [exact]",
     )
-    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--threads", type=int, default=2)
