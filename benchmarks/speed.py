@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import os
 import shutil
 import statistics
@@ -46,6 +45,7 @@ import load
 import machine
 import scifact
 from factdesk.config import Settings, load_settings
+from factdesk.evaluation.questions import DEFAULT_QUESTIONS, load_questions
 from factdesk.search.embeddings import Embedder
 from factdesk.service import NO_READER, TRAINED_READER, load_pipeline
 
@@ -54,7 +54,6 @@ PREVIOUS = "571abe6"  # the first round's last commit: torch on the question pat
 COLD_RUNS = 5
 WARM_QUESTIONS = 300
 CONCURRENT = 8
-SEED_QUESTIONS = REPO / "src" / "factdesk" / "evaluation" / "seed_questions.jsonl"
 TARGET_COLD_SHARE = 0.5  # cold ask within this share of importing sentence-transformers
 
 
@@ -207,8 +206,7 @@ def concurrent(settings: Settings, embedder: Embedder, claims: list[str]) -> dic
 
 
 def seed_questions() -> list[str]:
-    lines = SEED_QUESTIONS.read_text(encoding="utf-8").splitlines()
-    return [json.loads(line)["question"] for line in lines if line.strip()]
+    return [question.text for question in load_questions(DEFAULT_QUESTIONS)]
 
 
 def warm_previous(index_dir: Path, cwd: Path, pythonpath: str, claims: list[str]) -> dict:

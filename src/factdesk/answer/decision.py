@@ -60,13 +60,13 @@ def check_calibration(calibration: Calibration) -> None:
         )
 
 
-def decide(inquiry: Inquiry, calibration: Calibration | None, threshold: float) -> Inquiry:
-    """The inquiry with its decision: by the reader's spans when it has a calibration, else by
-    its sentences (with a reader, against BASELINE_COSINE: `threshold` is the spans')."""
-    if calibration is None:
-        decision = _by_sentences(inquiry.query, inquiry.sentences, threshold)
-    elif inquiry.read_as_sentences:
-        decision = _by_sentences(inquiry.query, inquiry.sentences, BASELINE_COSINE)
+def decide(
+    inquiry: Inquiry, calibration: Calibration | None, threshold: float, sentence_threshold: float
+) -> Inquiry:
+    """The inquiry with its decision: by its sentences when it was read as sentences, against
+    `sentence_threshold` (a cosine), else by the reader's spans, against `threshold`."""
+    if calibration is None or inquiry.read_as_sentences:
+        decision = _by_sentences(inquiry.query, inquiry.sentences, sentence_threshold)
     else:
         decision = _by_spans(inquiry, calibration, threshold)
     return replace(inquiry, decision=decision)

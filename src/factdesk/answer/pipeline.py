@@ -93,10 +93,10 @@ class Pipeline:
         inquiry = Inquiry(query, top_k or self.settings.top_k, clean.warnings)
         inquiry = lookup.retrieve(inquiry, self.embedder, self.retriever)
         inquiry = ranking.rank(inquiry, self.retriever.keyword_index)
-        inquiry = reading.read(
-            inquiry, self.reader, self.embedder, self.min_confidence, self.sentence_threshold
+        inquiry = reading.read(inquiry, self.reader, self.embedder, self.sentence_threshold)
+        inquiry = decision.decide(
+            inquiry, self.calibration, self.min_confidence, self.sentence_threshold
         )
-        inquiry = decision.decide(inquiry, self.calibration, self.min_confidence)
         return composition.compose(inquiry, attempt, self.embedder, on_text)
 
     def search(
@@ -117,7 +117,7 @@ class Pipeline:
         inquiry = Inquiry(query, lookup.READ_PASSAGES)
         inquiry = lookup.retrieve(inquiry, self.embedder, self.retriever)
         inquiry = ranking.rank(inquiry, self.retriever.keyword_index)
-        inquiry = reading.read(inquiry, self.reader, self.embedder, self.min_confidence)
+        inquiry = reading.read(inquiry, self.reader, self.embedder, self.sentence_threshold)
         return [(found, decision.features(found, inquiry)) for found in inquiry.spans]
 
     def _clean(self, question: str | CleanQuestion) -> CleanQuestion:

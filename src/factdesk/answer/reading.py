@@ -32,20 +32,13 @@ CONFIRM = 5
 CONFIRM_MARGIN = 0.18
 
 
-def read(
-    inquiry: Inquiry,
-    reader: Reader | None,
-    embedder: Embedder,
-    threshold: float,
-    sentence_threshold: float | None = None,
-) -> Inquiry:
+def read(inquiry: Inquiry, reader: Reader | None, embedder: Embedder, threshold: float) -> Inquiry:
     """The inquiry with the reader's spans and the candidate sentences (pre-ranked; read as
-    sentences, the first few confirmed against `sentence_threshold`, by default `threshold`)."""
+    sentences, the first few confirmed against `threshold`, the least cosine that answers)."""
     standalone = inquiry.query.standalone
     if reader is None or asks_yes_or_no(standalone):
         assert inquiry.vector is not None, "retrieve first"
-        cosine = threshold if sentence_threshold is None else sentence_threshold
-        sentences = confirm(inquiry.vector, inquiry.ranked, inquiry.cited, embedder, cosine)
+        sentences = confirm(inquiry.vector, inquiry.ranked, inquiry.cited, embedder, threshold)
         return replace(
             inquiry,
             reader_version=reader.version if reader else None,
