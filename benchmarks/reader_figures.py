@@ -41,6 +41,10 @@ UNANSWERABLE_SHARE = 0.334
 # reuse the paragraph's words, and declines paraphrased news (benchmarks/README.md).
 FEATURES = ("margin", "passage_cosine")
 WITHHELD_SHARE = 0.25
+# The product reads whole passages (at most 250 word pieces) with the question in one window;
+# training windows share as many word pieces as the product's.
+READ_LENGTH = 256
+STRIDE = 64  # word pieces two windows of a long paragraph share
 TOP_K = 3  # passages cited, as `factdesk eval` and the quality tests ask
 
 
@@ -312,8 +316,6 @@ def write_config(
 ) -> None:
     """reader.json: what the runtime needs (version, threshold, calibration, windows), and the
     figures."""
-    from train_reader import READ_LENGTH, STRIDE
-
     config = {
         "version": version,
         "threshold": threshold,

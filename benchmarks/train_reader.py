@@ -43,13 +43,11 @@ from pathlib import Path
 import numpy as np
 
 import reader_figures
+from reader_figures import STRIDE
 from squad_data import TEST, TUNE, Question, held_out, load_articles
 
 SEED = 13
 MAX_LENGTH = 192
-# The product reads whole passages (at most 250 word pieces) with the question in one window.
-READ_LENGTH = 256
-STRIDE = 64  # word pieces two windows of a long paragraph share
 MAX_ANSWER_PIECES = 30
 PACKAGE = Path(__file__).resolve().parent.parent / "src" / "factdesk" / "models" / "reader"
 CHECKPOINT_STEPS = 100
