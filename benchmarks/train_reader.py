@@ -559,6 +559,11 @@ def unsigned_weights(path: Path) -> int:
     return len(changed)
 
 
+def _same_windows(saved: dict, recipe: dict) -> bool:
+    """Whether a saved run's recipe made the windows `recipe` would make."""
+    return {**saved, "epochs": None} == {**recipe, "epochs": None}
+
+
 def windows(args, recipe: dict, pool: list[Question], paragraphs, tokenizer):
     """The training windows, made once per run and kept beside its checkpoints: a resumed run
     trains on exactly the windows it started with, whatever changed in this script since."""
@@ -567,8 +572,9 @@ def windows(args, recipe: dict, pool: list[Question], paragraphs, tokenizer):
     saved = args.out / "windows.pt"
     if args.resume and saved.exists():
         state = torch.load(saved, weights_only=False)
-        # runs made before the wording option trained on every wording
-        if {"wording": "all", **state["recipe"]} != recipe:
+        # runs made before the wording option trained on every wording; the number of passes
+        # may grow (a finished run carried into another pass trains on the same windows)
+        if not _same_windows({"wording": "all", **state["recipe"]}, recipe):
             sys.exit(
                 f"Error: {args.out} holds a run of another recipe ({state['recipe']}); "
                 "resume it with the same options, or give another --out"
@@ -624,7 +630,12 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--resume", action="store_true", help="carry on from the last checkpoint")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="carry on from the last checkpoint (with a larger --epochs, a finished run goes "
+        "on into more passes over the same windows)",
+    )
     parser.add_argument(
         "--export-from",
         type=Path,

@@ -113,3 +113,13 @@ def test_reading_loads_neither_torch_nor_transformers():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_a_finished_run_resumes_into_more_passes_on_its_own_windows(benchmark_script):
+    """`--epochs N --resume` carries a finished run on; any other change of recipe is refused,
+    since its saved windows would not be the ones the options make."""
+    train_reader = benchmark_script("train_reader")
+    saved = {"lr": 1e-4, "epochs": 1, "wording": "exact", "batch": 16}
+    assert train_reader._same_windows(saved, saved | {"epochs": 2})
+    assert not train_reader._same_windows(saved, saved | {"lr": 5e-5})
+    assert not train_reader._same_windows(saved, saved | {"wording": "all"})
