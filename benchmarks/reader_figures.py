@@ -37,9 +37,10 @@ CONVERSATIONS = REPO / "benchmarks" / "conversations" / "test.jsonl"
 # SQuAD 2.0 train: 43,498 of its 130,319 questions are unanswerable.
 UNANSWERABLE_SHARE = 0.334
 # What the calibrator weighs, in the order reader.json lists them (answer/decision.py reads them).
-# Not "missing" (the question's rare words the sentence lacks): it helps on SQuAD, whose questions
-# reuse the paragraph's words, and declines paraphrased news (benchmarks/README.md).
-FEATURES = ("margin", "passage_cosine")
+# Only the reader's margin: what measures how close the question's wording is to the passage's
+# ("missing", the passage's or the sentence's cosine) helps on SQuAD, whose questions reuse the
+# paragraph's words, and declines paraphrased news questions (benchmarks/README.md).
+FEATURES = ("margin",)
 WITHHELD_SHARE = 0.25
 # The product reads whole passages (at most 250 word pieces) with the question in one window;
 # training windows share as many word pieces as the product's.
@@ -482,10 +483,12 @@ of the end position, averaged.
 **Confidence:** a logistic calibrator over the decision's features, fitted on every span the
 reader finds for the tune questions, with a quarter of the tune paragraphs left out of the
 index so that their questions are what the articles don't say: `{calibration}`, where `margin`
-is the span's score over "no answer" (logits) and `passage_cosine` its passage's cosine to the
-question (the share of the question's rare words the span's sentence lacks is left out: it
-declines paraphrased news, see benchmarks/README.md). It is the probability that the short
-answer is right (F1 of at least 0.5 with a gold answer). Expected calibration error over every
+is the span's score over "no answer" (logits). It weighs nothing else: what measures how close
+the question's wording is to the passage's (the passage's or the sentence's cosine to the
+question, the share of the question's rare words the sentence lacks) helps on SQuAD, whose
+questions reuse their paragraph's words, and declines paraphrased news questions (see
+benchmarks/README.md). It is the probability that the short answer is right (F1 of at least
+0.5 with a gold answer). Expected calibration error over every
 question's answer: {ece[tune]} on tune, **{ece[test]} on test** (chart:
 `benchmarks/charts/calibration.png`).
 
