@@ -129,19 +129,55 @@ def candidate_rows(squad, embedder, reader) -> list[dict]:
     return rows
 
 
-def fit_calibration(rows: Sequence[dict], features: Sequence[str] = FEATURES) -> dict:
+def fit_calibration(
+    rows: Sequence[dict], features: Sequence[str] = FEATURES, weights: Sequence[float] | None = None
+) -> dict:
     """Logistic regression of "right" on the features (Platt scaling with more than one input),
-    by Newton's method: reader.json's calibration, each feature's weight and the intercept."""
+    by Newton's method, each row counted at its weight (1 if none): reader.json's calibration,
+    each feature's weight and the intercept."""
     x = np.array([[row[name] for name in features] + [1.0] for row in rows])
     labels = np.array([row["right"] for row in rows], dtype=float)
+    counted = np.ones(len(rows)) if weights is None else np.asarray(weights, dtype=float)
     w = np.zeros(x.shape[1])
     for _ in range(50):
         p = 1 / (1 + np.exp(-(x @ w)))
-        gradient = x.T @ (p - labels)
-        hessian = (x * (p * (1 - p))[:, None]).T @ x + 1e-6 * np.eye(len(w))
+        gradient = x.T @ (counted * (p - labels))
+        hessian = (x * (counted * p * (1 - p))[:, None]).T @ x + 1e-6 * np.eye(len(w))
         w -= np.linalg.solve(hessian, gradient)
-    weights = {name: round(float(v), 6) for name, v in zip(features, w, strict=False)}
-    return {"weights": weights, "intercept": round(float(w[-1]), 6)}
+    weights_by_name = {name: round(float(v), 6) for name, v in zip(features, w, strict=False)}
+    return {"weights": weights_by_name, "intercept": round(float(w[-1]), 6)}
+
+
+def confidence_of(row: dict, calibration: dict) -> float:
+    z = calibration["intercept"] + sum(w * row[f] for f, w in calibration["weights"].items())
+    return float(1 / (1 + np.exp(-z)))
+
+
+def fit_answer_calibration(
+    rows: Sequence[dict], unanswerable_share: float, features: Sequence[str] = FEATURES
+) -> dict:
+    """The calibration of the confidence an answer reports: that of its question's best span.
+    Fitted on each question's best span (by a first fit on every span), with unanswerable
+    questions counted at `unanswerable_share` of all, so that it holds at SQuAD's own mix and
+    not at the tune set's (where withheld paragraphs add unanswerable questions)."""
+    first = fit_calibration(rows, features)
+    best: dict[str, dict] = {}
+    for row in rows:
+        if row["id"] not in best or confidence_of(row, first) > confidence_of(
+            best[row["id"]], first
+        ):
+            best[row["id"]] = row
+    chosen = list(best.values())
+    unanswerable = sum(not row["answerable"] for row in chosen) / len(chosen)
+    if unanswerable in (0.0, 1.0):
+        return fit_calibration(chosen, features)
+    weights = [
+        unanswerable_share / unanswerable
+        if not row["answerable"]
+        else (1 - unanswerable_share) / (1 - unanswerable)
+        for row in chosen
+    ]
+    return fit_calibration(chosen, features, weights)
 
 
 def choose_threshold(report, unanswerable_share: float) -> tuple[float, float]:
@@ -250,7 +286,7 @@ def measure(
     # don't say, beside SQuAD 2.0's adversarial ones (news users ask both).
     tune = squad_data.withheld(squad_data.squad_set(data, TUNE, "tune", limit), WITHHELD_SHARE)
     rows = candidate_rows(tune, embedder, Reader(model_dir=package))
-    calibration = fit_calibration(rows)
+    calibration = fit_answer_calibration(rows, UNANSWERABLE_SHARE)
     print(f"calibration {calibration}", flush=True)
     write_config(package, version, 0.0, calibration, {})
     tune_report = end_to_end(tune, embedder, Reader(model_dir=package), min_confidence=0.0)
@@ -480,9 +516,11 @@ Tuning and measuring use only the questions in SQuAD's own wording; {wording}
 {recipe[seed]}, CPU (torch, 2 threads), from the base model. Loss: cross-entropy of the start and
 of the end position, averaged.
 
-**Confidence:** a logistic calibrator over the decision's features, fitted on every span the
-reader finds for the tune questions, with a quarter of the tune paragraphs left out of the
-index so that their questions are what the articles don't say: `{calibration}`, where `margin`
+**Confidence:** a logistic calibrator over the decision's features, fitted on the best span the
+reader finds for each tune question (the one an answer reports), with a quarter of the tune
+paragraphs left out of the index so that their questions are what the articles don't say, and
+unanswerable questions counted at SQuAD 2.0's share ({report[unanswerable_share]}):
+`{calibration}`, where `margin`
 is the span's score over "no answer" (logits). It weighs nothing else: what measures how close
 the question's wording is to the passage's (the passage's or the sentence's cosine to the
 question, the share of the question's rare words the sentence lacks) helps on SQuAD, whose

@@ -41,6 +41,49 @@ def test_the_calibrator_learns_which_feature_tells_right_from_wrong(figures):
     assert abs(fitted["intercept"]) < 0.4
 
 
+def _questions(rng: random.Random, count: int, unanswerable_share: float) -> list[dict]:
+    """Span rows of made questions: three spans each, the best one right with probability
+    sigmoid(margin - 1) when the question is answerable, never when it is not."""
+    rows = []
+    for number in range(count):
+        answerable = rng.random() >= unanswerable_share
+        for span in range(3):
+            margin = rng.gauss(2.0 if answerable else -1.0, 1.5) - 2.0 * span
+            p = 1 / (1 + math.exp(-(margin - 1))) if answerable and span == 0 else 0.0
+            rows.append(
+                {
+                    "id": str(number),
+                    "answerable": answerable,
+                    "margin": margin,
+                    "right": rng.random() < p,
+                }
+            )
+    return rows
+
+
+def test_the_answer_calibration_holds_at_the_given_mix_not_the_tune_sets(figures):
+    """Fitted on tune questions half of which are unanswerable, for a mix with a quarter: the
+    best span's confidence is calibrated on questions drawn at that mix; the fit on every span
+    of the tune questions is not."""
+    from factdesk.evaluation.metrics import expected_calibration_error
+
+    rng = random.Random(5)
+    tune, test = _questions(rng, 3000, 0.5), _questions(rng, 3000, 0.25)
+    best = {}
+    for row in test:
+        if row["id"] not in best or row["margin"] > best[row["id"]]["margin"]:
+            best[row["id"]] = row
+
+    def error(calibration: dict) -> float:
+        scored = [(figures.confidence_of(r, calibration), r["right"]) for r in best.values()]
+        return expected_calibration_error(scored)
+
+    fitted = figures.fit_answer_calibration(tune, 0.25, ("margin",))
+    every_span = figures.fit_calibration(tune, ("margin",))
+    assert error(fitted) < 0.04
+    assert error(every_span) > 2 * error(fitted)
+
+
 @dataclass
 class _Question:
     answerable: bool
