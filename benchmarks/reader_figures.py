@@ -149,6 +149,7 @@ def fit_calibration(
 
 
 def confidence_of(row: dict, calibration: dict) -> float:
+    """A span row's confidence under `calibration` (reader.json's form)."""
     z = calibration["intercept"] + sum(w * row[f] for f, w in calibration["weights"].items())
     return float(1 / (1 + np.exp(-z)))
 
@@ -387,6 +388,18 @@ NEWS_ROWS = {
 WHO = {"reader": "this reader", "previous": "previous reader", "none": "no reader"}
 
 
+def _formula(calibration: dict) -> str:
+    """The calibration as it reads: "0.41 × margin − 1.74"."""
+    (weight, name), *rest = [
+        *((w, f" × {n}") for n, w in calibration["weights"].items()),
+        (calibration["intercept"], ""),
+    ]
+    text = f"{weight:g}{name}"
+    for weight, name in rest:
+        text += f" {'−' if weight < 0 else '+'} {abs(weight):g}{name}"
+    return text
+
+
 def _cell(value) -> str:
     return "—" if value is None else f"{value:g}"
 
@@ -437,10 +450,7 @@ def write_model_card(package: Path, report: dict) -> None:
         tune=", ".join(report["splits"]["tune"]),
         test=", ".join(report["splits"]["test"]),
         held_out=", ".join(report["splits"]["held_out"]),
-        calibration=" + ".join(
-            f"{w:g} × {name}" for name, w in report["calibration"]["weights"].items()
-        )
-        + f" + {report['calibration']['intercept']:g}",
+        calibration=_formula(report["calibration"]),
         ece=report["expected_calibration_error"],
         paragraph=_table(
             {"exact_match": "EM", "f1": "F1", "no_answer_auc": "no-answer AUC"},
@@ -520,13 +530,12 @@ of the end position, averaged.
 reader finds for each tune question (the one an answer reports), with a quarter of the tune
 paragraphs left out of the index so that their questions are what the articles don't say, and
 unanswerable questions counted at SQuAD 2.0's share ({report[unanswerable_share]}):
-`{calibration}`, where `margin`
-is the span's score over "no answer" (logits). It weighs nothing else: what measures how close
-the question's wording is to the passage's (the passage's or the sentence's cosine to the
-question, the share of the question's rare words the sentence lacks) helps on SQuAD, whose
-questions reuse their paragraph's words, and declines paraphrased news questions (see
-benchmarks/README.md). It is the probability that the short answer is right (F1 of at least
-0.5 with a gold answer). Expected calibration error over every
+`{calibration}`, where `margin` is the span's score over "no answer" (logits). It weighs
+nothing else: what measures how close the question's wording is to the passage's (the
+passage's or the sentence's cosine to the question, the share of the question's rare words the
+sentence lacks) helps on SQuAD, whose questions reuse their paragraph's words, and declines
+paraphrased news questions (see benchmarks/README.md). It is the probability that the short
+answer is right (F1 of at least 0.5 with a gold answer). Expected calibration error over every
 question's answer: {ece[tune]} on tune, **{ece[test]} on test** (chart:
 `benchmarks/charts/calibration.png`).
 
