@@ -148,12 +148,6 @@ def fit_calibration(
     return {"weights": weights_by_name, "intercept": round(float(w[-1]), 6)}
 
 
-def confidence_of(row: dict, calibration: dict) -> float:
-    """A span row's confidence under `calibration` (reader.json's form)."""
-    z = calibration["intercept"] + sum(w * row[f] for f, w in calibration["weights"].items())
-    return float(1 / (1 + np.exp(-z)))
-
-
 def fit_answer_calibration(
     rows: Sequence[dict], unanswerable_share: float, features: Sequence[str] = FEATURES
 ) -> dict:
@@ -161,14 +155,15 @@ def fit_answer_calibration(
     Fitted on each question's best span (by a first fit on every span), with unanswerable
     questions counted at `unanswerable_share` of all, so that it holds at SQuAD's own mix and
     not at the tune set's (where withheld paragraphs add unanswerable questions)."""
-    first = fit_calibration(rows, features)
-    best: dict[str, dict] = {}
+    from factdesk.answer.calibration import Calibration
+
+    first = Calibration.of(fit_calibration(rows, features))
+    best: dict[str, tuple[float, dict]] = {}
     for row in rows:
-        if row["id"] not in best or confidence_of(row, first) > confidence_of(
-            best[row["id"]], first
-        ):
-            best[row["id"]] = row
-    chosen = list(best.values())
+        confidence = first.confidence(row)
+        if row["id"] not in best or confidence > best[row["id"]][0]:
+            best[row["id"]] = (confidence, row)
+    chosen = [row for _, row in best.values()]
     unanswerable = sum(not row["answerable"] for row in chosen) / len(chosen)
     if unanswerable in (0.0, 1.0):
         return fit_calibration(chosen, features)

@@ -65,6 +65,7 @@ def test_the_answer_calibration_holds_at_the_given_mix_not_the_tune_sets(figures
     """Fitted on tune questions half of which are unanswerable, for a mix with a quarter: the
     best span's confidence is calibrated on questions drawn at that mix; the fit on every span
     of the tune questions is not."""
+    from factdesk.answer.calibration import Calibration
     from factdesk.evaluation.metrics import expected_calibration_error
 
     rng = random.Random(5)
@@ -75,7 +76,8 @@ def test_the_answer_calibration_holds_at_the_given_mix_not_the_tune_sets(figures
             best[row["id"]] = row
 
     def error(calibration: dict) -> float:
-        scored = [(figures.confidence_of(r, calibration), r["right"]) for r in best.values()]
+        curve = Calibration.of(calibration)
+        scored = [(curve.confidence(r), r["right"]) for r in best.values()]
         return expected_calibration_error(scored)
 
     fitted = figures.fit_answer_calibration(tune, 0.25, ("margin",))
