@@ -428,6 +428,11 @@ def write_model_card(package: Path, report: dict) -> None:
     card = MODEL_CARD.format(
         report=report,
         size=round((package / "reader.onnx").stat().st_size / 1e6, 1),
+        fp32_layers=(
+            f", with encoder layers {report['fp32_layers']} left in fp32 to keep it so"
+            if report.get("fp32_layers")
+            else ""
+        ),
         windows=sum(report["windows"].values()),
         kinds=", ".join(f"{n:,} {kind}" for kind, n in report["windows"].items()),
         recipe=report["recipe"],
@@ -482,10 +487,10 @@ holds it, and declines when the best span's confidence is under **{report[thresh
   Gather with 7-bit signed weights, which cannot saturate onnxruntime's 16-bit sums on CPUs
   without AVX-512 VNNI, so every CPU computes the same scores; int8 ships when it loses at most
   half a point of F1 on the tune articles against fp32 ({report[fp32_mb]} MB), here
-  {report[int8_f1_loss]:+.4f}), `tokenizer.json` (the base model's WordPiece tokenizer; the
-  product reads question and passage in windows of 256 word pieces, 64 shared), `reader.json`
-  (version, threshold, calibration, these figures). Runs with onnxruntime and `tokenizers`; no
-  torch at run time.
+  {report[int8_f1_loss]:+.4f}{fp32_layers}), `tokenizer.json` (the base model's WordPiece
+  tokenizer; the product reads question and passage in windows of 256 word pieces, 64
+  shared), `reader.json` (version, threshold, calibration, these figures). Runs with
+  onnxruntime and `tokenizers`; no torch at run time.
 - **Reproduce:** `python benchmarks/train_reader.py --data ../shared/data/squad --out DIR`
   (training {training_minutes} min on 2 cores, shared with other work; measuring
   {total_minutes} min in all; `--resume` carries an interrupted run on from its last

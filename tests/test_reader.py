@@ -123,3 +123,46 @@ def test_a_finished_run_resumes_into_more_passes_on_its_own_windows(benchmark_sc
     assert train_reader._same_windows(saved, saved | {"epochs": 2})
     assert not train_reader._same_windows(saved, saved | {"lr": 5e-5})
     assert not train_reader._same_windows(saved, saved | {"wording": "all"})
+
+
+def test_int8_leaves_the_layers_that_cost_most_in_fp32_until_within_half_a_point(
+    benchmark_script, tmp_path
+):
+    """A two-layer graph whose F1 stands in for the tune figures: quantising layer 1 costs
+    more than layer 0, so layer 1 alone stays fp32."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    train_reader = benchmark_script("train_reader")
+    weights = [np.random.default_rng(n).normal(size=(16, 16)).astype(np.float32) for n in (0, 1)]
+    nodes = [
+        helper.make_node("MatMul", ["x", "w0"], ["h"], name="/bert/encoder/layer.0/dense/MatMul"),
+        helper.make_node("MatMul", ["h", "w1"], ["y"], name="/bert/encoder/layer.1/dense/MatMul"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "two_layers",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 16])],
+        [numpy_helper.from_array(w, f"w{n}") for n, w in enumerate(weights)],
+    )
+    fp32 = tmp_path / "reader-fp32.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(fp32))
+
+    def figures_of(path):
+        fp32_layers = {
+            node.name.split("/")[3]
+            for node in onnx.load(str(path)).graph.node
+            if node.op_type == "MatMul"
+        }
+        cost = {"layer.0": 0.002, "layer.1": 0.008}
+        return {"f1": 0.8 - sum(c for layer, c in cost.items() if layer not in fp32_layers)}
+
+    int8, figures, kept = train_reader.int8_within_loss(fp32, tmp_path, figures_of, 2)
+    assert kept == [1]
+    assert figures["fp32"]["f1"] - figures["int8"]["f1"] == pytest.approx(0.002)
+    ops = {node.name: node.op_type for node in onnx.load(str(int8)).graph.node}
+    assert ops["/bert/encoder/layer.1/dense/MatMul"] == "MatMul"
+    assert "MatMulInteger" in ops.values()
+    assert not (tmp_path / "reader-int8-trial.onnx").exists()
