@@ -117,6 +117,26 @@ class Example:
 
 # ---------------------------------------------------------------- data
 
+# An answerable question that lacks this share of its words in its answer's sentence reads like
+# a news question written by someone else: the seed set's answerable questions lack a median
+# 0.89 of their (rarity-weighted) words, SQuAD's 0.33, and the reader is least sure of them
+# (benchmarks/README.md, "Why news questions are declined").
+LOW_OVERLAP = 0.8
+
+
+def words_missing(question: str, paragraph: str, start: int) -> float:
+    """The share of the question's words (stemmed, stop words left out) that the sentence of
+    `paragraph` holding character `start` lacks."""
+    from factdesk.ingest.sentences import split_sentences
+    from factdesk.search.keyword import terms
+
+    asked = set(terms(question))
+    if not asked:
+        return 0.0
+    spans = split_sentences(paragraph)
+    sentence = next((paragraph[a:b] for a, b in spans if a <= start < b), paragraph)
+    return len(asked - set(terms(sentence))) / len(asked)
+
 
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP = set(
@@ -254,9 +274,11 @@ def make_examples(
     rng: random.Random,
     on_topic_rate: float,
     made_rate: float,
+    low_overlap_repeats: int = 0,
 ) -> list[Example]:
     """Positives, plus on-topic and made negatives at the given rates, plus every adversarial
-    question of the training articles."""
+    question of the training articles; a positive that shares few words with its answer's
+    sentence (LOW_OVERLAP) comes `low_overlap_repeats` more times."""
     examples = []
     for q in questions:
         paragraph = bank.paragraphs[q.article][q.paragraph]
@@ -264,6 +286,9 @@ def make_examples(
             examples.append(Example(q.text, q.article, q.paragraph, -1, "", "adversarial"))
             continue
         examples.append(Example(q.text, q.article, q.paragraph, q.start, q.answer, "positive"))
+        if low_overlap_repeats and words_missing(q.text, paragraph, q.start) >= LOW_OVERLAP:
+            repeat = Example(q.text, q.article, q.paragraph, q.start, q.answer, "few words shared")
+            examples.extend([repeat] * low_overlap_repeats)
         if rng.random() < on_topic_rate and (other := bank.on_topic(q)) is not None:
             examples.append(Example(q.text, q.article, other, -1, "", "on-topic paragraph"))
         if rng.random() < made_rate:
@@ -613,9 +638,11 @@ def windows(args, recipe: dict, pool: list[Question], paragraphs, tokenizer):
     saved = args.out / "windows.pt"
     if args.resume and saved.exists():
         state = torch.load(saved, weights_only=False)
-        # runs made before the wording option trained on every wording; the number of passes
-        # may grow (a finished run carried into another pass trains on the same windows)
-        if not _same_windows({"wording": "all", **state["recipe"]}, recipe):
+        # runs made before the wording option trained on every wording, before the low-overlap
+        # one repeated nothing; the number of passes may grow (a finished run carried into
+        # another pass trains on the same windows)
+        before = {"wording": "all", "low_overlap_repeats": 0}
+        if not _same_windows(before | state["recipe"], recipe):
             sys.exit(
                 f"Error: {args.out} holds a run of another recipe ({state['recipe']}); "
                 "resume it with the same options, or give another --out"
@@ -626,7 +653,14 @@ def windows(args, recipe: dict, pool: list[Question], paragraphs, tokenizer):
     rng.shuffle(pool)
     end = None if args.questions is None else args.skip + args.questions
     bank = ArticleBank(paragraphs)
-    examples = make_examples(pool[args.skip : end], bank, rng, args.on_topic_rate, args.made_rate)
+    examples = make_examples(
+        pool[args.skip : end],
+        bank,
+        rng,
+        args.on_topic_rate,
+        args.made_rate,
+        args.low_overlap_repeats,
+    )
     encoded, kinds = [], Counter()
     for example in examples:
         window = encode(tokenizer, example, paragraphs[example.article][example.paragraph], rng)
@@ -660,6 +694,14 @@ def main() -> None:
     # 26,074 of SQuAD 2.0's unanswerable questions are machine round trips, and no answerable one
     # is: trained on them, the reader learns the round trip's wording as "no answer" and declines
     # paraphrased questions (benchmarks/README.md, "What the round trips teach").
+    parser.add_argument(
+        "--low-overlap-repeats",
+        type=int,
+        default=0,
+        help="train this many more times a pass on each answerable question that lacks "
+        f"{LOW_OVERLAP:.0%} or more of its words in its answer's sentence, as news questions "
+        "written by others do [0]",
+    )
     parser.add_argument(
         "--wording",
         choices=("exact", "all"),
@@ -739,6 +781,7 @@ def main() -> None:
         "stride": STRIDE,
         "seed": SEED,
         "wording": args.wording,
+        "low_overlap_repeats": args.low_overlap_repeats,
     }
     if args.export_from:
         import torch

@@ -166,3 +166,30 @@ def test_int8_leaves_the_layers_that_cost_most_in_fp32_until_within_half_a_point
     assert ops["/bert/encoder/layer.1/dense/MatMul"] == "MatMul"
     assert "MatMulInteger" in ops.values()
     assert not (tmp_path / "reader-int8-trial.onnx").exists()
+
+
+def test_a_question_worded_unlike_its_answers_sentence_is_trained_on_more_often(
+    benchmark_script,
+):
+    import random
+
+    train_reader = benchmark_script("train_reader")
+    squad = benchmark_script("squad_data")
+    paragraph = (
+        "Rostec was founded in 2007. It cut its advisers in Venezuela from 1,000 to a few dozen."
+    )
+    start = paragraph.index("a few dozen")
+    reworded = "What is left of the team once sent to Caracas?"
+    reused = "Advisers in Venezuela were cut from 1,000 to what?"
+    assert train_reader.words_missing(reworded, paragraph, start) >= train_reader.LOW_OVERLAP
+    assert train_reader.words_missing(reused, paragraph, start) == 0.0
+    questions = [
+        squad.Question(str(n), "Rostec", 0, text, "a few dozen", start)
+        for n, text in enumerate((reworded, reused))
+    ]
+    bank = train_reader.ArticleBank({"Rostec": [paragraph]})
+    examples = train_reader.make_examples(questions, bank, random.Random(0), 0.0, 0.0, 2)
+    assert [e.question for e in examples] == [reworded] * 3 + [reused]
+    assert [e.kind for e in examples].count("few words shared") == 2
+    plain = train_reader.make_examples(questions, bank, random.Random(0), 0.0, 0.0)
+    assert [e.question for e in plain] == [reworded, reused]
