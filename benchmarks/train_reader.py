@@ -699,7 +699,7 @@ def main() -> None:
         type=int,
         default=0,
         help="train this many more times a pass on each answerable question that lacks "
-        f"{LOW_OVERLAP:.0%} or more of its words in its answer's sentence, as news questions "
+        f"{LOW_OVERLAP:.0%}% or more of its words in its answer's sentence, as news questions "
         "written by others do [0]",
     )
     parser.add_argument(

@@ -221,3 +221,23 @@ def test_conversations_benchmark_on_a_made_up_article(tmp_path, run_main):
         assert results["figures"][side]["follow_ups"] == 1
         assert results["figures"][side]["first_turns_correct"] == 1.0
     assert results["machine"]["cores"] >= 1
+
+
+SCRIPTS = sorted(
+    p.name for p in (REPO / "benchmarks").glob("*.py") if "__main__" in p.read_text()
+)
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_every_benchmark_script_explains_its_options(script):
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / script), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "usage:" in done.stdout
