@@ -223,9 +223,7 @@ def test_conversations_benchmark_on_a_made_up_article(tmp_path, run_main):
     assert results["machine"]["cores"] >= 1
 
 
-SCRIPTS = sorted(
-    p.name for p in (REPO / "benchmarks").glob("*.py") if "__main__" in p.read_text()
-)
+SCRIPTS = sorted(p.name for p in (REPO / "benchmarks").glob("*.py") if "__main__" in p.read_text())
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
