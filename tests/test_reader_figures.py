@@ -118,3 +118,31 @@ def test_the_threshold_is_where_most_decisions_are_right_at_the_given_mix(figure
     # with few unanswerable questions, answering everything above 0.4 is right more often
     threshold, _ = figures.choose_threshold(_Report(answerable + unanswerable), 0.1)
     assert threshold == 0.4
+
+
+def _span(question: str, margin: float, passage: int, right: bool) -> dict:
+    return {
+        "id": question,
+        "answerable": True,
+        "margin": margin,
+        "passage": passage,
+        "right": right,
+    }
+
+
+def test_the_lower_passage_weight_moves_from_1_only_for_more_right_answers(figures):
+    identity = {"weights": {"margin": 1.0}, "intercept": 0.0}  # confidence = sigmoid(margin)
+    # q1 and q2: a slightly surer wrong span below the first passage's right one; q3: a far
+    # surer right span below a wrong one, which any weight of 0.5 or more still quotes.
+    rows = [
+        _span("q1", 1.0, 0, True), _span("q1", 1.2, 1, False),
+        _span("q2", 0.5, 0, True), _span("q2", 0.7, 2, False),
+        _span("q3", 0.1, 0, False), _span("q3", 4.0, 1, True),
+    ]  # fmt: skip
+    # Every weight from 0.9 to 0.6 answers all three right (0.5 loses q3): the largest is kept.
+    assert figures.choose_lower_passage_weight(rows, identity, threshold=0.5) == (0.9, 1.0)
+    # Where retrieval's order tells nothing, the weight stays 1.
+    level = [_span("q", 1.0, 0, False), _span("q", 1.2, 1, True)]
+    assert figures.choose_lower_passage_weight(level, identity, threshold=0.5) == (1.0, 1.0)
+    # A question whose best span does not pass is not answered, whatever the weight.
+    assert figures.choose_lower_passage_weight(rows[:2], identity, threshold=0.9) == (1.0, 0.0)

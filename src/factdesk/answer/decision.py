@@ -61,20 +61,29 @@ def check_calibration(calibration: Calibration) -> None:
 
 
 def decide(
-    inquiry: Inquiry, calibration: Calibration | None, threshold: float, sentence_threshold: float
+    inquiry: Inquiry,
+    calibration: Calibration | None,
+    threshold: float,
+    sentence_threshold: float,
+    lower_passage_weight: float = 1.0,
 ) -> Inquiry:
     """The inquiry with its decision: by its sentences when it was read as sentences, against
-    `sentence_threshold` (a cosine), else by the reader's spans, against `threshold`."""
+    `sentence_threshold` (a cosine), else by the reader's spans, against `threshold`; a span in
+    a passage below the first counts `lower_passage_weight` of its confidence when the one to
+    quote is chosen (the reader's, on its model card)."""
     if calibration is None or inquiry.read_as_sentences:
         decision = _by_sentences(inquiry.query, inquiry.sentences, sentence_threshold)
     else:
-        decision = _by_spans(inquiry, calibration, threshold)
+        decision = _by_spans(inquiry, calibration, threshold, lower_passage_weight)
     return replace(inquiry, decision=decision)
 
 
-def _by_spans(inquiry: Inquiry, calibration: Calibration, threshold: float) -> Decision:
+def _by_spans(
+    inquiry: Inquiry, calibration: Calibration, threshold: float, lower_passage_weight: float
+) -> Decision:
     """The reader's short answer: the most confident span decides; among the spans that pass,
-    the one quoted is the strongest after recency and what the conversation already quoted."""
+    the one quoted is the strongest after recency, what the conversation already quoted and
+    retrieval's order (the reader reads each passage alone; retrieval saw them all)."""
     found = [
         replace(f, confidence=calibration.confidence(features(f, inquiry))) for f in inquiry.spans
     ]
@@ -87,7 +96,15 @@ def _by_spans(inquiry: Inquiry, calibration: Calibration, threshold: float) -> D
         return Decision(False, confidence, candidates=candidates)
     accepted = [f for f in found if f.confidence >= threshold]
     query = inquiry.query
-    quoted = max(accepted, key=lambda f: f.confidence * f.hit.recency * query.weight(f.quote))
+    quoted = max(
+        accepted,
+        key=lambda f: (
+            f.confidence
+            * f.hit.recency
+            * query.weight(f.quote)
+            * (1.0 if f.span.passage == 0 else lower_passage_weight)
+        ),
+    )
     others = sorted(accepted, key=lambda f: -f.confidence)
     return Decision(True, confidence, spans=(quoted, *others), candidates=candidates)
 

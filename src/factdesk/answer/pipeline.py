@@ -95,7 +95,11 @@ class Pipeline:
         inquiry = ranking.rank(inquiry, self.retriever.keyword_index)
         inquiry = reading.read(inquiry, self.reader, self.embedder, self.sentence_threshold)
         inquiry = decision.decide(
-            inquiry, self.calibration, self.min_confidence, self.sentence_threshold
+            inquiry,
+            self.calibration,
+            self.min_confidence,
+            self.sentence_threshold,
+            self.reader.lower_passage_weight if self.reader else 1.0,
         )
         return composition.compose(inquiry, attempt, self.embedder, on_text)
 

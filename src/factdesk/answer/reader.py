@@ -66,6 +66,9 @@ class Reader:
         # (see the model card).
         self.calibration = Calibration.of(self.config.get("calibration", {}))
         self.threshold = float(self.config.get("threshold", 0.5))
+        # How much of its confidence a span in a passage below the first counts when the span to
+        # quote is chosen (fitted on the tune articles; 1 for readers fitted before it was).
+        self.lower_passage_weight = float(self.config.get("lower_passage_weight", 1.0))
         max_length = int(self.config.get("max_length", 256))
         stride = int(self.config.get("stride", 64))
         # A window holds the question, three markers and the passage; the question gets what
