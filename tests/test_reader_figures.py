@@ -141,7 +141,7 @@ def test_the_lower_passage_weight_moves_from_1_only_for_more_right_answers(figur
     ]  # fmt: skip
     # Every weight from 0.9 to 0.6 answers all three right (0.5 loses q3): the largest is kept.
     assert figures.choose_lower_passage_weight(rows, identity, threshold=0.5) == (0.9, 1.0)
-    # Where retrieval's order tells nothing, the weight stays 1.
+    # Where the surer span further down is the right one, the weight stays 1.
     level = [_span("q", 1.0, 0, False), _span("q", 1.2, 1, True)]
     assert figures.choose_lower_passage_weight(level, identity, threshold=0.5) == (1.0, 1.0)
     # A question whose best span does not pass is not answered, whatever the weight.
