@@ -207,6 +207,7 @@ def choose_lower_passage_weight(
     strongest of those that pass after the weight, is right); the largest of equals, so that
     the weight moves from 1 only for a gain. Returns (weight, right rate with it)."""
     from factdesk.answer.calibration import Calibration
+    from factdesk.answer.decision import passage_weight
 
     curve = Calibration.of(calibration)
     spans_of: dict[str, list[tuple[float, int, bool]]] = {}
@@ -222,11 +223,12 @@ def choose_lower_passage_weight(
         for spans in spans_of.values():
             passing = [s for s in spans if s[0] >= threshold]
             if passing:
-                right += max(passing, key=lambda s: s[0] * (1.0 if s[1] == 0 else weight))[2]
-        return right / len(spans_of)
+                right += max(passing, key=lambda s: s[0] * passage_weight(s[1], weight))[2]
+        return round(right / len(spans_of), 4)
 
-    best = max(LOWER_PASSAGE_WEIGHTS, key=lambda w: (round(right_rate(w), 4), w))
-    return best, round(right_rate(best), 4)
+    rates = {weight: right_rate(weight) for weight in LOWER_PASSAGE_WEIGHTS}
+    best = max(rates, key=lambda weight: (rates[weight], weight))
+    return best, rates[best]
 
 
 def news_figures(embedder, reader) -> dict[str, dict]:

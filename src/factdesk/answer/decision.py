@@ -102,11 +102,17 @@ def _by_spans(
             f.confidence
             * f.hit.recency
             * query.weight(f.quote)
-            * (1.0 if f.span.passage == 0 else lower_passage_weight)
+            * passage_weight(f.span.passage, lower_passage_weight)
         ),
     )
     others = sorted(accepted, key=lambda f: -f.confidence)
     return Decision(True, confidence, spans=(quoted, *others), candidates=candidates)
+
+
+def passage_weight(passage: int, lower_passage_weight: float) -> float:
+    """The share of its confidence a span counts when the span to quote is chosen: all of it in
+    the first passage read (0), `lower_passage_weight` in any other."""
+    return 1.0 if passage == 0 else lower_passage_weight
 
 
 def _by_sentences(query: Query, candidates: tuple[Sentence, ...], threshold: float) -> Decision:

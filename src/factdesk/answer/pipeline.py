@@ -44,6 +44,7 @@ class Pipeline:
         self.reader = reader
         self.llm = llm
         self.calibration = reader.calibration if reader else None
+        self.lower_passage_weight = reader.lower_passage_weight if reader else 1.0
         if self.calibration is not None:
             decision.check_calibration(self.calibration)
         self.min_confidence = (
@@ -99,7 +100,7 @@ class Pipeline:
             self.calibration,
             self.min_confidence,
             self.sentence_threshold,
-            self.reader.lower_passage_weight if self.reader else 1.0,
+            self.lower_passage_weight,
         )
         return composition.compose(inquiry, attempt, self.embedder, on_text)
 
