@@ -522,6 +522,30 @@ def train(encoded: list[dict], out: Path, args) -> Path:
     return folder
 
 
+def averaged_weights(checkpoints: list[Path]) -> dict:
+    """The weights of these checkpoints, averaged (one checkpoint: its own weights).
+
+    Two readers fine-tuned one from the other lie in one basin, and their average often reads
+    held-out text better than either (Wortsman et al., 2022, "Model soups"): `reader-5`, which
+    declines more, and `reader-7`, which answers paraphrased questions (benchmarks/README.md).
+    """
+    import torch
+
+    states = []
+    for checkpoint in checkpoints:
+        state = torch.load(checkpoint, weights_only=False)
+        states.append(state.get("model", state))
+    first = states[0]
+    if any(state.keys() != first.keys() for state in states[1:]):
+        raise SystemExit("checkpoints to average must hold the same model's weights")
+    return {
+        name: (sum(state[name].double() for state in states) / len(states)).to(tensor.dtype)
+        if tensor.is_floating_point()
+        else tensor
+        for name, tensor in first.items()
+    }
+
+
 def export_onnx(folder: Path, out: Path) -> Path:
     """The trained model as ONNX (fp32)."""
     import torch
@@ -727,8 +751,10 @@ def main() -> None:
     parser.add_argument(
         "--export-from",
         type=Path,
+        nargs="+",
         help="skip training: export and measure this checkpoint (a run's checkpoint.pt, or the "
-        "epoch-N.pt it keeps at the end of each pass) into --out",
+        "epoch-N.pt it keeps at the end of each pass) into --out; given several checkpoints of "
+        "one lineage, their weights averaged",
     )
     parser.add_argument(
         "--measure",
@@ -791,7 +817,7 @@ def main() -> None:
     if args.export_from:
         import torch
 
-        made = torch.load(args.export_from.parent / "windows.pt", weights_only=False)
+        made = torch.load(args.export_from[0].parent / "windows.pt", weights_only=False)
         encoded, kinds, recipe = [], Counter(made["kinds"]), made["recipe"]
     else:
         encoded, kinds = windows(args, recipe, pool, paragraphs, tokenizer)
@@ -806,8 +832,7 @@ def main() -> None:
         from transformers import AutoModelForQuestionAnswering
 
         model = AutoModelForQuestionAnswering.from_pretrained(bundled_model_path())
-        state = torch.load(args.export_from, weights_only=False)
-        model.load_state_dict(state.get("model", state))
+        model.load_state_dict(averaged_weights(args.export_from))
         folder = args.out / "torch"
         model.save_pretrained(str(folder))
     else:
@@ -850,6 +875,9 @@ def main() -> None:
         "splits": {"tune": sorted(TUNE), "test": sorted(TEST), "held_out": split["held_out"]},
         "recipe": recipe,
     }
+    if args.export_from and len(args.export_from) > 1:
+        # The runs' folders and files, e.g. "reader-5/epoch-2.pt": where the weights came from.
+        training["averaged"] = [f"{path.parent.name}/{path.name}" for path in args.export_from]
     (package / "training.json").write_text(json.dumps(training, indent=2) + "\n")
     reader_figures.measure(
         package,

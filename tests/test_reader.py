@@ -125,6 +125,28 @@ def test_a_finished_run_resumes_into_more_passes_on_its_own_windows(benchmark_sc
     assert not train_reader._same_windows(saved, saved | {"wording": "all"})
 
 
+def test_checkpoints_exported_together_are_averaged_weight_by_weight(benchmark_script, tmp_path):
+    """A run's checkpoint (with its optimiser) and a pass's bare weights average to the mean of
+    each float tensor; integer buffers are kept; weights of another model are refused."""
+    import torch
+
+    train_reader = benchmark_script("train_reader")
+    first, second = tmp_path / "checkpoint.pt", tmp_path / "epoch-1.pt"
+    torch.save(
+        {"model": {"w": torch.tensor([1.0, 2.0]), "ids": torch.tensor([0, 1])}, "optimizer": {}},
+        first,
+    )
+    torch.save({"w": torch.tensor([3.0, 6.0]), "ids": torch.tensor([0, 1])}, second)
+    averaged = train_reader.averaged_weights([first, second])
+    assert averaged["w"].tolist() == [2.0, 4.0]
+    assert averaged["ids"].dtype == torch.int64
+    assert train_reader.averaged_weights([second])["w"].tolist() == [3.0, 6.0]
+    other = tmp_path / "other.pt"
+    torch.save({"v": torch.tensor([1.0])}, other)
+    with pytest.raises(SystemExit):
+        train_reader.averaged_weights([first, other])
+
+
 def test_int8_leaves_the_layers_that_cost_most_in_fp32_until_within_half_a_point(
     benchmark_script, tmp_path
 ):
