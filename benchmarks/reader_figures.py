@@ -486,6 +486,8 @@ def write_model_card(package: Path, report: dict) -> None:
         windows=sum(report["windows"].values()),
         kinds=", ".join(f"{n:,} {kind}" for kind, n in report["windows"].items()),
         recipe=report["recipe"],
+        options=_options(report),
+        origin=_origin(report),
         wording=(
             "training also uses the 26,074 unanswerable questions that reached the rebuilt file "
             "as a machine round trip through Finnish (their paragraph's facts survive; the "
@@ -524,6 +526,48 @@ def write_model_card(package: Path, report: dict) -> None:
     (package / "MODEL_CARD.md").write_text(card)
 
 
+# train_reader.py's defaults: a recipe's other values are the options that reproduce it.
+_DEFAULTS = {
+    "questions": None,
+    "skip": 0,
+    "start_from": None,
+    "on_topic_rate": 0.0,
+    "made_rate": 0.0,
+    "low_overlap_repeats": 0,
+    "wording": "exact",
+    "epochs": 1,
+    "batch": 16,
+    "lr": 1e-4,
+}
+
+
+def _options(report: dict) -> str:
+    """The command-line options beyond --data and --out that made this reader."""
+    if report.get("averaged"):
+        # Each averaged run is trained with its own recipe first (its training.json).
+        return " --export-from " + " ".join(report["averaged"])
+    recipe = report["recipe"]
+    options = []
+    for name, default in _DEFAULTS.items():
+        value = recipe.get(name, default)
+        if value != default:
+            shown = f"DIR_OF_{value}" if name == "start_from" else value
+            options.append(f" --{name.replace('_', '-')} {shown}")
+    return "".join(options)
+
+
+def _origin(report: dict) -> str:
+    """Where training started, and whether the shipped weights are an average of runs."""
+    start = report["recipe"].get("start_from")
+    origin = f"from the reader {start}" if start else "from the base model"
+    if report.get("averaged"):
+        origin += (
+            "; the shipped weights are the average, weight by weight, of this run's and "
+            f"another's of the same lineage ({', '.join(report['averaged'])})"
+        )
+    return origin
+
+
 MODEL_CARD = """# factdesk reader {report[version]}
 
 An extractive span reader: given a question and a passage, it scores every word piece as the
@@ -543,7 +587,7 @@ holds it, and declines when the best span's confidence is under **{report[thresh
   shared), `reader.json` (version, threshold, calibration, the weight of a span below the
   first passage, these figures). Runs with
   onnxruntime and `tokenizers`; no torch at run time.
-- **Reproduce:** `python benchmarks/train_reader.py --data ../shared/data/squad --out DIR`
+- **Reproduce:** `python benchmarks/train_reader.py --data ../shared/data/squad --out DIR{options}`
   (training {training_minutes} min on 2 cores, shared with other work; measuring
   {total_minutes} min in all; `--resume` carries an interrupted run on from its last
   checkpoint); it prints and writes every figure below. `--measure src/factdesk/models/reader`
@@ -575,7 +619,7 @@ Tuning and measuring use only the questions in SQuAD's own wording; {wording}
 {recipe[epochs]} passes over the windows (max {recipe[max_length]} word pieces, stride
 {recipe[stride]}), batch {recipe[batch]} of similar lengths, AdamW lr {recipe[lr]}, weight decay
 0.01, 6% warm-up then linear decay, word embeddings frozen, gradients clipped at 1, seed
-{recipe[seed]}, CPU (torch, 2 threads), from the base model. Loss: cross-entropy of the start and
+{recipe[seed]}, CPU (torch, 2 threads), {origin}. Loss: cross-entropy of the start and
 of the end position, averaged.
 
 **Confidence:** a logistic calibrator over the decision's features, fitted on the best span the
