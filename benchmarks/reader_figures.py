@@ -486,7 +486,7 @@ def write_model_card(package: Path, report: dict) -> None:
         windows=sum(report["windows"].values()),
         kinds=", ".join(f"{n:,} {kind}" for kind, n in report["windows"].items()),
         recipe=report["recipe"],
-        options=_options(report),
+        options=report.get("options", ""),
         origin=_origin(report),
         wording=(
             "training also uses the 26,074 unanswerable questions that reached the rebuilt file "
@@ -526,44 +526,14 @@ def write_model_card(package: Path, report: dict) -> None:
     (package / "MODEL_CARD.md").write_text(card)
 
 
-# train_reader.py's defaults: a recipe's other values are the options that reproduce it.
-_DEFAULTS = {
-    "questions": None,
-    "skip": 0,
-    "start_from": None,
-    "on_topic_rate": 0.0,
-    "made_rate": 0.0,
-    "low_overlap_repeats": 0,
-    "wording": "exact",
-    "epochs": 1,
-    "batch": 16,
-    "lr": 1e-4,
-}
-
-
-def _options(report: dict) -> str:
-    """The command-line options beyond --data and --out that made this reader."""
-    if report.get("averaged"):
-        # Each averaged run is trained with its own recipe first (its training.json).
-        return " --export-from " + " ".join(report["averaged"])
-    recipe = report["recipe"]
-    options = []
-    for name, default in _DEFAULTS.items():
-        value = recipe.get(name, default)
-        if value != default:
-            shown = f"DIR_OF_{value}" if name == "start_from" else value
-            options.append(f" --{name.replace('_', '-')} {shown}")
-    return "".join(options)
-
-
 def _origin(report: dict) -> str:
     """Where training started, and whether the shipped weights are an average of runs."""
     start = report["recipe"].get("start_from")
     origin = f"from the reader {start}" if start else "from the base model"
     if report.get("averaged"):
         origin += (
-            "; the shipped weights are the average, weight by weight, of this run's and "
-            f"another's of the same lineage ({', '.join(report['averaged'])})"
+            "; the shipped weights are the average, weight by weight, of checkpoints of one "
+            f"lineage ({', '.join(report['averaged'])})"
         )
     return origin
 

@@ -525,9 +525,9 @@ def train(encoded: list[dict], out: Path, args) -> Path:
 def averaged_weights(checkpoints: list[Path]) -> dict:
     """The weights of these checkpoints, averaged (one checkpoint: its own weights).
 
-    Two readers fine-tuned one from the other lie in one basin, and their average often reads
-    held-out text better than either (Wortsman et al., 2022, "Model soups"): `reader-5`, which
-    declines more, and `reader-7`, which answers paraphrased questions (benchmarks/README.md).
+    Readers fine-tuned one from another lie in one basin, and their average often reads
+    held-out text better than either (Wortsman et al., 2022, "Model soups"; benchmarks/README.md
+    has what it did here).
     """
     import torch
 
@@ -700,7 +700,7 @@ def windows(args, recipe: dict, pool: list[Question], paragraphs, tokenizer):
     return encoded, kinds
 
 
-def main() -> None:
+def arguments() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True, help="folder of the SQuAD files")
     parser.add_argument("--out", type=Path, required=True, help="folder for the model and figures")
@@ -769,6 +769,27 @@ def main() -> None:
         default=PACKAGE,
         help="the reader to report beside the new one [the one in the package now]",
     )
+    return parser
+
+
+def options_to_reproduce(recipe: dict, averaged: list[str], parser) -> str:
+    """The options beyond --data and --out that made a reader: its recipe's values that differ
+    from the parser's defaults, or for averaged weights the checkpoints averaged (each run
+    trained first with its own recipe, in its training.json)."""
+    if averaged:
+        return " --export-from " + " ".join(averaged)
+    defaults = vars(parser.parse_args(["--data", ".", "--out", "."]))
+    options = []
+    for name, value in recipe.items():
+        if name in defaults and value != defaults[name]:
+            # The recipe keeps the starting reader's version, not the folder it was read from.
+            shown = f"DIR_OF_{value}" if name == "start_from" else value
+            options.append(f" --{name.replace('_', '-')} {shown}")
+    return "".join(options)
+
+
+def main() -> None:
+    parser = arguments()
     args = parser.parse_args()
     started = time.perf_counter()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -878,6 +899,7 @@ def main() -> None:
     if args.export_from and len(args.export_from) > 1:
         # The runs' folders and files, e.g. "reader-5/epoch-2.pt": where the weights came from.
         training["averaged"] = [f"{path.parent.name}/{path.name}" for path in args.export_from]
+    training["options"] = options_to_reproduce(recipe, training.get("averaged", []), parser)
     (package / "training.json").write_text(json.dumps(training, indent=2) + "\n")
     reader_figures.measure(
         package,

@@ -147,6 +147,30 @@ def test_checkpoints_exported_together_are_averaged_weight_by_weight(benchmark_s
         train_reader.averaged_weights([first, other])
 
 
+def test_the_options_that_reproduce_a_reader_are_those_off_the_parsers_defaults(
+    benchmark_script,
+):
+    """The card's command: nothing for a run with the defaults; the recipe's other values (the
+    starting reader by its version); for averaged weights, the checkpoints averaged."""
+    train_reader = benchmark_script("train_reader")
+    parser = train_reader.arguments()
+    base = {"questions": None, "skip": 0, "epochs": 1, "lr": 1e-4, "batch": 16, "seed": 13}
+    assert train_reader.options_to_reproduce(base, [], parser) == ""
+    further = base | {
+        "skip": 50000,
+        "start_from": "3-5baf7c97",
+        "lr": 3e-5,
+        "low_overlap_repeats": 1,
+    }
+    assert train_reader.options_to_reproduce(further, [], parser) == (
+        " --skip 50000 --lr 3e-05 --start-from DIR_OF_3-5baf7c97 --low-overlap-repeats 1"
+    )
+    averaged = ["reader-5/epoch-2.pt", "reader-7/epoch-1.pt"]
+    assert train_reader.options_to_reproduce(further, averaged, parser) == (
+        " --export-from reader-5/epoch-2.pt reader-7/epoch-1.pt"
+    )
+
+
 def test_int8_leaves_the_layers_that_cost_most_in_fp32_until_within_half_a_point(
     benchmark_script, tmp_path
 ):
