@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from factdesk.answer.calibration import Calibration
-from factdesk.answer.reader import CONFIG_FILE, MODEL_DIR, MODEL_FILE, TOKENIZER_FILE
+from factdesk.answer.reader import CONFIG_FILE, MODEL_DIR, MODEL_FILE, TOKENIZER_FILE, Reader
 
 QUESTION = "Which analyst estimates the number of Russian officers in Venezuela?"
 ANSWER = (
@@ -75,6 +75,23 @@ def test_the_short_answer_is_the_span_that_answers(reader):
 def test_a_passage_without_the_answer_scores_below_the_threshold(reader):
     found = reader.best_span(QUESTION, [OFF_TOPIC])
     assert found is None or reader.confidence(found.margin, 0.1) < reader.threshold
+
+
+@pytest.mark.slow
+def test_questions_read_at_once_run_one_thread_each_and_score_the_same():
+    reader = Reader(threads=2, busy_threads=1)
+    passages = [ANSWER, OFF_TOPIC, FILLER + ANSWER]
+    alone = reader.read(QUESTION, passages)
+    with ThreadPoolExecutor(4) as pool:
+        at_once = list(pool.map(lambda _: reader.read(QUESTION, passages), range(16)))
+    held = reader._start_reading()  # as if another question were being read
+    try:
+        busy = reader.read(QUESTION, passages)
+    finally:
+        reader._reading -= 1
+    assert held is reader._session and reader._busy_session is not None
+    assert busy == alone and all(spans == alone for spans in at_once)
+    assert reader._reading == 0
 
 
 @pytest.mark.slow

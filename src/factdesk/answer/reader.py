@@ -53,7 +53,12 @@ class Reader:
         threads: int | None = None,
         model_file: Path | None = None,
         tokenizer_file: Path | None = None,
+        busy_threads: int | None = 1,
     ) -> None:
+        """`threads` run inside each model run (None: one per core); while another question is
+        being read, `busy_threads` do (None: `threads` too). One thread a run when questions
+        come at once: the cores are shared between questions instead of each run's threads
+        waiting on the others' (benchmarks/README.md, "Speed and memory")."""
         from tokenizers import Tokenizer
 
         from factdesk.search.embeddings import cpu_session
@@ -82,8 +87,13 @@ class Reader:
         self._tokenizer = Tokenizer.from_file(path)
         self._tokenizer.enable_truncation(max_length, stride=stride, strategy="only_second")
         self._tokenizer.no_padding()
-        self._session = cpu_session(model_file or folder / MODEL_FILE, threads, spin=True)
+        self._model_path = Path(model_file or folder / MODEL_FILE)
+        self._session = cpu_session(self._model_path, threads, spin=True)
         self._lock = threading.Lock()
+        self._busy_threads = busy_threads if busy_threads != threads else None
+        self._busy_session = None  # made the first time two questions are read at once
+        self._reading = 0
+        self._reading_lock = threading.Lock()
 
     def confidence(self, margin: float, passage_cosine: float = 0.5) -> float:
         """The calibrated probability that a span with this margin, found in a passage with
@@ -108,14 +118,32 @@ class Reader:
                     raise
                 raise RuntimeError(f"the reader's tokenizer failed: {exc}") from None
         spans: list[Span | None] = []
-        for number, (encoding, passage) in enumerate(zip(encodings, passages, strict=True)):
-            best: Span | None = None
-            for window in [encoding, *encoding.overflowing]:
-                span = self._best_in(window, passage, number)
-                if span is not None and (best is None or span.margin > best.margin):
-                    best = span
-            spans.append(best)
+        session = self._start_reading()
+        try:
+            for number, (encoding, passage) in enumerate(zip(encodings, passages, strict=True)):
+                best: Span | None = None
+                for window in [encoding, *encoding.overflowing]:
+                    span = self._best_in(session, window, passage, number)
+                    if span is not None and (best is None or span.margin > best.margin):
+                        best = span
+                spans.append(best)
+        finally:
+            with self._reading_lock:
+                self._reading -= 1
         return spans
+
+    def _start_reading(self):
+        """The session to read one question with: the busy one (fewer threads a run) while
+        another question is being read. Both give the same scores."""
+        from factdesk.search.embeddings import cpu_session
+
+        with self._reading_lock:
+            self._reading += 1
+            if self._reading == 1 or self._busy_threads is None:
+                return self._session
+            if self._busy_session is None:
+                self._busy_session = cpu_session(self._model_path, self._busy_threads)
+            return self._busy_session
 
     def fits(self, question: str) -> bool:
         """Whether the reader reads all of `question` (else only its first word pieces)."""
@@ -136,7 +164,7 @@ class Reader:
         found = [s for s in self.read(question, passages) if s is not None]
         return max(found, key=lambda s: s.margin, default=None)
 
-    def _best_in(self, window, passage: str, number: int) -> Span | None:
+    def _best_in(self, session, window, passage: str, number: int) -> Span | None:
         context = np.array([s == 1 for s in window.sequence_ids])
         if not context.any():
             return None
@@ -145,7 +173,7 @@ class Reader:
             "attention_mask": np.array([window.attention_mask], dtype=np.int64),
             "token_type_ids": np.array([window.type_ids], dtype=np.int64),
         }
-        starts, ends = (out[0] for out in self._session.run(["start_logits", "end_logits"], feeds))
+        starts, ends = (out[0] for out in session.run(["start_logits", "end_logits"], feeds))
         null = float(starts[0] + ends[0])
         masked_starts = np.where(context, starts, -np.inf)
         masked_ends = np.where(context, ends, -np.inf)
