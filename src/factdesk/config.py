@@ -190,7 +190,10 @@ class Settings(BaseSettings):
         default=2000, ge=10, description="Questions longer than this are cut, with a warning."
     )
     threads: int | None = Field(
-        default=None, ge=1, description="Threads for the models (empty: one per core)."
+        default=None,
+        ge=1,
+        description="Threads for the models (empty: one per core); while another question is "
+        "being read, the reader runs on one.",
     )
     conversation_minutes: float = Field(
         default=30.0,
