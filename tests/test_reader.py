@@ -84,11 +84,8 @@ def test_questions_read_at_once_run_one_thread_each_and_score_the_same():
     alone = reader.read(QUESTION, passages)
     with ThreadPoolExecutor(4) as pool:
         at_once = list(pool.map(lambda _: reader.read(QUESTION, passages), range(16)))
-    held = reader._start_reading()  # as if another question were being read
-    try:
+    with reader._reading_session() as held:  # as if another question were being read
         busy = reader.read(QUESTION, passages)
-    finally:
-        reader._reading -= 1
     assert held is reader._session and reader._busy_session is not None
     assert busy == alone and all(spans == alone for spans in at_once)
     assert reader._reading == 0

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,8 +119,7 @@ class Reader:
                     raise
                 raise RuntimeError(f"the reader's tokenizer failed: {exc}") from None
         spans: list[Span | None] = []
-        session = self._start_reading()
-        try:
+        with self._reading_session() as session:
             for number, (encoding, passage) in enumerate(zip(encodings, passages, strict=True)):
                 best: Span | None = None
                 for window in [encoding, *encoding.overflowing]:
@@ -127,23 +127,27 @@ class Reader:
                     if span is not None and (best is None or span.margin > best.margin):
                         best = span
                 spans.append(best)
-        finally:
-            with self._reading_lock:
-                self._reading -= 1
         return spans
 
-    def _start_reading(self):
-        """The session to read one question with: the busy one (fewer threads a run) while
-        another question is being read. Both give the same scores."""
+    @contextmanager
+    def _reading_session(self) -> Iterator:
+        """The session to read one question with, counted as being read until the block ends:
+        the busy one (fewer threads a run) while another question is being read. Both give the
+        same scores."""
         from factdesk.search.embeddings import cpu_session
 
         with self._reading_lock:
             self._reading += 1
-            if self._reading == 1 or self._busy_threads is None:
-                return self._session
-            if self._busy_session is None:
-                self._busy_session = cpu_session(self._model_path, self._busy_threads)
-            return self._busy_session
+            session = self._session
+            if self._reading > 1 and self._busy_threads is not None:
+                if self._busy_session is None:
+                    self._busy_session = cpu_session(self._model_path, self._busy_threads)
+                session = self._busy_session
+        try:
+            yield session
+        finally:
+            with self._reading_lock:
+                self._reading -= 1
 
     def fits(self, question: str) -> bool:
         """Whether the reader reads all of `question` (else only its first word pieces)."""
