@@ -26,6 +26,7 @@ smoke test.
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import os
 import shutil
@@ -45,6 +46,7 @@ from rich.table import Table
 import load
 import machine
 import scifact
+from factdesk.answer.pipeline import Pipeline
 from factdesk.answer.reader import Reader
 from factdesk.config import Settings, load_settings
 from factdesk.evaluation.questions import DEFAULT_QUESTIONS, load_questions
@@ -197,26 +199,26 @@ def concurrent(settings: Settings, embedder: Embedder, claims: list[str]) -> dic
     cores however many questions are read at once (the reader before `busy_threads`), the two
     taking turns for ROUNDS rounds."""
     pipelines = {
-        "now": load_pipeline(settings, embedder=embedder, reader=Reader(threads=settings.threads)),
+        "now": load_pipeline(settings, embedder=embedder, reader=TRAINED_READER),
         "all_cores": load_pipeline(
             settings, embedder=embedder, reader=Reader(threads=settings.threads, busy_threads=None)
         ),
     }
+
+    def timed(pipeline: Pipeline, claim: str) -> float:
+        started = time.perf_counter()
+        pipeline.ask(claim)
+        return time.perf_counter() - started
+
     seconds: dict[str, list[float]] = {name: [] for name in pipelines}
     spent = dict.fromkeys(pipelines, 0.0)
     for pipeline in pipelines.values():
         pipeline.ask(claims[0])
     for _ in range(ROUNDS):
         for name, pipeline in pipelines.items():
-
-            def timed(claim: str, pipeline=pipeline) -> float:
-                started = time.perf_counter()
-                pipeline.ask(claim)
-                return time.perf_counter() - started
-
             began = time.perf_counter()
             with ThreadPoolExecutor(CONCURRENT) as pool:
-                seconds[name] += pool.map(timed, claims)
+                seconds[name] += pool.map(functools.partial(timed, pipeline), claims)
             spent[name] += time.perf_counter() - began
     figures = {
         name: _summary(values)
